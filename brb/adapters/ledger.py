@@ -1,0 +1,156 @@
+"""The money ledger: reserve, settle, release, and the spend reports.
+
+Owns one row per diverted request, keyed by the budget day (the local date in
+the configured timezone, passed in by the caller). Amounts are integer
+micro-dollars on disk so sums are exact; Decimal dollars at this boundary.
+
+A reservation is the request's worst case, taken under ``BEGIN IMMEDIATE``
+after summing what the day already holds, so concurrent requests from any
+number of processes can never push reserved + settled past the limit. A
+crash leaves the row ``reserved``: over-counted, never under-counted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any, Literal
+
+from brb.adapters.store import iso
+from brb.core.budget import BudgetSnapshot
+
+if TYPE_CHECKING:
+    from brb.adapters.store import Store
+
+MICRO = Decimal(1_000_000)
+GroupBy = Literal["day", "model", "provider", "session"]
+
+
+def to_micro(usd: Decimal) -> int:
+    return int((usd * MICRO).to_integral_value(rounding="ROUND_CEILING"))
+
+
+def from_micro(micro: int | None) -> Decimal:
+    return (Decimal(micro or 0) / MICRO).quantize(Decimal("0.000001"))
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_write_tokens: int = 0
+    cache_read_tokens: int = 0
+
+
+class Ledger:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    def reserve(
+        self,
+        request_id: str,
+        *,
+        day: date,
+        amount_usd: Decimal,
+        limit_usd: Decimal,
+        at: datetime,
+        provider: str = "",
+        endpoint: str = "",
+        session: str = "",
+        local_model: str = "",
+        cloud_model: str = "",
+    ) -> bool:
+        """Reserve ``amount_usd`` on ``day`` if it fits under ``limit_usd``."""
+        amount = to_micro(amount_usd)
+        limit = to_micro(limit_usd)
+        with self._store.write() as conn:
+            committed = conn.execute(
+                "SELECT COALESCE(SUM(CASE status WHEN 'reserved' THEN reserved_micro_usd "
+                "ELSE cost_micro_usd END), 0) FROM ledger WHERE day = ? AND status != 'released'",
+                (day.isoformat(),),
+            ).fetchone()[0]
+            if committed + amount > limit:
+                return False
+            conn.execute(
+                "INSERT INTO ledger (request_id, day, at, status, provider, endpoint, session, "
+                "local_model, cloud_model, reserved_micro_usd) "
+                "VALUES (?, ?, ?, 'reserved', ?, ?, ?, ?, ?, ?)",
+                (request_id, day.isoformat(), iso(at), provider, endpoint, session,
+                 local_model, cloud_model, amount),
+            )
+        return True
+
+    def settle(self, request_id: str, *, cost_usd: Decimal, usage: Usage, at: datetime,
+               latency_s: float | None = None, outcome: str = "ok",
+               cloud_model: str | None = None) -> None:
+        """Replace the reservation with what the provider reports was used."""
+        with self._store.write() as conn:
+            conn.execute(
+                "UPDATE ledger SET status = 'settled', settled_at = ?, cost_micro_usd = ?, "
+                "input_tokens = ?, output_tokens = ?, cache_write_tokens = ?, "
+                "cache_read_tokens = ?, latency_s = ?, outcome = ?, "
+                "cloud_model = COALESCE(?, cloud_model) WHERE request_id = ?",
+                (iso(at), to_micro(cost_usd), usage.input_tokens, usage.output_tokens,
+                 usage.cache_write_tokens, usage.cache_read_tokens, latency_s, outcome,
+                 cloud_model, request_id),
+            )
+
+    def release(self, request_id: str, *, at: datetime, outcome: str) -> None:
+        """Give a reservation back: the provider failed before charging anything."""
+        with self._store.write() as conn:
+            conn.execute(
+                "UPDATE ledger SET status = 'released', settled_at = ?, cost_micro_usd = 0, "
+                "outcome = ? WHERE request_id = ? AND status = 'reserved'",
+                (iso(at), outcome, request_id),
+            )
+
+    def snapshot(self, day: date, limit_usd: Decimal) -> BudgetSnapshot:
+        rows = self._store.query(
+            "SELECT COALESCE(SUM(CASE WHEN status = 'settled' THEN cost_micro_usd END), 0) AS s, "
+            "COALESCE(SUM(CASE WHEN status = 'reserved' THEN reserved_micro_usd END), 0) AS r "
+            "FROM ledger WHERE day = ?",
+            (day.isoformat(),),
+        )
+        return BudgetSnapshot(day, limit_usd, from_micro(rows[0]["s"]), from_micro(rows[0]["r"]))
+
+    def diverted_count(self, day: date) -> int:
+        rows = self._store.query(
+            "SELECT COUNT(*) AS n FROM ledger WHERE day = ? AND status = 'settled'",
+            (day.isoformat(),),
+        )
+        return int(rows[0]["n"])
+
+    def rows_between(self, since: datetime, until: datetime | None = None) -> list[dict[str, Any]]:
+        sql = "SELECT * FROM ledger WHERE at >= ?"
+        params: list[Any] = [iso(since)]
+        if until is not None:
+            sql += " AND at < ?"
+            params.append(iso(until))
+        return [dict(r) for r in self._store.query(sql + " ORDER BY at", params)]
+
+    def spend(self, *, since_day: date, until_day: date | None, by: GroupBy) -> dict[str, Any]:
+        """Settled spend grouped ``by``; the total is the sum of the rows' micro-dollars,
+        so the rows add up to the total to the cent."""
+        key = {"day": "day", "model": "cloud_model", "provider": "provider",
+               "session": "session"}[by]
+        sql = (f"SELECT {key} AS key, COUNT(*) AS requests, SUM(cost_micro_usd) AS micro, "
+               "SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens "
+               "FROM ledger WHERE status = 'settled' AND day >= ?")
+        params: list[Any] = [since_day.isoformat()]
+        if until_day is not None:
+            sql += " AND day <= ?"
+            params.append(until_day.isoformat())
+        sql += f" GROUP BY {key} ORDER BY {key}"
+        rows = self._store.query(sql, params)
+        total_micro = sum(int(r["micro"] or 0) for r in rows)
+        return {
+            "total_usd": from_micro(total_micro),
+            "requests": sum(int(r["requests"]) for r in rows),
+            "rows": [
+                {by: r["key"], "requests": int(r["requests"]), "cost_usd": from_micro(r["micro"]),
+                 "input_tokens": int(r["input_tokens"] or 0),
+                 "output_tokens": int(r["output_tokens"] or 0)}
+                for r in rows
+            ],
+        }

@@ -1,0 +1,433 @@
+"""The SQLite store: the one place brb's state lives on disk.
+
+Owns the database file (where it is, its permissions, its pragmas, its
+schema version) and the small state in it: the operator's override, the
+breaker, events, queue samples, the daemon's heartbeat and which alerts have
+fired. Money lives in :mod:`brb.adapters.ledger` on the same connection.
+
+The CLI, the button listener and the daemon all open the same file; WAL mode
+lets them read while one writes, ``BEGIN IMMEDIATE`` serialises writers, and
+``PRAGMA data_version`` tells the daemon cheaply that someone else committed.
+A corrupt or foreign file is a :class:`~brb.errors.StoreError`, never a
+silent reset. Plain ``sqlite3`` is used for the hot paths; sqlite-utils runs
+the migrations (see :mod:`brb.adapters.migrations`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import sqlite3
+import stat
+import threading
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from brb.adapters import migrations
+from brb.core.breaker import BreakerState, Mode, Override, Phase
+from brb.errors import StoreError
+
+if TYPE_CHECKING:
+    from brb.adapters.ledger import Ledger
+    from brb.config import BrbConfig
+
+DB_ENV = "BRB_DB"
+DB_NAME = "brb.db"
+
+
+def iso(dt: datetime | None) -> str | None:
+    """Timestamps are stored as sortable UTC ISO-8601 text."""
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        raise ValueError("store timestamps must be timezone-aware")
+    return dt.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
+
+
+def resolve_path(cli_path: str | os.PathLike[str] | None, cfg: BrbConfig | None = None) -> Path:
+    """``--db``, else ``$BRB_DB``, else config ``database``, else
+    ``$STATE_DIRECTORY/brb.db`` (systemd), else the XDG state dir."""
+    if cli_path:
+        return Path(cli_path)
+    if os.environ.get(DB_ENV):
+        return Path(os.environ[DB_ENV])
+    if cfg is not None and cfg.database:
+        return Path(cfg.database)
+    state_dir = os.environ.get("STATE_DIRECTORY")
+    if state_dir:
+        return Path(state_dir.split(":")[0]) / DB_NAME
+    xdg = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(xdg) / "brb" / DB_NAME
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    id: int
+    at: datetime
+    kind: str
+    source: str
+    who: str
+    reason: str
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueSample:
+    at: datetime
+    model: str
+    queue_depth: int
+    in_flight: int
+    wait_s: float
+    service_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    pid: int | None
+    version: str | None
+    listen: str | None
+    started_at: datetime | None
+    heartbeat_at: datetime | None
+
+
+class Store:
+    """An open brb database. Thread-safe: one connection behind a lock."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        self.path = path
+        self._conn = conn
+        self._lock = threading.RLock()
+        self._ledger: Ledger | None = None
+
+    # --- opening -------------------------------------------------------------
+
+    @classmethod
+    def open(cls, path: str | os.PathLike[str], *, create: bool = True) -> Store:
+        p = Path(path)
+        if not p.exists():
+            if not create:
+                raise StoreError(f"no brb database at {p}: start `brb serve` or pass --db")
+            _create_file(p)
+        try:
+            conn = sqlite3.connect(
+                str(p), timeout=10.0, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"can't open the brb database {p}: {exc}") from None
+        try:
+            _configure(conn)
+            _ensure_schema(conn, p)
+        except sqlite3.DatabaseError as exc:
+            conn.close()
+            raise StoreError(
+                f"{p} is not a usable brb database ({exc}). Nothing was changed: move the "
+                "file aside (or restore a backup) and brb will create a fresh one, or "
+                "point --db / BRB_DB at the right file."
+            ) from None
+        except StoreError:
+            conn.close()
+            raise
+        return cls(p, conn)
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def ledger(self) -> Ledger:
+        if self._ledger is None:
+            from brb.adapters.ledger import Ledger
+
+            self._ledger = Ledger(self)
+        return self._ledger
+
+    # --- low-level -----------------------------------------------------------
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """A ``BEGIN IMMEDIATE`` transaction: the write lock is taken before
+        anything is read, so read-then-write can't fail with BUSY_SNAPSHOT."""
+        with self._lock:
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StoreError(f"the brb database {self.path} is busy or read-only: {exc}") from None
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return list(self._conn.execute(sql, params))
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"can't read the brb database {self.path}: {exc}") from None
+
+    def data_version(self) -> int:
+        """Changes whenever another connection commits (cheap to poll)."""
+        with self._lock:
+            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    # --- override and breaker ------------------------------------------------
+
+    def read_override(self) -> Override:
+        rows = self.query("SELECT mode, until, since, who, source, reason FROM override")
+        if not rows:
+            return Override()
+        r = rows[0]
+        return Override(Mode(r["mode"]), parse_iso(r["until"]), parse_iso(r["since"]),
+                        r["who"], r["source"], r["reason"])
+
+    def read_mode(self, now: datetime) -> Override:
+        """The override in force at ``now`` (an expired one reads as auto)."""
+        o = self.read_override()
+        return Override() if o.is_expired(now) else o
+
+    def write_override(self, o: Override, event: tuple[str, dict[str, Any]] | None = None) -> None:
+        """Set the override, and record ``event`` (kind, detail) in the same transaction."""
+        with self.write() as conn:
+            conn.execute(
+                "INSERT INTO override (id, mode, until, since, who, source, reason) "
+                "VALUES (1, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+                "mode=excluded.mode, until=excluded.until, since=excluded.since, "
+                "who=excluded.who, source=excluded.source, reason=excluded.reason",
+                (o.mode.value, iso(o.until), iso(o.since), o.who, o.source, o.reason),
+            )
+            if event is not None:
+                kind, detail = event
+                self._insert_event(conn, kind, o.since or datetime.now(UTC), o.source, o.who,
+                                   o.reason, detail)
+
+    def read_breaker(self) -> BreakerState:
+        rows = self.query("SELECT phase, since, reason FROM breaker")
+        if not rows:
+            return BreakerState()
+        r = rows[0]
+        return BreakerState(Phase(r["phase"]), parse_iso(r["since"]), r["reason"])
+
+    def write_breaker(self, state: BreakerState, at: datetime,
+                      event: tuple[str, dict[str, Any]] | None = None) -> None:
+        with self.write() as conn:
+            conn.execute(
+                "INSERT INTO breaker (id, phase, since, reason, updated_at) VALUES (1, ?, ?, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET phase=excluded.phase, since=excluded.since, "
+                "reason=excluded.reason, updated_at=excluded.updated_at",
+                (state.phase.value, iso(state.since), state.reason, iso(at)),
+            )
+            if event is not None:
+                kind, detail = event
+                self._insert_event(conn, kind, at, "breaker", "brb", state.reason, detail)
+
+    # --- events --------------------------------------------------------------
+
+    @staticmethod
+    def _insert_event(conn: sqlite3.Connection, kind: str, at: datetime, source: str, who: str,
+                      reason: str, detail: dict[str, Any] | None) -> int:
+        cur = conn.execute(
+            "INSERT INTO events (at, kind, source, who, reason, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            (iso(at), kind, source, who, reason or "", json.dumps(detail or {}, default=str)),
+        )
+        return int(cur.lastrowid or 0)
+
+    def add_event(self, kind: str, *, at: datetime, source: str = "", who: str = "",
+                  reason: str = "", detail: dict[str, Any] | None = None) -> int:
+        with self.write() as conn:
+            return self._insert_event(conn, kind, at, source, who, reason, detail)
+
+    def events(self, *, since: datetime | None = None, until: datetime | None = None,
+               kinds: Sequence[str] | None = None, limit: int | None = None,
+               newest_first: bool = False) -> list[Event]:
+        sql = "SELECT id, at, kind, source, who, reason, detail FROM events WHERE 1=1"
+        params: list[Any] = []
+        if since is not None:
+            sql += " AND at >= ?"
+            params.append(iso(since))
+        if until is not None:
+            sql += " AND at < ?"
+            params.append(iso(until))
+        if kinds:
+            sql += f" AND kind IN ({','.join('?' * len(kinds))})"
+            params.extend(kinds)
+        sql += " ORDER BY id DESC" if newest_first else " ORDER BY id"
+        if limit:
+            sql += " LIMIT ?"
+            params.append(limit)
+        return [
+            Event(r["id"], parse_iso(r["at"]) or datetime.now(UTC), r["kind"], r["source"],
+                  r["who"], r["reason"], json.loads(r["detail"] or "{}"))
+            for r in self.query(sql, params)
+        ]
+
+    def mark_alert_once(self, day: str, key: str, at: datetime) -> bool:
+        """True the first time ``key`` is marked on ``day``; False ever after."""
+        with self.write() as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO alerts_fired (day, key, at) VALUES (?, ?, ?)",
+                (day, key, iso(at)),
+            )
+            return cur.rowcount == 1
+
+    def alerts_fired(self, day: str) -> set[str]:
+        return {r["key"] for r in self.query("SELECT key FROM alerts_fired WHERE day = ?", (day,))}
+
+    # --- queue samples, request log, heartbeat -------------------------------
+
+    def add_queue_samples(self, samples: Sequence[QueueSample]) -> None:
+        if not samples:
+            return
+        with self.write() as conn:
+            conn.executemany(
+                "INSERT INTO queue_samples (at, model, queue_depth, in_flight, wait_s, service_s) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                [(iso(s.at), s.model, s.queue_depth, s.in_flight, s.wait_s, s.service_s)
+                 for s in samples],
+            )
+
+    def last_queue_sample(self) -> QueueSample | None:
+        rows = self.query(
+            "SELECT at, model, queue_depth, in_flight, wait_s, service_s FROM queue_samples "
+            "ORDER BY id DESC LIMIT 1"
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return QueueSample(parse_iso(r["at"]) or datetime.now(UTC), r["model"], r["queue_depth"],
+                           r["in_flight"], r["wait_s"], r["service_s"])
+
+    def queue_samples(self, *, since: datetime, until: datetime | None = None) -> list[QueueSample]:
+        sql = ("SELECT at, model, queue_depth, in_flight, wait_s, service_s FROM queue_samples "
+               "WHERE at >= ?")
+        params: list[Any] = [iso(since)]
+        if until is not None:
+            sql += " AND at < ?"
+            params.append(iso(until))
+        return [QueueSample(parse_iso(r["at"]) or since, r["model"], r["queue_depth"],
+                            r["in_flight"], r["wait_s"], r["service_s"])
+                for r in self.query(sql + " ORDER BY id", params)]
+
+    def log_requests(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Append to the request log (the replay's input); rows carry the
+        columns of the ``requests`` table, ``at`` as a datetime."""
+        if not rows:
+            return
+        cols = ("at", "day", "endpoint", "model", "session", "backend", "reason", "status",
+                "wait_s", "service_s", "latency_s", "prompt_tokens", "output_tokens", "outcome")
+        with self.write() as conn:
+            conn.executemany(
+                f"INSERT INTO requests ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                [tuple(iso(r["at"]) if c == "at" else r.get(c) for c in cols) for r in rows],
+            )
+
+    def request_log(self, *, since: datetime, until: datetime | None = None) -> list[sqlite3.Row]:
+        sql = "SELECT * FROM requests WHERE at >= ?"
+        params: list[Any] = [iso(since)]
+        if until is not None:
+            sql += " AND at < ?"
+            params.append(iso(until))
+        return self.query(sql + " ORDER BY at, id", params)
+
+    def write_heartbeat(self, *, at: datetime, pid: int, version: str, listen: str,
+                        started_at: datetime) -> None:
+        with self.write() as conn:
+            conn.execute(
+                "INSERT INTO daemon (id, pid, version, listen, started_at, heartbeat_at) "
+                "VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET pid=excluded.pid, "
+                "version=excluded.version, listen=excluded.listen, "
+                "started_at=excluded.started_at, heartbeat_at=excluded.heartbeat_at",
+                (pid, version, listen, iso(started_at), iso(at)),
+            )
+
+    def read_heartbeat(self) -> Heartbeat | None:
+        rows = self.query("SELECT pid, version, listen, started_at, heartbeat_at FROM daemon")
+        if not rows:
+            return None
+        r = rows[0]
+        return Heartbeat(r["pid"], r["version"], r["listen"], parse_iso(r["started_at"]),
+                         parse_iso(r["heartbeat_at"]))
+
+
+# --- file and schema -----------------------------------------------------------
+
+
+def _create_file(p: Path) -> None:
+    """Create the database file with tight permissions before SQLite does:
+    0600, or 0660 when the directory is group-shared (the systemd layout,
+    where the daemon and the CLI share the ``brb`` group)."""
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+        dir_mode = p.parent.stat().st_mode
+        shared = dir_mode & (stat.S_IWGRP | stat.S_ISGID) and not dir_mode & stat.S_IWOTH
+        mode = 0o660 if shared else 0o600
+        fd = os.open(p, os.O_CREAT | os.O_EXCL | os.O_WRONLY, mode)
+        os.fchmod(fd, mode)  # the umask must not widen or narrow it
+        os.close(fd)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StoreError(f"can't create the brb database {p}: {exc.strerror}") from None
+
+
+def _configure(conn: sqlite3.Connection) -> None:
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA busy_timeout = 10000")
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise sqlite3.DatabaseError(f"could not switch to WAL mode (got {mode})")
+    conn.execute("PRAGMA synchronous = NORMAL")
+    conn.execute("PRAGMA foreign_keys = ON")
+
+
+def _applied(conn: sqlite3.Connection) -> tuple[list[str], list[str]]:
+    tables = [r[0] for r in conn.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+    if "_sqlite_migrations" not in tables:
+        return tables, []
+    names = [r[0] for r in conn.execute(
+        "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY id",
+        (migrations.MIGRATION_SET,))]
+    return tables, names
+
+
+def _ensure_schema(conn: sqlite3.Connection, p: Path) -> None:
+    tables, applied = _applied(conn)
+    if tables and not applied:
+        raise StoreError(
+            f"{p} is an SQLite database but not brb's (it has tables: "
+            f"{', '.join(sorted(tables)[:5])}). Nothing was changed: point --db / BRB_DB at "
+            "brb's database, or at a new path."
+        )
+    unknown = [n for n in applied if n not in migrations.NAMES]
+    if unknown:
+        raise StoreError(
+            f"{p} was written by a newer brb (schema {unknown[-1]}): upgrade brb to use it."
+        )
+    if list(applied) == list(migrations.NAMES):
+        return
+    # Serialise migrating across processes: flock on the file is independent
+    # of SQLite's own POSIX locks.
+    with open(p, "rb") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            migrations.apply(str(p))
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)

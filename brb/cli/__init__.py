@@ -1,0 +1,1 @@
+"""brb's command line: thin Typer commands over the store and core."""

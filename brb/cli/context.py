@@ -1,0 +1,58 @@
+"""What every command needs first: the config, the store, the time.
+
+Owns the shared ``--config``/``--db`` options and turning them into a loaded
+config and an open store. Keeps imports light: no HTTP stack, no SDKs.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from brb.config import BrbConfig, load
+from brb.errors import UsageError
+
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option("--config", "-c", help="Config file (default: $BRB_CONFIG, /etc/brb/brb.yaml, none)",
+                 show_default=False),
+]
+DbOpt = Annotated[
+    Path | None,
+    typer.Option("--db", help="Database file (default: $BRB_DB, config database, "
+                 "$STATE_DIRECTORY/brb.db, ~/.local/state/brb/brb.db)", show_default=False),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def load_config(path: Path | None, *, quiet: bool = False) -> BrbConfig:
+    loaded = load(path)
+    if not quiet:
+        for w in loaded.warnings:
+            print(f"brb: warning: {w}", file=sys.stderr)
+    return loaded.config
+
+
+def open_store(db: Path | None, cfg: BrbConfig):  # noqa: ANN201 - Store, imported lazily
+    from brb.adapters.store import Store, resolve_path
+
+    return Store.open(resolve_path(db, cfg))
+
+
+def parse_for(text: str | None, at: datetime) -> datetime | None:
+    if text is None:
+        return None
+    from brb.core.durations import parse_duration
+
+    try:
+        return at + parse_duration(text)
+    except ValueError as exc:
+        raise UsageError(f"--for: {exc}") from None

@@ -1,0 +1,353 @@
+"""YAML -> validated, frozen configuration; the only reader of config files.
+
+Owns every config key, its default and its validation, and where secrets
+come from (environment variables or systemd credentials, never the file).
+Everything has a default, so brb runs with no file at all. Unknown keys and
+bad values are refused with the dotted key path and the reason
+(:class:`~brb.errors.ConfigError`, exit 2). Problems that must not stop an
+emergency tool from starting (a model with no known price, a model id that
+never existed) are returned as warnings instead.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from brb.core import pricing
+from brb.errors import ConfigError
+
+TOP_KEY = "big_red_button"
+CONFIG_ENV = "BRB_CONFIG"
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _env_name(value: str | None) -> str | None:
+    if value is not None and not _ENV_NAME.match(value):
+        # Never echo the value: someone may have pasted the secret itself here.
+        raise ValueError(
+            "must be the NAME of an environment variable (letters, digits, _), "
+            "not the secret itself; put the secret in that variable"
+        )
+    return value
+
+
+EnvName = Annotated[str, Field(min_length=1)]
+
+
+class Thresholds(_Section):
+    queue_depth: int = Field(50, ge=1, description="activate when more requests than this wait")
+    wait_time_seconds: float = Field(60.0, gt=0, description="activate when a wait exceeds this")
+    release_fraction: float = Field(0.5, gt=0, lt=1)
+    min_active_seconds: float = Field(300.0, ge=0)
+
+
+class Budget(_Section):
+    daily_limit_usd: Decimal = Field(Decimal("100.00"), ge=0)
+    alert_at_percent: list[float] = Field(default_factory=lambda: [80.0])
+
+    @field_validator("alert_at_percent", mode="before")
+    @classmethod
+    def _one_or_many(cls, v: Any) -> Any:
+        return [v] if isinstance(v, int | float) and not isinstance(v, bool) else v
+
+    @field_validator("alert_at_percent")
+    @classmethod
+    def _in_range(cls, v: list[float]) -> list[float]:
+        for p in v:
+            if not 0 < p <= 100:
+                raise ValueError(f"each percentage must be in (0, 100], got {p:g}")
+        return sorted(set(v))
+
+
+class Models(_Section):
+    anthropic_model: str = pricing.DEFAULT_CLOUD_MODEL
+    max_tokens: int = Field(1024, ge=1, description="max_tokens when the client sets none")
+    map: dict[str, str] = Field(default_factory=dict, description="local model glob -> cloud model")
+    max_input_tokens: int | None = Field(None, ge=1)
+
+    def cloud_model_for(self, local_model: str) -> str:
+        import fnmatch
+
+        for pattern, cloud in self.map.items():
+            if fnmatch.fnmatchcase(local_model, pattern):
+                return cloud
+        return self.anthropic_model
+
+
+class AnthropicProvider(_Section):
+    base_url: str = "https://api.anthropic.com"
+    api_key_env: EnvName = "ANTHROPIC_EMERGENCY_KEY"
+    credential: EnvName = "anthropic-key"
+    timeout_seconds: float = Field(60.0, gt=0)
+
+    _check_env = field_validator("api_key_env")(lambda cls, v: _env_name(v))
+
+
+class Providers(_Section):
+    anthropic: AnthropicProvider = AnthropicProvider()
+
+
+class PriceOverride(_Section):
+    input_per_mtok: Decimal = Field(ge=0)
+    output_per_mtok: Decimal = Field(ge=0)
+    cache_write_per_mtok: Decimal | None = Field(None, ge=0)
+    cache_read_per_mtok: Decimal | None = Field(None, ge=0)
+
+
+class Statuspage(_Section):
+    api_base: str = "https://api.statuspage.io/v1"
+    page_id: str | None = None
+    component_id: str | None = None
+    api_key_env: EnvName = "BRB_STATUSPAGE_API_KEY"
+
+    _check_env = field_validator("api_key_env")(lambda cls, v: _env_name(v))
+
+
+class Notifications(_Section):
+    slack_channel: str | None = None
+    slack_webhook_url_env: EnvName = "BRB_SLACK_WEBHOOK_URL"
+    pagerduty_service: str | None = None
+    pagerduty_routing_key_env: EnvName = "BRB_PAGERDUTY_ROUTING_KEY"
+    pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
+    webhook_url_env: EnvName = "BRB_WEBHOOK_URL"
+    statuspage: Statuspage = Statuspage()
+
+    _check_env = field_validator(
+        "slack_webhook_url_env", "pagerduty_routing_key_env", "webhook_url_env"
+    )(lambda cls, v: _env_name(v))
+
+
+class Alerts(_Section):
+    provider_errors_per_minute: int = Field(5, ge=1)
+
+
+class Admin(_Section):
+    token_env: EnvName = "BRB_ADMIN_TOKEN"
+
+    _check_env = field_validator("token_env")(lambda cls, v: _env_name(v))
+
+
+class Button(_Section):
+    kind: Literal["keyboard", "hid", "gpio"] = "keyboard"
+    device: str | None = None
+    key: str = "KEY_F13"
+    pin: int = Field(17, ge=0)
+    pull_up: bool = True
+    bounce_time_seconds: float = Field(0.05, ge=0)
+    long_press_seconds: float = Field(3.0, gt=0)
+    debounce_seconds: float = Field(2.0, ge=0)
+    poll_interval_seconds: float = Field(0.07, gt=0)
+
+
+class BrbConfig(_Section):
+    enabled: bool = True
+    listen: str = "127.0.0.1:11435"
+    upstream: str = "http://127.0.0.1:11434"
+    policy: Literal["overflow", "all"] = "overflow"
+    session_header: str = "X-Session-ID"
+    max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+    timezone: str = "UTC"
+    database: str | None = None
+    thresholds: Thresholds = Thresholds()
+    budget: Budget = Budget()
+    models: Models = Models()
+    providers: Providers = Providers()
+    pricing: dict[str, PriceOverride] = Field(default_factory=dict)
+    excluded_sessions: list[str] = Field(default_factory=list)
+    notifications: Notifications = Notifications()
+    alerts: Alerts = Alerts()
+    admin: Admin = Admin()
+    button: Button = Button()
+
+    @field_validator("listen")
+    @classmethod
+    def _host_port(cls, v: str) -> str:
+        host, sep, port = v.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError("must be host:port, e.g. 127.0.0.1:11435")
+        return v
+
+    @field_validator("upstream")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError("must be an http(s) URL, e.g. http://127.0.0.1:11434")
+        return v.rstrip("/")
+
+    @field_validator("timezone")
+    @classmethod
+    def _tz(cls, v: str) -> str:
+        try:
+            ZoneInfo(v)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown timezone {v!r}: use an IANA name like Europe/London") from None
+        return v
+
+    # --- derived views -----------------------------------------------------
+
+    @property
+    def tz(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def listen_host(self) -> str:
+        return self.listen.rpartition(":")[0].strip("[]")
+
+    @property
+    def listen_port(self) -> int:
+        return int(self.listen.rpartition(":")[2])
+
+    def price_overrides(self) -> dict[str, pricing.ModelPrice]:
+        out: dict[str, pricing.ModelPrice] = {}
+        for model, p in self.pricing.items():
+            table = pricing.price_for(model)
+            cw = p.cache_write_per_mtok
+            cr = p.cache_read_per_mtok
+            if cw is None:
+                cw = table.base.cache_write_per_mtok if table else p.input_per_mtok * Decimal("1.25")
+            if cr is None:
+                cr = table.base.cache_read_per_mtok if table else p.input_per_mtok * Decimal("0.1")
+            out[model] = pricing.ModelPrice(
+                model,
+                pricing.Price(p.input_per_mtok, p.output_per_mtok, cw, cr),
+                source="config",
+            )
+        return out
+
+    def price_for(self, model: str) -> pricing.ModelPrice | None:
+        return pricing.price_for(model, self.price_overrides())
+
+    def cloud_models(self) -> list[str]:
+        seen = [self.models.anthropic_model, *self.models.map.values()]
+        return list(dict.fromkeys(seen))
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedConfig:
+    config: BrbConfig
+    path: Path | None
+    warnings: tuple[str, ...]
+
+
+def _dotted(loc: tuple[int | str, ...]) -> str:
+    return ".".join([TOP_KEY, *(str(p) for p in loc)])
+
+
+def parse(data: Any, *, source: str = "config") -> BrbConfig:
+    """Validate a parsed YAML document (the whole file, with its top key)."""
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{source}: the file must be a mapping with the top key {TOP_KEY!r}")
+    unknown_top = [k for k in data if k != TOP_KEY]
+    if unknown_top:
+        raise ConfigError(
+            f"{source}: unknown top-level key {unknown_top[0]!r}: everything lives under {TOP_KEY!r}"
+        )
+    section = data.get(TOP_KEY) or {}
+    if not isinstance(section, dict):
+        raise ConfigError(f"{source}: {TOP_KEY} must be a mapping")
+    try:
+        return BrbConfig.model_validate(section)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            path = _dotted(tuple(err["loc"]))
+            msg = err["msg"].removeprefix("Value error, ")
+            if err["type"] == "extra_forbidden":
+                msg = "unknown key (check the spelling; see config/brb.example.yaml)"
+            lines.append(f"{path}: {msg}")
+        raise ConfigError(f"{source}: invalid configuration\n  " + "\n  ".join(lines)) from None
+
+
+def model_warnings(cfg: BrbConfig) -> list[str]:
+    """What is wrong with the configured cloud models but must not stop brb."""
+    out: list[str] = []
+    for model in cfg.cloud_models():
+        mistake = pricing.KNOWN_MISTAKES.get(model)
+        if mistake:
+            near = ", ".join(pricing.nearest_models(model)) or pricing.DEFAULT_CLOUD_MODEL
+            out.append(
+                f"model {model!r} {mistake}; current models that look closest: {near} "
+                f"(the current Sonnet is {pricing.DEFAULT_CLOUD_MODEL})"
+            )
+        if cfg.price_for(model) is None:
+            near = ", ".join(pricing.nearest_models(model)) or "none"
+            out.append(
+                f"model {model!r} has no known price and none under pricing: in the config; "
+                f"diversion to it is OFF (traffic stays local). Nearest priced models: {near}"
+            )
+    return out
+
+
+def default_path() -> Path | None:
+    """``$BRB_CONFIG``, else /etc/brb/brb.yaml if it exists, else none (defaults)."""
+    env = os.environ.get(CONFIG_ENV)
+    if env:
+        return Path(env)
+    etc = Path("/etc/brb/brb.yaml")
+    return etc if etc.exists() else None
+
+
+def load(path: str | Path | None = None) -> LoadedConfig:
+    """Load and validate the config; no file at all means every default."""
+    p = Path(path) if path is not None else default_path()
+    if p is None:
+        cfg = BrbConfig()
+        return LoadedConfig(cfg, None, tuple(model_warnings(cfg)))
+    try:
+        text = p.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"config file {p} does not exist") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"can't read config file {p}: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{p}: not valid YAML: {exc}") from None
+    cfg = parse(data, source=str(p))
+    return LoadedConfig(cfg, p, tuple(model_warnings(cfg)))
+
+
+# --- secrets ------------------------------------------------------------------
+
+
+def read_secret(env_names: list[str], credential: str | None = None) -> str | None:
+    """A secret from the first set environment variable, else from the systemd
+    credential ``$CREDENTIALS_DIRECTORY/<credential>``; None if nowhere."""
+    for name in env_names:
+        value = os.environ.get(name, "").strip()
+        if value:
+            return value
+    cred_dir = os.environ.get("CREDENTIALS_DIRECTORY")
+    if credential and cred_dir:
+        try:
+            value = (Path(cred_dir) / credential).read_text(encoding="utf-8").strip()
+        except OSError:
+            return None
+        return value or None
+    return None
+
+
+def anthropic_key(cfg: BrbConfig) -> str | None:
+    names = list(dict.fromkeys([cfg.providers.anthropic.api_key_env, "ANTHROPIC_API_KEY"]))
+    return read_secret(names, cfg.providers.anthropic.credential)
+
+
+def mask(secret: str | None) -> str:
+    if not secret:
+        return "(not set)"
+    return f"set ({len(secret)} chars)"

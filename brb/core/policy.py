@@ -1,0 +1,88 @@
+"""The one routing decision: does this request go to the cloud or stay local?
+
+Owns the order in which the rules of DESIGN.md are applied, so the daemon and
+the replay simulator decide identically. Must not reserve money or talk to
+anything: the caller reserves the budget after a ``divert`` decision, and a
+failed reservation keeps the request local.
+
+Order matters: a compliance session stays local whatever the mode, pressed
+included; only then do the operator's mode and the breaker count.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from brb.core.breaker import Mode, Phase
+
+
+class Policy(StrEnum):
+    OVERFLOW = "overflow"  # while active, divert only what can't be served in time locally
+    ALL = "all"  # while active, divert every eligible request (the original behaviour)
+
+
+@dataclass(frozen=True, slots=True)
+class RequestFacts:
+    """What the dispatcher knows about one request before deciding."""
+
+    is_excluded_session: bool = False
+    is_local_only: bool = False
+    is_convertible: bool = True
+    has_provider: bool = True
+    is_model_priced: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    divert: bool
+    reason: str  # a stable short code, e.g. "excluded_session", "pressed", "overflow"
+
+
+LOCAL_REASONS = (
+    "disabled",
+    "excluded_session",
+    "local_only",
+    "not_convertible",
+    "no_provider",
+    "unpriced_model",
+    "held",
+    "standby",
+    "fits_locally",
+)
+
+
+def decide(
+    facts: RequestFacts,
+    *,
+    is_enabled: bool,
+    mode: Mode,
+    phase: Phase,
+    policy: Policy,
+    predicted_wait_s: float,
+    wait_threshold_s: float,
+) -> Decision:
+    """Decide where one request goes (before the budget is consulted)."""
+    if not is_enabled:
+        return Decision(False, "disabled")
+    if facts.is_excluded_session:
+        return Decision(False, "excluded_session")
+    if facts.is_local_only:
+        return Decision(False, "local_only")
+    if not facts.is_convertible:
+        return Decision(False, "not_convertible")
+    if not facts.has_provider:
+        return Decision(False, "no_provider")
+    if not facts.is_model_priced:
+        return Decision(False, "unpriced_model")
+    if mode is Mode.OFF:
+        return Decision(False, "held")
+    if mode is Mode.ON:
+        return Decision(True, "pressed")
+    if phase is Phase.STANDBY:
+        return Decision(False, "standby")
+    if policy is Policy.ALL:
+        return Decision(True, "breaker_active")
+    if predicted_wait_s > wait_threshold_s:
+        return Decision(True, "overflow")
+    return Decision(False, "fits_locally")

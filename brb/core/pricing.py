@@ -1,0 +1,164 @@
+"""The dated price table of Anthropic models, and the cost of a request.
+
+Owns: what a million tokens of each kind costs for each model, how a config
+override replaces a row, and the arithmetic from token counts to dollars
+(Decimal USD, never float). Must not read config files, the clock or the
+network: callers pass overrides in.
+
+Source: https://platform.claude.com/docs/en/about-claude/pricing ("Model
+pricing" table and the per-model pages), read 2026-11-25; cross-checked
+against the Sonnet 5.5 cache-read cut of 2026-10-07 and the Haiku 5.5
+launch (2026-10-07), whose prompts over 100k tokens are billed at a higher
+tier. ``cache_write_per_mtok`` is the 5-minute cache write rate. Prices move
+often (Opus went $15/$75 -> $5/$25 -> $4/$20 per MTok within a year): keep
+this table dated and let config override any row under ``pricing:``.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from decimal import ROUND_HALF_UP, Decimal
+
+PRICES_AS_OF = "2026-11-25"
+PRICES_SOURCE = "https://platform.claude.com/docs/en/about-claude/pricing"
+
+MILLION = Decimal(1_000_000)
+CENT = Decimal("0.01")
+MICRO = Decimal("0.000001")
+
+
+@dataclass(frozen=True, slots=True)
+class Price:
+    """USD per million tokens of each kind, for one model (and one prompt tier)."""
+
+    input_per_mtok: Decimal
+    output_per_mtok: Decimal
+    cache_write_per_mtok: Decimal
+    cache_read_per_mtok: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class ModelPrice:
+    """A model's price, with an optional dearer tier for long prompts."""
+
+    model: str
+    base: Price
+    long_prompt_threshold_tokens: int | None = None
+    long_prompt: Price | None = None
+    source: str = "table"  # "table" or "config"
+
+    def tier(self, prompt_tokens: int) -> Price:
+        if (
+            self.long_prompt is not None
+            and self.long_prompt_threshold_tokens is not None
+            and prompt_tokens > self.long_prompt_threshold_tokens
+        ):
+            return self.long_prompt
+        return self.base
+
+
+def _p(inp: str, out: str, cw: str, cr: str) -> Price:
+    return Price(Decimal(inp), Decimal(out), Decimal(cw), Decimal(cr))
+
+
+_OPUS_45 = _p("5", "25", "6.25", "0.50")
+_OPUS_41 = _p("15", "75", "18.75", "1.50")
+_SONNET_4 = _p("3", "15", "3.75", "0.30")
+
+PRICE_TABLE: Mapping[str, ModelPrice] = {
+    m.model: m
+    for m in (
+        ModelPrice("claude-fable-5-1", _p("10", "50", "12.50", "0.25")),
+        ModelPrice("claude-opus-5-5", _p("4", "20", "5", "0.20")),
+        ModelPrice("claude-opus-5", _OPUS_45),
+        ModelPrice("claude-opus-4-8", _OPUS_45),
+        ModelPrice("claude-opus-4-7", _OPUS_45),
+        ModelPrice("claude-opus-4-6", _OPUS_45),
+        ModelPrice("claude-opus-4-5", _OPUS_45),
+        ModelPrice("claude-opus-4-1", _OPUS_41),
+        ModelPrice("claude-opus-4-0", _OPUS_41),
+        ModelPrice("claude-sonnet-5-5", _p("2", "10", "2.50", "0.10")),
+        ModelPrice("claude-sonnet-5", _p("2", "10", "2.50", "0.20")),
+        ModelPrice("claude-sonnet-4-6", _SONNET_4),
+        ModelPrice("claude-sonnet-4-5", _SONNET_4),
+        ModelPrice("claude-sonnet-4-0", _SONNET_4),
+        ModelPrice(
+            "claude-haiku-5-5",
+            _p("0.10", "0.50", "0.125", "0.01"),
+            long_prompt_threshold_tokens=100_000,
+            long_prompt=_p("0.50", "2.50", "0.625", "0.05"),
+        ),
+        ModelPrice("claude-haiku-4-5", _p("1", "5", "1.25", "0.10")),
+    )
+}
+
+# The current Sonnet: the original write-up chose Sonnet for its balance of
+# speed and quality.
+DEFAULT_CLOUD_MODEL = "claude-sonnet-5-5"
+
+# Ids people type that never existed or are retired, and what they meant.
+KNOWN_MISTAKES: Mapping[str, str] = {
+    "claude-3-sonnet-20241022": (
+        "never existed; the real ids were claude-3-sonnet-20240229 and "
+        "claude-3-5-sonnet-20241022 (both retired)"
+    ),
+}
+
+_DATE_SUFFIX = re.compile(r"-(\d{8}|latest)$")
+
+
+def canonical_model(model: str) -> str:
+    """Strip a dated or ``-latest`` suffix: ``claude-haiku-4-5-20251001`` -> ``claude-haiku-4-5``."""
+    return _DATE_SUFFIX.sub("", model.strip())
+
+
+def nearest_models(model: str, n: int = 3) -> list[str]:
+    """The priced model ids that look most like ``model`` (for error messages)."""
+    return difflib.get_close_matches(canonical_model(model), list(PRICE_TABLE), n=n, cutoff=0.3)
+
+
+def price_for(model: str, overrides: Mapping[str, ModelPrice] | None = None) -> ModelPrice | None:
+    """The price in force for ``model``: a config override, else the table, else None."""
+    if overrides:
+        if model in overrides:
+            return overrides[model]
+        if canonical_model(model) in overrides:
+            return overrides[canonical_model(model)]
+    return PRICE_TABLE.get(canonical_model(model))
+
+
+def cost_usd(
+    price: ModelPrice,
+    *,
+    input_tokens: int,
+    output_tokens: int,
+    cache_write_tokens: int = 0,
+    cache_read_tokens: int = 0,
+) -> Decimal:
+    """Dollars for one request's usage, to the micro-dollar."""
+    prompt_tokens = input_tokens + cache_write_tokens + cache_read_tokens
+    p = price.tier(prompt_tokens)
+    total = (
+        Decimal(input_tokens) * p.input_per_mtok
+        + Decimal(output_tokens) * p.output_per_mtok
+        + Decimal(cache_write_tokens) * p.cache_write_per_mtok
+        + Decimal(cache_read_tokens) * p.cache_read_per_mtok
+    ) / MILLION
+    return total.quantize(MICRO, rounding=ROUND_HALF_UP)
+
+
+def worst_case_usd(price: ModelPrice, *, input_tokens: int, max_tokens: int) -> Decimal:
+    """The most a request can cost: every prompt token uncached (or written to
+    the cache, whichever is dearer) and every allowed output token produced."""
+    p = price.tier(input_tokens)
+    per_input = max(p.input_per_mtok, p.cache_write_per_mtok)
+    total = (Decimal(input_tokens) * per_input + Decimal(max_tokens) * p.output_per_mtok) / MILLION
+    # Round up to the micro-dollar: a reservation must never under-count.
+    return total.quantize(MICRO, rounding="ROUND_CEILING")
+
+
+def to_cents(amount: Decimal) -> Decimal:
+    return amount.quantize(CENT, rounding=ROUND_HALF_UP)

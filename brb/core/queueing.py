@@ -1,0 +1,48 @@
+"""How long a new arrival would wait for a local slot.
+
+Owns the prediction the overflow policy and the breaker use: given the local
+server's parallel slots, how long the requests now in service have been
+running, how many are waiting ahead, and an estimate of one request's service
+time. Pure: the queue monitor (live) and the replay simulator (simulated
+clock) feed it the same facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+def predicted_wait_s(
+    *,
+    slots: int,
+    in_service_elapsed_s: Sequence[float],
+    waiting: int,
+    service_estimate_s: float,
+) -> float:
+    """Seconds until a request arriving now would get a slot (first byte).
+
+    Each busy slot frees after its remaining time (the estimate minus what it
+    has run, never below zero); idle slots are free now. Queued requests take
+    slots in arrival order, each holding one for ``service_estimate_s``: with
+    ``K`` slots sorted by when they free, the ``n``-th waiter (0-based) gets
+    slot ``n % K`` after ``n // K`` full rounds. Exact for equal service times.
+    """
+    k = max(1, slots)
+    busy = sorted(max(0.0, service_estimate_s - e) for e in in_service_elapsed_s)[:k]
+    free_at = sorted([0.0] * (k - len(busy)) + busy)
+    rounds, idx = divmod(max(0, waiting), k)
+    return free_at[idx] + rounds * service_estimate_s
+
+
+def service_estimate_s(
+    ewma_s: float | None, in_service_elapsed_s: Sequence[float]
+) -> float:
+    """The service time to plan with: the recent average, but never less than
+    the longest request now in service has already taken (so a cold start,
+    with no completion seen yet, still learns that service is slow)."""
+    longest = max(in_service_elapsed_s, default=0.0)
+    return max(ewma_s or 0.0, longest)
+
+
+def ewma(previous: float | None, sample: float, alpha: float = 0.2) -> float:
+    return sample if previous is None else previous + alpha * (sample - previous)

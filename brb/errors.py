@@ -1,0 +1,98 @@
+"""The one brb error tree.
+
+Every failure brb can explain to a person is one of these; each message says
+what happened and what to do next. The CLI maps ``exit_code`` to the process
+exit status, the HTTP front maps ``http_status`` to an Ollama-style
+``{"error": "..."}`` body. Nothing else in brb raises bare exceptions at users.
+
+    BrbError                    exit 1, HTTP 500
+    ├── ConfigError             exit 2: bad YAML, unknown key, bad value
+    ├── UsageError              exit 2: bad command-line input (a duration, a date)
+    ├── StoreError              the database is corrupt, foreign, locked or unwritable
+    ├── BadRequest              HTTP 400: a client sent something brb cannot read
+    │   ├── BodyTooLarge        HTTP 413
+    │   └── ConversionError     the cloud can't take this request faithfully: it stays local
+    ├── UpstreamUnavailable     HTTP 502: Ollama can't be reached
+    ├── ProviderError           a cloud provider failed (status, retryable, request_id)
+    ├── BudgetExhausted         the day's cloud budget can't cover a request
+    └── ButtonError             a physical button can't be opened or read
+"""
+
+from __future__ import annotations
+
+
+class BrbError(Exception):
+    """Base of every error brb reports to a person."""
+
+    exit_code: int = 1
+    http_status: int = 500
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+class ConfigError(BrbError):
+    """The configuration file can't be used as it is."""
+
+    exit_code = 2
+
+
+class UsageError(BrbError):
+    """A command-line argument can't be understood."""
+
+    exit_code = 2
+
+
+class StoreError(BrbError):
+    """The state database can't be opened, read or written."""
+
+
+class BadRequest(BrbError):
+    """A client's request is malformed; it gets a 4xx, never a 500."""
+
+    http_status = 400
+
+
+class BodyTooLarge(BadRequest):
+    http_status = 413
+
+
+class ConversionError(BadRequest):
+    """The request can't be converted faithfully for the cloud; it stays local."""
+
+
+class UpstreamUnavailable(BrbError):
+    http_status = 502
+
+
+class ProviderError(BrbError):
+    """A cloud provider answered with an error or could not be reached."""
+
+    http_status = 502
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool = True,
+        request_id: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.retryable = retryable
+        self.request_id = request_id
+
+
+class BudgetExhausted(BrbError):
+    """The day's cloud budget cannot reserve this request's worst case."""
+
+    http_status = 429
+
+
+class ButtonError(BrbError):
+    """A physical button can't be opened or read."""

@@ -1,0 +1,128 @@
+"""The status snapshot: what brb is doing now, as one value.
+
+Owns the composition of the store's state, the budget and the config into
+the documented ``brb status --json`` schema (the HTTP admin status builds on
+it) and the ``--check`` exit code. Reads only; imports no HTTP stack and no
+provider SDK, so the CLI stays fast.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from brb.adapters.store import Store, iso
+from brb.config import BrbConfig, anthropic_key
+from brb.core import breaker
+from brb.core.breaker import Mode, Phase
+from brb.core.budget import budget_day
+
+SCHEMA_VERSION = 1
+
+EXIT_OK = 0
+EXIT_DIVERTING = 3
+EXIT_BUDGET_EXHAUSTED = 4
+
+
+def money(d: Decimal) -> float:
+    return float(d.quantize(Decimal("0.000001")))
+
+
+def diversion_blockers(cfg: BrbConfig) -> list[str]:
+    """Why nothing can be diverted, whatever the breaker says (empty: nothing)."""
+    out = []
+    if not cfg.enabled:
+        out.append("brb is disabled in the config (enabled: false)")
+    model = cfg.models.anthropic_model
+    if cfg.price_for(model) is None:
+        out.append(f"no price known for cloud model {model!r}: add it under pricing:")
+    if anthropic_key(cfg) is None:
+        out.append(
+            f"no Anthropic key: set {cfg.providers.anthropic.api_key_env} (or ANTHROPIC_API_KEY, "
+            "or the systemd credential)"
+        )
+    return out
+
+
+def snapshot(store: Store, cfg: BrbConfig, now: datetime) -> dict[str, Any]:
+    override = store.read_mode(now)
+    state = store.read_breaker()
+    day = budget_day(now, cfg.tz)
+    budget = store.ledger.snapshot(day, cfg.budget.daily_limit_usd)
+    diverting = breaker.is_diverting(override, state, now)
+    blockers = diversion_blockers(cfg)
+    if budget.is_exhausted:
+        blockers.append(f"today's budget of ${cfg.budget.daily_limit_usd} is exhausted")
+
+    if override.mode is Mode.ON:
+        reason = f"pressed by {override.who or '?'} via {override.source or '?'}"
+    elif override.mode is Mode.OFF:
+        reason = f"held off by {override.who or '?'} via {override.source or '?'}"
+    else:
+        reason = state.reason
+    if override.mode is not Mode.AUTO and override.reason:
+        reason += f": {override.reason}"
+
+    sample = store.last_queue_sample()
+    beat = store.read_heartbeat()
+    return {
+        "schema": SCHEMA_VERSION,
+        "now": iso(now),
+        "mode": override.mode.value,
+        "breaker": state.phase.value,
+        "diverting": diverting,
+        "reason": reason,
+        "since": iso(override.since if override.mode is not Mode.AUTO else state.since),
+        "breaker_since": iso(state.since),
+        "override_until": iso(override.until),
+        "override": {
+            "mode": override.mode.value,
+            "since": iso(override.since),
+            "until": iso(override.until),
+            "who": override.who,
+            "source": override.source,
+            "reason": override.reason,
+        },
+        "budget_day": day.isoformat(),
+        "timezone": cfg.timezone,
+        "spend_today_usd": money(budget.settled_usd),
+        "reserved_usd": money(budget.reserved_usd),
+        "daily_limit_usd": money(budget.limit_usd),
+        "remaining_usd": money(budget.remaining_usd),
+        "budget_exhausted": budget.is_exhausted,
+        "diverted_today": store.ledger.diverted_count(day),
+        "cloud_model": cfg.models.anthropic_model,
+        "diversion_blocked_by": blockers,
+        "queue": None if sample is None else {
+            "at": iso(sample.at),
+            "age_seconds": round((now - sample.at).total_seconds(), 3),
+            "model": sample.model,
+            "queue_depth": sample.queue_depth,
+            "in_flight": sample.in_flight,
+            "wait_seconds": sample.wait_s,
+        },
+        "daemon": None if beat is None or beat.heartbeat_at is None else {
+            "pid": beat.pid,
+            "version": beat.version,
+            "listen": beat.listen,
+            "started_at": iso(beat.started_at),
+            "heartbeat_age_seconds": round((now - beat.heartbeat_at).total_seconds(), 3),
+        },
+    }
+
+
+def check_exit_code(snap: dict[str, Any]) -> int:
+    """``brb status --check``: 0 nothing diverted, 3 diverting, 4 budget
+    exhausted (4 wins: nothing can be diverted)."""
+    if snap["budget_exhausted"]:
+        return EXIT_BUDGET_EXHAUSTED
+    if snap["diverting"]:
+        return EXIT_DIVERTING
+    return EXIT_OK
+
+
+def is_active(snap: dict[str, Any]) -> bool:
+    return snap["mode"] == Mode.ON.value or (
+        snap["mode"] == Mode.AUTO.value and snap["breaker"] == Phase.ACTIVE.value
+    )
