@@ -9,7 +9,10 @@ clock) feed it the same facts.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from brb.core.breaker import Observation
 
 
 def predicted_wait_s(
@@ -46,3 +49,36 @@ def service_estimate_s(
 
 def ewma(previous: float | None, sample: float, alpha: float = 0.2) -> float:
     return sample if previous is None else previous + alpha * (sample - previous)
+
+
+@dataclass(frozen=True, slots=True)
+class QueueView:
+    """One local model's queue at an instant, as the monitor (or the replay) sees it."""
+
+    slots: int
+    in_service_elapsed_s: tuple[float, ...] = ()
+    waiting: int = 0
+    oldest_wait_s: float = 0.0
+    service_ewma_s: float | None = None
+
+    def predicted_wait_s(self) -> float:
+        est = service_estimate_s(self.service_ewma_s, self.in_service_elapsed_s)
+        return predicted_wait_s(
+            slots=self.slots,
+            in_service_elapsed_s=self.in_service_elapsed_s,
+            waiting=self.waiting,
+            service_estimate_s=est,
+        )
+
+
+def observe(views: Iterable[QueueView]) -> Observation:
+    """The breaker's input: queue depth is every request waiting for its first
+    byte, across models; wait is the longer of the oldest request's wait so
+    far and how long a request arriving now would wait (so the breaker trips
+    on the arrival that would wait too long, not a threshold-length later)."""
+    depth = 0
+    wait = 0.0
+    for v in views:
+        depth += v.waiting
+        wait = max(wait, v.oldest_wait_s, v.predicted_wait_s())
+    return Observation(queue_depth=depth, wait_seconds=wait)
