@@ -156,6 +156,7 @@ class BrbConfig(_Section):
     enabled: bool = True
     listen: str = "127.0.0.1:11435"
     upstream: str = "http://127.0.0.1:11434"
+    upstream_parallel: int = Field(1, ge=1, description="Ollama's OLLAMA_NUM_PARALLEL")
     policy: Literal["overflow", "all"] = "overflow"
     session_header: str = "X-Session-ID"
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
@@ -176,7 +177,7 @@ class BrbConfig(_Section):
     @classmethod
     def _host_port(cls, v: str) -> str:
         host, sep, port = v.rpartition(":")
-        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        if not sep or not host or not port.isdigit() or not 0 <= int(port) < 65536:
             raise ValueError("must be host:port, e.g. 127.0.0.1:11435")
         return v
 
@@ -193,7 +194,9 @@ class BrbConfig(_Section):
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError):
-            raise ValueError(f"unknown timezone {v!r}: use an IANA name like Europe/London") from None
+            raise ValueError(
+                f"unknown timezone {v!r}: use an IANA name like Europe/London"
+            ) from None
         return v
 
     # --- derived views -----------------------------------------------------
@@ -217,7 +220,9 @@ class BrbConfig(_Section):
             cw = p.cache_write_per_mtok
             cr = p.cache_read_per_mtok
             if cw is None:
-                cw = table.base.cache_write_per_mtok if table else p.input_per_mtok * Decimal("1.25")
+                cw = (
+                    table.base.cache_write_per_mtok if table else p.input_per_mtok * Decimal("1.25")
+                )
             if cr is None:
                 cr = table.base.cache_read_per_mtok if table else p.input_per_mtok * Decimal("0.1")
             out[model] = pricing.ModelPrice(

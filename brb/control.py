@@ -47,24 +47,45 @@ def _set(store: Store, target: Override, *, kind: str, now: datetime) -> Control
     if changed:
         store.write_override(target, (kind, detail))
         return ControlResult(True, target)
-    store.add_event(f"{kind}_noop", at=now, source=target.source, who=target.who,
-                    reason=target.reason, detail=detail)
+    store.add_event(
+        f"{kind}_noop",
+        at=now,
+        source=target.source,
+        who=target.who,
+        reason=target.reason,
+        detail=detail,
+    )
     return ControlResult(False, current)
 
 
-def press(store: Store, *, now: datetime, source: str, who: str | None = None,
-          reason: str | None = None, until: datetime | None = None) -> ControlResult:
+def press(
+    store: Store,
+    *,
+    now: datetime,
+    source: str,
+    who: str | None = None,
+    reason: str | None = None,
+    until: datetime | None = None,
+) -> ControlResult:
     """Divert every eligible request (mode ``on``), optionally until ``until``."""
     target = Override(Mode.ON, until, now, who or current_user(), source, reason or "")
     return _set(store, target, kind="press", now=now)
 
 
-def release(store: Store, *, now: datetime, source: str, who: str | None = None,
-            reason: str | None = None, hold: bool = False,
-            until: datetime | None = None) -> ControlResult:
+def release(
+    store: Store,
+    *,
+    now: datetime,
+    source: str,
+    who: str | None = None,
+    reason: str | None = None,
+    hold: bool = False,
+    until: datetime | None = None,
+) -> ControlResult:
     """Back to ``auto`` (the breaker decides), or with ``hold`` to ``off``:
     divert nothing, whatever the load, optionally until ``until``."""
     mode = Mode.OFF if hold else Mode.AUTO
-    target = Override(mode, until if hold else None, now, who or current_user(), source,
-                      reason or "")
+    target = Override(
+        mode, until if hold else None, now, who or current_user(), source, reason or ""
+    )
     return _set(store, target, kind="hold" if hold else "release", now=now)

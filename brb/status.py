@@ -94,7 +94,9 @@ def snapshot(store: Store, cfg: BrbConfig, now: datetime) -> dict[str, Any]:
         "diverted_today": store.ledger.diverted_count(day),
         "cloud_model": cfg.models.anthropic_model,
         "diversion_blocked_by": blockers,
-        "queue": None if sample is None else {
+        "queue": None
+        if sample is None
+        else {
             "at": iso(sample.at),
             "age_seconds": round((now - sample.at).total_seconds(), 3),
             "model": sample.model,
@@ -102,7 +104,9 @@ def snapshot(store: Store, cfg: BrbConfig, now: datetime) -> dict[str, Any]:
             "in_flight": sample.in_flight,
             "wait_seconds": sample.wait_s,
         },
-        "daemon": None if beat is None or beat.heartbeat_at is None else {
+        "daemon": None
+        if beat is None or beat.heartbeat_at is None
+        else {
             "pid": beat.pid,
             "version": beat.version,
             "listen": beat.listen,

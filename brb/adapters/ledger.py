@@ -76,14 +76,31 @@ class Ledger:
                 "INSERT INTO ledger (request_id, day, at, status, provider, endpoint, session, "
                 "local_model, cloud_model, reserved_micro_usd) "
                 "VALUES (?, ?, ?, 'reserved', ?, ?, ?, ?, ?, ?)",
-                (request_id, day.isoformat(), iso(at), provider, endpoint, session,
-                 local_model, cloud_model, amount),
+                (
+                    request_id,
+                    day.isoformat(),
+                    iso(at),
+                    provider,
+                    endpoint,
+                    session,
+                    local_model,
+                    cloud_model,
+                    amount,
+                ),
             )
         return True
 
-    def settle(self, request_id: str, *, cost_usd: Decimal, usage: Usage, at: datetime,
-               latency_s: float | None = None, outcome: str = "ok",
-               cloud_model: str | None = None) -> None:
+    def settle(
+        self,
+        request_id: str,
+        *,
+        cost_usd: Decimal,
+        usage: Usage,
+        at: datetime,
+        latency_s: float | None = None,
+        outcome: str = "ok",
+        cloud_model: str | None = None,
+    ) -> None:
         """Replace the reservation with what the provider reports was used."""
         with self._store.write() as conn:
             conn.execute(
@@ -91,9 +108,18 @@ class Ledger:
                 "input_tokens = ?, output_tokens = ?, cache_write_tokens = ?, "
                 "cache_read_tokens = ?, latency_s = ?, outcome = ?, "
                 "cloud_model = COALESCE(?, cloud_model) WHERE request_id = ?",
-                (iso(at), to_micro(cost_usd), usage.input_tokens, usage.output_tokens,
-                 usage.cache_write_tokens, usage.cache_read_tokens, latency_s, outcome,
-                 cloud_model, request_id),
+                (
+                    iso(at),
+                    to_micro(cost_usd),
+                    usage.input_tokens,
+                    usage.output_tokens,
+                    usage.cache_write_tokens,
+                    usage.cache_read_tokens,
+                    latency_s,
+                    outcome,
+                    cloud_model,
+                    request_id,
+                ),
             )
 
     def release(self, request_id: str, *, at: datetime, outcome: str) -> None:
@@ -132,11 +158,14 @@ class Ledger:
     def spend(self, *, since_day: date, until_day: date | None, by: GroupBy) -> dict[str, Any]:
         """Settled spend grouped ``by``; the total is the sum of the rows' micro-dollars,
         so the rows add up to the total to the cent."""
-        key = {"day": "day", "model": "cloud_model", "provider": "provider",
-               "session": "session"}[by]
-        sql = (f"SELECT {key} AS key, COUNT(*) AS requests, SUM(cost_micro_usd) AS micro, "
-               "SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens "
-               "FROM ledger WHERE status = 'settled' AND day >= ?")
+        key = {"day": "day", "model": "cloud_model", "provider": "provider", "session": "session"}[
+            by
+        ]
+        sql = (
+            f"SELECT {key} AS key, COUNT(*) AS requests, SUM(cost_micro_usd) AS micro, "
+            "SUM(input_tokens) AS input_tokens, SUM(output_tokens) AS output_tokens "
+            "FROM ledger WHERE status = 'settled' AND day >= ?"
+        )
         params: list[Any] = [since_day.isoformat()]
         if until_day is not None:
             sql += " AND day <= ?"
@@ -148,9 +177,13 @@ class Ledger:
             "total_usd": from_micro(total_micro),
             "requests": sum(int(r["requests"]) for r in rows),
             "rows": [
-                {by: r["key"], "requests": int(r["requests"]), "cost_usd": from_micro(r["micro"]),
-                 "input_tokens": int(r["input_tokens"] or 0),
-                 "output_tokens": int(r["output_tokens"] or 0)}
+                {
+                    by: r["key"],
+                    "requests": int(r["requests"]),
+                    "cost_usd": from_micro(r["micro"]),
+                    "input_tokens": int(r["input_tokens"] or 0),
+                    "output_tokens": int(r["output_tokens"] or 0),
+                }
                 for r in rows
             ],
         }

@@ -167,7 +167,9 @@ class Store:
             try:
                 conn.execute("BEGIN IMMEDIATE")
             except sqlite3.OperationalError as exc:
-                raise StoreError(f"the brb database {self.path} is busy or read-only: {exc}") from None
+                raise StoreError(
+                    f"the brb database {self.path} is busy or read-only: {exc}"
+                ) from None
             try:
                 yield conn
             except BaseException:
@@ -195,8 +197,14 @@ class Store:
         if not rows:
             return Override()
         r = rows[0]
-        return Override(Mode(r["mode"]), parse_iso(r["until"]), parse_iso(r["since"]),
-                        r["who"], r["source"], r["reason"])
+        return Override(
+            Mode(r["mode"]),
+            parse_iso(r["until"]),
+            parse_iso(r["since"]),
+            r["who"],
+            r["source"],
+            r["reason"],
+        )
 
     def read_mode(self, now: datetime) -> Override:
         """The override in force at ``now`` (an expired one reads as auto)."""
@@ -215,8 +223,9 @@ class Store:
             )
             if event is not None:
                 kind, detail = event
-                self._insert_event(conn, kind, o.since or datetime.now(UTC), o.source, o.who,
-                                   o.reason, detail)
+                self._insert_event(
+                    conn, kind, o.since or datetime.now(UTC), o.source, o.who, o.reason, detail
+                )
 
     def read_breaker(self) -> BreakerState:
         rows = self.query("SELECT phase, since, reason FROM breaker")
@@ -225,8 +234,9 @@ class Store:
         r = rows[0]
         return BreakerState(Phase(r["phase"]), parse_iso(r["since"]), r["reason"])
 
-    def write_breaker(self, state: BreakerState, at: datetime,
-                      event: tuple[str, dict[str, Any]] | None = None) -> None:
+    def write_breaker(
+        self, state: BreakerState, at: datetime, event: tuple[str, dict[str, Any]] | None = None
+    ) -> None:
         with self.write() as conn:
             conn.execute(
                 "INSERT INTO breaker (id, phase, since, reason, updated_at) VALUES (1, ?, ?, ?, ?) "
@@ -241,22 +251,43 @@ class Store:
     # --- events --------------------------------------------------------------
 
     @staticmethod
-    def _insert_event(conn: sqlite3.Connection, kind: str, at: datetime, source: str, who: str,
-                      reason: str, detail: dict[str, Any] | None) -> int:
+    def _insert_event(
+        conn: sqlite3.Connection,
+        kind: str,
+        at: datetime,
+        source: str,
+        who: str,
+        reason: str,
+        detail: dict[str, Any] | None,
+    ) -> int:
         cur = conn.execute(
             "INSERT INTO events (at, kind, source, who, reason, detail) VALUES (?, ?, ?, ?, ?, ?)",
             (iso(at), kind, source, who, reason or "", json.dumps(detail or {}, default=str)),
         )
         return int(cur.lastrowid or 0)
 
-    def add_event(self, kind: str, *, at: datetime, source: str = "", who: str = "",
-                  reason: str = "", detail: dict[str, Any] | None = None) -> int:
+    def add_event(
+        self,
+        kind: str,
+        *,
+        at: datetime,
+        source: str = "",
+        who: str = "",
+        reason: str = "",
+        detail: dict[str, Any] | None = None,
+    ) -> int:
         with self.write() as conn:
             return self._insert_event(conn, kind, at, source, who, reason, detail)
 
-    def events(self, *, since: datetime | None = None, until: datetime | None = None,
-               kinds: Sequence[str] | None = None, limit: int | None = None,
-               newest_first: bool = False) -> list[Event]:
+    def events(
+        self,
+        *,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        kinds: Sequence[str] | None = None,
+        limit: int | None = None,
+        newest_first: bool = False,
+    ) -> list[Event]:
         sql = "SELECT id, at, kind, source, who, reason, detail FROM events WHERE 1=1"
         params: list[Any] = []
         if since is not None:
@@ -273,8 +304,15 @@ class Store:
             sql += " LIMIT ?"
             params.append(limit)
         return [
-            Event(r["id"], parse_iso(r["at"]) or datetime.now(UTC), r["kind"], r["source"],
-                  r["who"], r["reason"], json.loads(r["detail"] or "{}"))
+            Event(
+                r["id"],
+                parse_iso(r["at"]) or datetime.now(UTC),
+                r["kind"],
+                r["source"],
+                r["who"],
+                r["reason"],
+                json.loads(r["detail"] or "{}"),
+            )
             for r in self.query(sql, params)
         ]
 
@@ -299,8 +337,10 @@ class Store:
             conn.executemany(
                 "INSERT INTO queue_samples (at, model, queue_depth, in_flight, wait_s, service_s) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
-                [(iso(s.at), s.model, s.queue_depth, s.in_flight, s.wait_s, s.service_s)
-                 for s in samples],
+                [
+                    (iso(s.at), s.model, s.queue_depth, s.in_flight, s.wait_s, s.service_s)
+                    for s in samples
+                ],
             )
 
     def last_queue_sample(self) -> QueueSample | None:
@@ -311,27 +351,57 @@ class Store:
         if not rows:
             return None
         r = rows[0]
-        return QueueSample(parse_iso(r["at"]) or datetime.now(UTC), r["model"], r["queue_depth"],
-                           r["in_flight"], r["wait_s"], r["service_s"])
+        return QueueSample(
+            parse_iso(r["at"]) or datetime.now(UTC),
+            r["model"],
+            r["queue_depth"],
+            r["in_flight"],
+            r["wait_s"],
+            r["service_s"],
+        )
 
     def queue_samples(self, *, since: datetime, until: datetime | None = None) -> list[QueueSample]:
-        sql = ("SELECT at, model, queue_depth, in_flight, wait_s, service_s FROM queue_samples "
-               "WHERE at >= ?")
+        sql = (
+            "SELECT at, model, queue_depth, in_flight, wait_s, service_s FROM queue_samples "
+            "WHERE at >= ?"
+        )
         params: list[Any] = [iso(since)]
         if until is not None:
             sql += " AND at < ?"
             params.append(iso(until))
-        return [QueueSample(parse_iso(r["at"]) or since, r["model"], r["queue_depth"],
-                            r["in_flight"], r["wait_s"], r["service_s"])
-                for r in self.query(sql + " ORDER BY id", params)]
+        return [
+            QueueSample(
+                parse_iso(r["at"]) or since,
+                r["model"],
+                r["queue_depth"],
+                r["in_flight"],
+                r["wait_s"],
+                r["service_s"],
+            )
+            for r in self.query(sql + " ORDER BY id", params)
+        ]
 
     def log_requests(self, rows: Sequence[dict[str, Any]]) -> None:
         """Append to the request log (the replay's input); rows carry the
         columns of the ``requests`` table, ``at`` as a datetime."""
         if not rows:
             return
-        cols = ("at", "day", "endpoint", "model", "session", "backend", "reason", "status",
-                "wait_s", "service_s", "latency_s", "prompt_tokens", "output_tokens", "outcome")
+        cols = (
+            "at",
+            "day",
+            "endpoint",
+            "model",
+            "session",
+            "backend",
+            "reason",
+            "status",
+            "wait_s",
+            "service_s",
+            "latency_s",
+            "prompt_tokens",
+            "output_tokens",
+            "outcome",
+        )
         with self.write() as conn:
             conn.executemany(
                 f"INSERT INTO requests ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
@@ -346,8 +416,9 @@ class Store:
             params.append(iso(until))
         return self.query(sql + " ORDER BY at, id", params)
 
-    def write_heartbeat(self, *, at: datetime, pid: int, version: str, listen: str,
-                        started_at: datetime) -> None:
+    def write_heartbeat(
+        self, *, at: datetime, pid: int, version: str, listen: str, started_at: datetime
+    ) -> None:
         with self.write() as conn:
             conn.execute(
                 "INSERT INTO daemon (id, pid, version, listen, started_at, heartbeat_at) "
@@ -362,8 +433,13 @@ class Store:
         if not rows:
             return None
         r = rows[0]
-        return Heartbeat(r["pid"], r["version"], r["listen"], parse_iso(r["started_at"]),
-                         parse_iso(r["heartbeat_at"]))
+        return Heartbeat(
+            r["pid"],
+            r["version"],
+            r["listen"],
+            parse_iso(r["started_at"]),
+            parse_iso(r["heartbeat_at"]),
+        )
 
 
 # --- file and schema -----------------------------------------------------------
@@ -390,21 +466,34 @@ def _create_file(p: Path) -> None:
 def _configure(conn: sqlite3.Connection) -> None:
     conn.row_factory = sqlite3.Row
     conn.execute("PRAGMA busy_timeout = 10000")
-    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
-    if str(mode).lower() != "wal":
-        raise sqlite3.DatabaseError(f"could not switch to WAL mode (got {mode})")
     conn.execute("PRAGMA synchronous = NORMAL")
     conn.execute("PRAGMA foreign_keys = ON")
 
 
+def _use_wal(conn: sqlite3.Connection) -> None:
+    # Switching to WAL rewrites the file header: only once the file is known
+    # to be brb's (or new), so a foreign file is left byte-for-byte as it was.
+    mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+    if str(mode).lower() != "wal":
+        raise sqlite3.DatabaseError(f"could not switch to WAL mode (got {mode})")
+
+
 def _applied(conn: sqlite3.Connection) -> tuple[list[str], list[str]]:
-    tables = [r[0] for r in conn.execute(
-        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+    tables = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        )
+    ]
     if "_sqlite_migrations" not in tables:
         return tables, []
-    names = [r[0] for r in conn.execute(
-        "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY id",
-        (migrations.MIGRATION_SET,))]
+    names = [
+        r[0]
+        for r in conn.execute(
+            "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY id",
+            (migrations.MIGRATION_SET,),
+        )
+    ]
     return tables, names
 
 
@@ -421,6 +510,7 @@ def _ensure_schema(conn: sqlite3.Connection, p: Path) -> None:
         raise StoreError(
             f"{p} was written by a newer brb (schema {unknown[-1]}): upgrade brb to use it."
         )
+    _use_wal(conn)
     if list(applied) == list(migrations.NAMES):
         return
     # Serialise migrating across processes: flock on the file is independent

@@ -25,14 +25,18 @@ def _secrets(cfg: Any) -> dict[str, str]:
     return {
         f"providers.anthropic ({cfg.providers.anthropic.api_key_env} / ANTHROPIC_API_KEY / "
         f"credential {cfg.providers.anthropic.credential})": mask(anthropic_key(cfg)),
-        f"notifications.slack_webhook_url_env ({n.slack_webhook_url_env})":
-            mask(read_secret([n.slack_webhook_url_env])),
-        f"notifications.pagerduty_routing_key_env ({n.pagerduty_routing_key_env})":
-            mask(read_secret([n.pagerduty_routing_key_env])),
-        f"notifications.webhook_url_env ({n.webhook_url_env})":
-            mask(read_secret([n.webhook_url_env])),
-        f"notifications.statuspage.api_key_env ({n.statuspage.api_key_env})":
-            mask(read_secret([n.statuspage.api_key_env])),
+        f"notifications.slack_webhook_url_env ({n.slack_webhook_url_env})": mask(
+            read_secret([n.slack_webhook_url_env])
+        ),
+        f"notifications.pagerduty_routing_key_env ({n.pagerduty_routing_key_env})": mask(
+            read_secret([n.pagerduty_routing_key_env])
+        ),
+        f"notifications.webhook_url_env ({n.webhook_url_env})": mask(
+            read_secret([n.webhook_url_env])
+        ),
+        f"notifications.statuspage.api_key_env ({n.statuspage.api_key_env})": mask(
+            read_secret([n.statuspage.api_key_env])
+        ),
         f"admin.token_env ({cfg.admin.token_env})": mask(read_secret([cfg.admin.token_env])),
     }
 
@@ -62,8 +66,12 @@ def _prices(cfg: Any) -> dict[str, Any]:
 
 @app.command("check")
 def check(
-    path: Annotated[Path | None, typer.Argument(help="Config file (default: $BRB_CONFIG, "
-                    "/etc/brb/brb.yaml, none = defaults)")] = None,
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Config file (default: $BRB_CONFIG, /etc/brb/brb.yaml, none = defaults)"
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Validate a config file and print the effective config, secrets masked."""
@@ -92,13 +100,17 @@ def check(
         if p is None:
             print(f"  {model}: NO PRICE KNOWN — diversion to it is off")
         else:
-            print(f"  {model}: input {p['input_per_mtok']:g}, output {p['output_per_mtok']:g}, "
-                  f"cache write {p['cache_write_per_mtok']:g}, cache read "
-                  f"{p['cache_read_per_mtok']:g} ({p['source']})")
+            print(
+                f"  {model}: input {p['input_per_mtok']:g}, output {p['output_per_mtok']:g}, "
+                f"cache write {p['cache_write_per_mtok']:g}, cache read "
+                f"{p['cache_read_per_mtok']:g} ({p['source']})"
+            )
             if "over_prompt_tokens" in p:
-                print(f"    prompts over {p['over_prompt_tokens']} tokens: input "
-                      f"{p['long_prompt_input_per_mtok']:g}, output "
-                      f"{p['long_prompt_output_per_mtok']:g}")
+                print(
+                    f"    prompts over {p['over_prompt_tokens']} tokens: input "
+                    f"{p['long_prompt_input_per_mtok']:g}, output "
+                    f"{p['long_prompt_output_per_mtok']:g}"
+                )
     print("\n# secrets (values never shown)")
     for name, state in report["secrets"].items():
         print(f"  {name}: {state}")

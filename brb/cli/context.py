@@ -18,13 +18,21 @@ from brb.errors import UsageError
 
 ConfigOpt = Annotated[
     Path | None,
-    typer.Option("--config", "-c", help="Config file (default: $BRB_CONFIG, /etc/brb/brb.yaml, none)",
-                 show_default=False),
+    typer.Option(
+        "--config",
+        "-c",
+        help="Config file (default: $BRB_CONFIG, /etc/brb/brb.yaml, none)",
+        show_default=False,
+    ),
 ]
 DbOpt = Annotated[
     Path | None,
-    typer.Option("--db", help="Database file (default: $BRB_DB, config database, "
-                 "$STATE_DIRECTORY/brb.db, ~/.local/state/brb/brb.db)", show_default=False),
+    typer.Option(
+        "--db",
+        help="Database file (default: $BRB_DB, config database, "
+        "$STATE_DIRECTORY/brb.db, ~/.local/state/brb/brb.db)",
+        show_default=False,
+    ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
 

@@ -6,14 +6,45 @@ config error; ``status --check`` adds 3 (diverting) and 4 (budget exhausted).
 
 from __future__ import annotations
 
+import functools
 import sys
 
+import click
 import typer
+import typer.main
+from typer.core import TyperGroup
 
 from brb.cli import config_cmd, spend, state
 from brb.errors import BrbError
 
+# Commands whose modules arrive with later work. They are imported only when
+# run (or listed by --help): some import asyncio or urllib at module level,
+# which `brb status` must not pay for (about a sixth of its start-up).
+_OPTIONAL = ("serve", "doctor", "incidents", "replay", "drill", "button")
+
+
+class _BrbGroup(TyperGroup):
+    """Turns a BrbError into its message and exit code inside the app itself,
+    so ``app()`` and Typer's test runner behave exactly like the console script;
+    and loads the optional commands on first use."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except BrbError as exc:
+            click.echo(f"brb: {exc}", err=True)
+            ctx.exit(exc.exit_code)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        names = super().list_commands(ctx)
+        return names + [n for n in _OPTIONAL if n not in names and _has_module(n)]
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return super().get_command(ctx, cmd_name) or _load_optional(cmd_name)
+
+
 app = typer.Typer(
+    cls=_BrbGroup,
     name="brb",
     help="The Big Red Button: divert overflow from a local Ollama to a cloud LLM under a "
     "hard daily budget.",
@@ -27,22 +58,26 @@ spend.register(app)
 app.add_typer(config_cmd.app, name="config")
 
 
-def _register_optional() -> None:
-    """Commands whose modules arrive with later work; each registers itself."""
-    import importlib
+def _has_module(name: str) -> bool:
     import importlib.util
 
-    for name in ("serve", "doctor", "incidents", "replay", "drill", "button"):
-        if importlib.util.find_spec(f"brb.cli.{name}") is None:
-            continue
-        module = importlib.import_module(f"brb.cli.{name}")
-        if name == "button":
-            app.add_typer(module.app, name="button", help="Listen to a physical big red button.")
-        else:
-            module.register(app)
+    return importlib.util.find_spec(f"brb.cli.{name}") is not None
 
 
-_register_optional()
+@functools.cache
+def _load_optional(name: str) -> click.Command | None:
+    """Import ``brb.cli.<name>`` and build its command; each module registers itself."""
+    if name not in _OPTIONAL or not _has_module(name):
+        return None
+    import importlib
+
+    module = importlib.import_module(f"brb.cli.{name}")
+    holder = typer.Typer()
+    if name == "button":
+        holder.add_typer(module.app, name="button", help="Listen to a physical big red button.")
+    else:
+        module.register(holder)
+    return typer.main.get_group(holder).commands.get(name)
 
 
 def run() -> None:

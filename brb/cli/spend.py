@@ -24,10 +24,15 @@ By = Literal["day", "model", "provider", "session"]
 def register(app: typer.Typer) -> None:
     @app.command()
     def spend(
-        days: Annotated[int | None, typer.Option("--days", min=1, help="The last N budget days, "
-                        "today included (default 7)")] = None,
-        since: Annotated[str | None, typer.Option("--since", help="From this day, YYYY-MM-DD "
-                         "(budget timezone)")] = None,
+        days: Annotated[
+            int | None,
+            typer.Option(
+                "--days", min=1, help="The last N budget days, today included (default 7)"
+            ),
+        ] = None,
+        since: Annotated[
+            str | None, typer.Option("--since", help="From this day, YYYY-MM-DD (budget timezone)")
+        ] = None,
         by: Annotated[str, typer.Option("--by", help="day | model | provider | session")] = "day",
         json_out: JsonOpt = False,
         csv_out: Annotated[bool, typer.Option("--csv", help="CSV rows with a header")] = False,
@@ -71,16 +76,23 @@ def register(app: typer.Typer) -> None:
             w = csv.writer(sys.stdout)
             w.writerow([by, "requests", "cost_usd", "input_tokens", "output_tokens"])
             for r in report["rows"]:
-                w.writerow([r[by], r["requests"], f"{r['cost_usd']:.6f}", r["input_tokens"],
-                            r["output_tokens"]])
+                w.writerow(
+                    [
+                        r[by],
+                        r["requests"],
+                        f"{r['cost_usd']:.6f}",
+                        r["input_tokens"],
+                        r["output_tokens"],
+                    ]
+                )
             return
         print(f"cloud spend {first} .. {today} ({cfg.timezone}), by {by}")
         width = max([len(str(r[by])) for r in report["rows"]] + [len(by), 5])
         print(f"  {by:<{width}}  {'requests':>8}  {'cost':>12}")
         for r in report["rows"]:
-            print(f"  {str(r[by]):<{width}}  {r['requests']:>8}  ${_cents(r['cost_usd']):>11}")
-        print(f"  {'total':<{width}}  {report['requests']:>8}  ${_cents(report['total_usd']):>11}")
+            print(f"  {str(r[by]):<{width}}  {r['requests']:>8}  {_cents(r['cost_usd']):>12}")
+        print(f"  {'total':<{width}}  {report['requests']:>8}  {_cents(report['total_usd']):>12}")
 
 
 def _cents(d: Decimal) -> str:
-    return f"{d:.2f}"
+    return f"${d:.2f}"

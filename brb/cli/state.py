@@ -14,8 +14,12 @@ import typer
 
 from brb.cli.context import ConfigOpt, DbOpt, JsonOpt, load_config, now, open_store, parse_for
 
-ForOpt = Annotated[str | None, typer.Option("--for", help="Only for this long: 30s, 10m, 2h, 1h30m")]
-ReasonOpt = Annotated[str | None, typer.Option("--reason", "-r", help="Why (goes in the event log)")]
+ForOpt = Annotated[
+    str | None, typer.Option("--for", help="Only for this long: 30s, 10m, 2h, 1h30m")
+]
+ReasonOpt = Annotated[
+    str | None, typer.Option("--reason", "-r", help="Why (goes in the event log)")
+]
 
 
 def _age(seconds: float | None) -> str:
@@ -30,8 +34,12 @@ def render_panel(s: dict[str, Any]) -> str:
     headline = {
         "on": "PRESSED (mode on): diverting every eligible request",
         "off": "HELD OFF (mode off): diverting nothing",
-    }.get(mode, "ACTIVE (auto): diverting overflow" if s["breaker"] == "active"
-          else "STANDBY (auto): all traffic local")
+    }.get(
+        mode,
+        "ACTIVE (auto): diverting overflow"
+        if s["breaker"] == "active"
+        else "STANDBY (auto): all traffic local",
+    )
     lines = [f"brb  {headline}"]
     lines.append(f"  why        {s['reason']}")
     if s["since"]:
@@ -55,7 +63,8 @@ def render_panel(s: dict[str, Any]) -> str:
     d = s["daemon"]
     lines.append(
         f"  daemon     pid {d['pid']} on {d['listen']}, heartbeat {_age(d['heartbeat_age_seconds'])}"
-        if d else "  daemon     never seen (run `brb serve`)"
+        if d
+        else "  daemon     never seen (run `brb serve`)"
     )
     for b in s["diversion_blocked_by"]:
         lines.append(f"  blocked    {b}")
@@ -66,10 +75,15 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def status(
         json_out: JsonOpt = False,
-        check: Annotated[bool, typer.Option(
-            "--check", help="Exit 0 nothing diverted, 3 diverting, 4 budget exhausted")] = False,
-        watch: Annotated[bool, typer.Option("--watch", help="Live view, refreshed every second")]
-        = False,
+        check: Annotated[
+            bool,
+            typer.Option(
+                "--check", help="Exit 0 nothing diverted, 3 diverting, 4 budget exhausted"
+            ),
+        ] = False,
+        watch: Annotated[
+            bool, typer.Option("--watch", help="Live view, refreshed every second")
+        ] = False,
         config: ConfigOpt = None,
         db: DbOpt = None,
     ) -> None:
@@ -111,8 +125,9 @@ def register(app: typer.Typer) -> None:
 
     @app.command()
     def release(
-        hold: Annotated[bool, typer.Option(
-            "--hold", help="Hold off: divert nothing, even if the breaker would")] = False,
+        hold: Annotated[
+            bool, typer.Option("--hold", help="Hold off: divert nothing, even if the breaker would")
+        ] = False,
         for_: ForOpt = None,
         reason: ReasonOpt = None,
         json_out: JsonOpt = False,
@@ -129,8 +144,9 @@ def register(app: typer.Typer) -> None:
             raise UsageError("--for only applies with --hold (a release to auto has no expiry)")
         until = parse_for(for_, at)
         with open_store(db, cfg) as store:
-            result = control.release(store, now=at, source="cli", reason=reason, hold=hold,
-                                     until=until)
+            result = control.release(
+                store, now=at, source="cli", reason=reason, hold=hold, until=until
+            )
             _report(store, cfg, result.changed, json_out)
 
 

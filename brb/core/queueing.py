@@ -37,9 +37,7 @@ def predicted_wait_s(
     return free_at[idx] + rounds * service_estimate_s
 
 
-def service_estimate_s(
-    ewma_s: float | None, in_service_elapsed_s: Sequence[float]
-) -> float:
+def service_estimate_s(ewma_s: float | None, in_service_elapsed_s: Sequence[float]) -> float:
     """The service time to plan with: the recent average, but never less than
     the longest request now in service has already taken (so a cold start,
     with no completion seen yet, still learns that service is slow)."""

@@ -1,0 +1,133 @@
+"""The local Ollama server(s), as an HTTP upstream.
+
+Owns the aiohttp client session to Ollama and the rules of a transparent
+pass-through: which headers are hop-by-hop (RFC 9110 §7.6.1) and never
+forwarded, no automatic decompression (bytes pass unchanged), no total
+timeout (a generation may legitimately take minutes) but a short connect
+timeout, and connection failures translated to
+:class:`~brb.errors.UpstreamUnavailable` naming the upstream.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Mapping
+from typing import Any
+
+import aiohttp
+from multidict import CIMultiDict, CIMultiDictProxy
+
+from brb.errors import UpstreamUnavailable
+
+HOP_BY_HOP = frozenset(
+    h.lower()
+    for h in (
+        "Connection",
+        "Keep-Alive",
+        "Proxy-Authenticate",
+        "Proxy-Authorization",
+        "TE",
+        "Trailer",
+        "Trailers",
+        "Transfer-Encoding",
+        "Upgrade",
+        "Proxy-Connection",
+    )
+)
+# Never forwarded upstream either: the upstream's own Host is set by the client.
+_REQUEST_DROP = HOP_BY_HOP | {"host"}
+
+
+def forward_headers(
+    headers: Mapping[str, str] | CIMultiDictProxy[str], drop: frozenset[str] = _REQUEST_DROP
+) -> CIMultiDict[str]:
+    """Copy headers minus the hop-by-hop ones (and those named in Connection)."""
+    named = {
+        t.strip().lower()
+        for v in (
+            headers.getall("Connection", [])
+            if isinstance(headers, CIMultiDictProxy)
+            else [headers.get("Connection", "")]
+        )
+        for t in v.split(",")
+        if t.strip()
+    }
+    out: CIMultiDict[str] = CIMultiDict()
+    for k, v in headers.items():
+        lk = k.lower()
+        if lk in drop or lk in named:
+            continue
+        out.add(k, v)
+    return out
+
+
+def response_headers(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
+    """Upstream response headers to send on; length and encoding are the
+    server's business (aiohttp sets them for what it actually writes)."""
+    return forward_headers(headers, HOP_BY_HOP | {"content-length"})
+
+
+class OllamaUpstream:
+    """One Ollama base URL behind a keep-alive connection pool."""
+
+    def __init__(
+        self, base_url: str, *, connect_timeout_s: float = 5.0, max_connections: int = 1024
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=connect_timeout_s, connect=connect_timeout_s
+        )
+        self._max_connections = max_connections
+        self._session: aiohttp.ClientSession | None = None
+
+    @property
+    def session(self) -> aiohttp.ClientSession:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout,
+                auto_decompress=False,
+                connector=aiohttp.TCPConnector(
+                    limit=self._max_connections, enable_cleanup_closed=True
+                ),
+                skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type", "Accept"),
+            )
+        return self._session
+
+    async def open(
+        self,
+        method: str,
+        path_qs: str,
+        headers: CIMultiDict[str],
+        body: bytes | AsyncIterable[bytes] | Any | None,
+    ) -> aiohttp.ClientResponse:
+        """Send the request; return the response with its body still unread."""
+        try:
+            return await self.session.request(
+                method,
+                self.base_url + path_qs,
+                headers=headers,
+                data=body,
+                allow_redirects=False,
+            )
+        except (aiohttp.ClientConnectionError, TimeoutError, OSError) as exc:
+            raise UpstreamUnavailable(
+                f"Ollama upstream {self.base_url} is unreachable ({type(exc).__name__}: {exc}); "
+                "is `ollama serve` running there?"
+            ) from None
+
+    async def version(self) -> str | None:
+        """The upstream's version, or None when it can't be reached."""
+        try:
+            async with self.session.get(
+                self.base_url + "/api/version", timeout=aiohttp.ClientTimeout(total=3)
+            ) as r:
+                if r.status != 200:
+                    return None
+                data = await r.json(content_type=None)
+                return str(data.get("version")) if isinstance(data, dict) else None
+        except (aiohttp.ClientError, TimeoutError, OSError, ValueError):
+            return None
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None

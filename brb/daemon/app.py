@@ -1,0 +1,294 @@
+"""The composition root: builds the running daemon from config and wires it.
+
+Owns object construction and the daemon's life: start (listening even when
+Ollama is down, and saying so), the background ticks (breaker tick, store
+polling for a CLI press, queue samples, heartbeat, flushing logs), and a
+graceful stop on SIGTERM that drains in-flight requests before exit.
+Nothing here decides anything: core decides, adapters talk, this wires.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from brb import __version__
+from brb.adapters.ollama_upstream import OllamaUpstream
+from brb.adapters.store import QueueSample, Store, resolve_path
+from brb.config import BrbConfig, anthropic_key
+from brb.core.breaker import Thresholds
+from brb.daemon.cloud import CloudLeg, Provider
+from brb.daemon.front import Front, errors_middleware
+from brb.daemon.hooks import Hooks
+from brb.daemon.live_state import LiveState
+from brb.daemon.queue_monitor import QueueMonitor
+from brb.daemon.relay import LocalLeg
+from brb.daemon.store_writer import StoreWriter
+
+log = logging.getLogger(__name__)
+
+TICK_S = 1.0
+POLL_S = 0.2
+HEARTBEAT_S = 2.0
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class Daemon:
+    cfg: BrbConfig
+    db_path: Path
+    clock: Callable[[], datetime] = utc_now
+    providers: list[Provider] | None = None  # None: built from config (tests inject fakes)
+    drain_timeout_s: float = 30.0
+    started_at: datetime = field(default_factory=utc_now)
+    _idle_sampled: dict[str, bool] = field(default_factory=dict)
+
+    def build(self) -> web.Application:
+        cfg = self.cfg
+        self.reader = Store.open(self.db_path)
+        self.writer = StoreWriter(Store.open(self.db_path))
+        self.monitor = QueueMonitor(slots=cfg.upstream_parallel)
+        self.upstream = OllamaUpstream(cfg.upstream)
+        if self.providers is None:
+            self.providers = build_providers(cfg)
+        self.hooks = Hooks(cfg, self.writer, self.clock)
+        t = cfg.thresholds
+        self.live = LiveState(
+            reader=self.reader,
+            writer=self.writer,
+            limits=Thresholds(
+                t.queue_depth, t.wait_time_seconds, t.release_fraction, t.min_active_seconds
+            ),
+            clock=self.clock,
+            on_edge=self.hooks,
+            on_transition=self.hooks.breaker_transition,
+        )
+        self.local = LocalLeg(self.upstream, self.monitor, self._step)
+        self.cloud = CloudLeg(cfg, self.providers, self.writer, self.clock, self.hooks)
+        self.front = Front(
+            cfg,
+            live=self.live,
+            monitor=self.monitor,
+            local=self.local,
+            cloud=self.cloud,
+            writer=self.writer,
+            clock=self.clock,
+            on_routed=self.hooks.routed,
+            on_done=self.hooks.request_done,
+        )
+        app = web.Application(middlewares=[errors_middleware], client_max_size=cfg.max_body_bytes)
+        from brb.daemon.admin import Admin
+
+        self.admin = Admin(self)
+        app.add_routes(self.admin.routes())
+        app.add_routes(self.front.routes())
+        app.on_startup.append(self._on_startup)
+        app.on_cleanup.append(self._on_cleanup)
+        return app
+
+    def _step(self) -> None:
+        """Step the breaker with what the monitor sees now (arrival, first byte, done)."""
+        self.live.observe(self.monitor.observation(time.monotonic()), self.clock())
+
+    # --- life --------------------------------------------------------------------
+
+    async def _on_startup(self, app: web.Application) -> None:
+        self._tasks = [
+            asyncio.create_task(self._tick_loop(), name="brb-tick"),
+            asyncio.create_task(self._poll_loop(), name="brb-poll"),
+        ]
+        await self.hooks.start()
+        version = await self.upstream.version()
+        self.upstream_version = version
+        if version is None:
+            log.warning(
+                "Ollama upstream %s is not answering; serving anyway (requests get 502 "
+                "until it is up, diverted ones go to the cloud)",
+                self.cfg.upstream,
+            )
+        else:
+            log.info("Ollama upstream %s is version %s", self.cfg.upstream, version)
+        self.writer.submit(
+            self.writer.store.add_event,
+            "daemon_start",
+            at=self.clock(),
+            source="daemon",
+            who="brb",
+            detail={
+                "pid": os.getpid(),
+                "version": __version__,
+                "listen": self.cfg.listen,
+                "upstream": self.cfg.upstream,
+                "upstream_version": version,
+                "providers": [p.name for p in self.providers or []],
+            },
+        )
+        self._heartbeat()
+
+    async def _on_cleanup(self, app: web.Application) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        await self.upstream.close()
+        for p in self.providers or []:
+            close = getattr(p, "close", None)
+            if close is not None:
+                with contextlib.suppress(Exception):
+                    await close()
+        await self.hooks.stop()
+        self.writer.submit(
+            self.writer.store.add_event,
+            "daemon_stop",
+            at=self.clock(),
+            source="daemon",
+            who="brb",
+            detail={"pid": os.getpid()},
+        )
+        await self.writer.drain()
+        self.writer.close()
+        self.writer.store.close()
+        self.reader.close()
+
+    def _heartbeat(self) -> None:
+        self.writer.submit(
+            self.writer.store.write_heartbeat,
+            at=self.clock(),
+            pid=os.getpid(),
+            version=__version__,
+            listen=self.cfg.listen,
+            started_at=self.started_at,
+        )
+
+    async def _poll_loop(self) -> None:
+        while True:
+            await asyncio.sleep(POLL_S)
+            try:
+                self.live.poll()
+            except Exception:
+                log.exception("polling the store failed")
+
+    async def _tick_loop(self) -> None:
+        beats = 0.0
+        while True:
+            await asyncio.sleep(TICK_S)
+            try:
+                self._step()
+                self._sample()
+                self.writer.flush()
+                self.hooks.tick(self)
+                beats += TICK_S
+                if beats >= HEARTBEAT_S:
+                    beats = 0.0
+                    self._heartbeat()
+            except Exception:
+                log.exception("the 1 s tick failed")
+
+    def _sample(self) -> None:
+        """A queue sample per model a second; an idle model is sampled once, not every second."""
+        now = self.clock()
+        for model, v in self.monitor.views(time.monotonic()).items():
+            in_flight = v.waiting + len(v.in_service_elapsed_s)
+            if in_flight == 0 and self._idle_sampled.get(model):
+                continue
+            self._idle_sampled[model] = in_flight == 0
+            self.writer.add_sample(
+                QueueSample(
+                    now,
+                    model,
+                    v.waiting,
+                    in_flight,
+                    max(v.oldest_wait_s, v.predicted_wait_s()),
+                    v.service_ewma_s,
+                )
+            )
+
+
+def build_providers(cfg: BrbConfig) -> list[Provider]:
+    """The provider chain from config: those with a key, in order."""
+    providers: list[Provider] = []
+    key = anthropic_key(cfg)
+    if key:
+        from brb.adapters.anthropic_provider import AnthropicProvider
+
+        a = cfg.providers.anthropic
+        providers.append(
+            AnthropicProvider(api_key=key, base_url=a.base_url, timeout_s=a.timeout_seconds)
+        )
+    else:
+        log.warning(
+            "no Anthropic key (%s / ANTHROPIC_API_KEY / credential %s): nothing will be diverted",
+            cfg.providers.anthropic.api_key_env,
+            cfg.providers.anthropic.credential,
+        )
+    return providers
+
+
+async def serve(
+    cfg: BrbConfig,
+    db: Path | None = None,
+    *,
+    ready: Callable[[str], None] | None = None,
+    stop: asyncio.Event | None = None,
+    **kwargs: Any,
+) -> None:
+    """Run the daemon until SIGTERM/SIGINT (or ``stop`` is set), then drain and exit."""
+    daemon = Daemon(cfg, resolve_path(db, cfg), **kwargs)
+    app = daemon.build()
+    runner = web.AppRunner(
+        app, handle_signals=False, access_log=None, shutdown_timeout=daemon.drain_timeout_s
+    )
+    await runner.setup()
+    site = web.TCPSite(runner, cfg.listen_host, cfg.listen_port, reuse_address=True)
+    try:
+        await site.start()
+    except OSError as exc:
+        await runner.cleanup()
+        from brb.errors import BrbError
+
+        raise BrbError(f"can't listen on {cfg.listen}: {exc.strerror}") from None
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+    address = _bound_address(site, cfg)
+    log.info("brb %s listening on http://%s in front of %s", __version__, address, cfg.upstream)
+    daemon.hooks.ready(address)
+    if ready:
+        ready(address)
+    await stop.wait()
+    log.info(
+        "stopping: draining %d in-flight requests (up to %.0fs)",
+        daemon.front.in_flight,
+        daemon.drain_timeout_s,
+    )
+    daemon.hooks.stopping()
+    await runner.cleanup()  # stops listening, waits for in-flight handlers, then on_cleanup
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.remove_signal_handler(sig)
+
+
+def _bound_address(site: web.TCPSite, cfg: BrbConfig) -> str:
+    server = site._server  # noqa: SLF001 - the only way to learn an ephemeral port
+    sockets = getattr(server, "sockets", None) or []
+    if sockets:
+        host, port = sockets[0].getsockname()[:2]
+        return f"{host}:{port}"
+    return cfg.listen

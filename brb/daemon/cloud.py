@@ -1,0 +1,415 @@
+"""The cloud leg of a diverted request: reserve, convert, call, answer, settle.
+
+Owns what happens between "divert this" and the client's answer: the
+conversion to the provider's format, the worst-case reservation on disk
+before the first byte leaves, the call, the answer converted back (stream
+for stream), and settling the real cost. The client's response is held
+until the provider's first real content arrives, so a provider failing
+before that falls back invisibly: :meth:`CloudLeg.serve` returns None and
+the caller sends the request to the local queue. After content has gone
+out, a failure ends the stream the way Ollama does (an ``{"error"}`` line).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from aiohttp import web
+
+from brb.adapters.ledger import Usage
+from brb.config import BrbConfig
+from brb.core import pricing
+from brb.core.budget import budget_day, crossed_alerts
+from brb.core.capabilities import capabilities_for
+from brb.core.convert import CloudRequest, Endpoint, StreamRenderer, render_message, to_cloud
+from brb.core.convert.to_cloud import anthropic_passthrough
+from brb.daemon.store_writer import StoreWriter
+from brb.errors import ConversionError, ProviderError
+
+log = logging.getLogger(__name__)
+
+ANTHROPIC_MESSAGES = "/v1/messages"
+_CONTENT_TYPES = {
+    Endpoint.OLLAMA_CHAT: "application/x-ndjson",
+    Endpoint.OLLAMA_GENERATE: "application/x-ndjson",
+    Endpoint.OPENAI_CHAT: "text/event-stream",
+}
+
+
+class Provider(Protocol):
+    name: str
+    api_version: str
+
+    async def create(self, params: dict[str, Any]) -> tuple[dict[str, Any], str | None]: ...
+
+    def stream(self, params: dict[str, Any]) -> Any: ...  # AsyncIterator[dict]
+
+
+class CloudEvents(Protocol):
+    """What the cloud leg reports (alerts and metrics implement it)."""
+
+    def provider_failed(self, at: datetime, provider: str, error: ProviderError) -> None: ...
+
+    def settled(
+        self,
+        at: datetime,
+        *,
+        provider: str,
+        cost_usd: Decimal,
+        input_tokens: int,
+        output_tokens: int,
+        latency_s: float,
+    ) -> None: ...
+
+    def budget_crossed(
+        self,
+        at: datetime,
+        *,
+        day: str,
+        percents: list[float],
+        spent_usd: Decimal,
+        limit_usd: Decimal,
+        exhausted: bool,
+    ) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Diversion:
+    """One request on its way to the cloud."""
+
+    endpoint: str  # an Endpoint value, or ANTHROPIC_MESSAGES
+    body: dict[str, Any]
+    local_model: str
+    session: str
+
+
+class CloudLeg:
+    def __init__(
+        self,
+        cfg: BrbConfig,
+        providers: Sequence[Provider],
+        writer: StoreWriter,
+        clock: Callable[[], datetime],
+        events: CloudEvents,
+    ) -> None:
+        self.cfg = cfg
+        self.providers = list(providers)
+        self.writer = writer
+        self.clock = clock
+        self.events = events
+        self._prices = cfg.price_overrides()
+
+    def price(self, local_model: str) -> pricing.ModelPrice | None:
+        return pricing.price_for(self.cfg.models.cloud_model_for(local_model), self._prices)
+
+    async def serve(self, request: web.Request, d: Diversion) -> web.StreamResponse | None:
+        """Answer from the cloud, or return None (nothing sent) to go local."""
+        for provider in self.providers:
+            try:
+                plan = self._plan(d, provider)
+            except ConversionError as exc:
+                log.info("not diverting %s request: %s", d.endpoint, exc)
+                return None
+            if not await self._reserve(plan, d, provider):
+                return None
+            response = await self._call(request, plan, d, provider)
+            if response is not None:
+                return response
+        return None
+
+    # --- planning and money ----------------------------------------------------
+
+    def _plan(self, d: Diversion, provider: Provider) -> _Plan:
+        cloud_model = self.cfg.models.cloud_model_for(d.local_model)
+        price = pricing.price_for(cloud_model, self._prices)
+        if price is None:
+            raise ConversionError(f"no price known for {cloud_model}")
+        if d.endpoint == ANTHROPIC_MESSAGES:
+            params = anthropic_passthrough(d.body, cloud_model)
+            is_stream = bool(params.pop("stream", False))
+            raw_len = len(json.dumps(params, ensure_ascii=False).encode())
+            max_tokens = int(params.get("max_tokens") or 0)
+            if max_tokens <= 0:
+                raise ConversionError("/v1/messages without max_tokens")
+            req = None
+            bound = raw_len + 600
+        else:
+            caps = capabilities_for(cloud_model, provider.api_version)
+            req = to_cloud(
+                Endpoint(d.endpoint),
+                d.body,
+                cloud_model=cloud_model,
+                default_max_tokens=self.cfg.models.max_tokens,
+                max_input_tokens=self.cfg.models.max_input_tokens,
+                caps=caps,
+            )
+            params = req.params
+            is_stream = req.is_stream
+            max_tokens = int(params["max_tokens"])
+            bound = req.input_tokens_upper_bound
+        worst = pricing.worst_case_usd(price, input_tokens=bound, max_tokens=max_tokens)
+        return _Plan(cloud_model, price, params, is_stream, req, worst, uuid.uuid4().hex)
+
+    async def _reserve(self, plan: _Plan, d: Diversion, provider: Provider) -> bool:
+        at = self.clock()
+        day = budget_day(at, self.cfg.tz)
+        ok = await self.writer.call(
+            self.writer.store.ledger.reserve,
+            plan.request_id,
+            day=day,
+            amount_usd=plan.worst_usd,
+            limit_usd=self.cfg.budget.daily_limit_usd,
+            at=at,
+            provider=provider.name,
+            endpoint=d.endpoint,
+            session=d.session,
+            local_model=d.local_model,
+            cloud_model=plan.cloud_model,
+        )
+        if not ok:
+            log.info("budget can't cover $%s for this request: it stays local", plan.worst_usd)
+            self.writer.submit(self._check_budget, day.isoformat(), at)
+        return bool(ok)
+
+    def _settle(
+        self, plan: _Plan, provider: str, usage: Usage, started: float, outcome: str
+    ) -> Decimal:
+        at = self.clock()
+        cost = pricing.cost_usd(
+            plan.price,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            cache_write_tokens=usage.cache_write_tokens,
+            cache_read_tokens=usage.cache_read_tokens,
+        )
+        latency = time.monotonic() - started
+
+        def write() -> None:
+            self.writer.store.ledger.settle(
+                plan.request_id,
+                cost_usd=cost,
+                usage=usage,
+                at=at,
+                latency_s=latency,
+                outcome=outcome,
+            )
+            self._check_budget(budget_day(at, self.cfg.tz).isoformat(), at)
+
+        self.writer.submit(write)
+        self.events.settled(
+            at,
+            provider=provider,
+            cost_usd=cost,
+            input_tokens=usage.input_tokens,
+            output_tokens=usage.output_tokens,
+            latency_s=latency,
+        )
+        return cost
+
+    def _check_budget(self, day: str, at: datetime) -> None:
+        """On the writer thread: report alert percentages crossed and exhaustion."""
+        from datetime import date
+
+        snap = self.writer.store.ledger.snapshot(
+            date.fromisoformat(day), self.cfg.budget.daily_limit_usd
+        )
+        fired = {
+            float(k.split(":", 1)[1])
+            for k in self.writer.store.alerts_fired(day)
+            if k.startswith("budget:")
+        }
+        crossed = crossed_alerts(
+            snap.committed_usd, snap.limit_usd, self.cfg.budget.alert_at_percent, fired
+        )
+        exhausted = snap.is_exhausted and "budget:exhausted" not in self.writer.store.alerts_fired(
+            day
+        )
+        if crossed or exhausted:
+            self.events.budget_crossed(
+                at,
+                day=day,
+                percents=crossed,
+                spent_usd=snap.settled_usd,
+                limit_usd=snap.limit_usd,
+                exhausted=exhausted,
+            )
+
+    def _release(self, plan: _Plan, outcome: str) -> None:
+        self.writer.submit(
+            self.writer.store.ledger.release, plan.request_id, at=self.clock(), outcome=outcome
+        )
+
+    # --- the call ----------------------------------------------------------------
+
+    async def _call(
+        self, request: web.Request, plan: _Plan, d: Diversion, provider: Provider
+    ) -> web.StreamResponse | None:
+        started = time.monotonic()
+        try:
+            if plan.is_stream:
+                return await self._stream(request, plan, d, provider, started)
+            message, request_id = await provider.create(plan.params)
+        except ProviderError as exc:
+            self._failed(plan, provider, exc)
+            return None
+        usage = _usage(message.get("usage"))
+        cost = self._settle(plan, provider.name, usage, started, "ok")
+        if plan.req is None:
+            body = message
+        else:
+            body = render_message(
+                Endpoint(d.endpoint),
+                message,
+                plan.req,
+                now=self.clock(),
+                elapsed_ns=int((time.monotonic() - started) * 1e9),
+            )
+        headers = self._headers(plan, provider)
+        headers["X-BRB-Cost-USD"] = f"{cost:.6f}"
+        if request_id:
+            headers["X-BRB-Provider-Request-Id"] = request_id
+        return web.Response(
+            body=json.dumps(body).encode(),
+            status=200,
+            content_type="application/json",
+            headers=headers,
+        )
+
+    def _failed(self, plan: _Plan, provider: Provider, exc: ProviderError) -> None:
+        self._release(plan, f"provider_error:{exc.status or 'network'}")
+        level = logging.WARNING if exc.retryable else logging.ERROR
+        log.log(
+            level,
+            "%s failed (%s, request-id %s), falling back: %s%s",
+            provider.name,
+            exc.status or "no status",
+            exc.request_id or "-",
+            exc,
+            "" if exc.retryable else " — a conversion or config fault, please report",
+        )
+        self.events.provider_failed(self.clock(), provider.name, exc)
+
+    async def _stream(
+        self, request: web.Request, plan: _Plan, d: Diversion, provider: Provider, started: float
+    ) -> web.StreamResponse | None:
+        renderer = (
+            StreamRenderer(Endpoint(d.endpoint), plan.req, now=self.clock())
+            if plan.req is not None
+            else None
+        )
+        held: list[bytes] = []
+        response: web.StreamResponse | None = None
+        usage = Usage()
+        events = provider.stream(plan.params)
+        try:
+            async for event in events:
+                usage = _merge_usage(usage, event)
+                if renderer is None:
+                    frames = [_sse(event)]
+                    has_content = event.get("type") == "content_block_delta"
+                else:
+                    frames = renderer.feed(
+                        event, now=self.clock(), elapsed_ns=int((time.monotonic() - started) * 1e9)
+                    )
+                    has_content = renderer.has_content
+                if response is None:
+                    held.extend(frames)
+                    if not has_content:
+                        continue
+                    response = await self._open_stream(request, plan, d, provider)
+                    frames, held = held, []
+                for frame in frames:
+                    await response.write(frame)
+        except ProviderError as exc:
+            if response is None:
+                self._failed(plan, provider, exc)
+                return None
+            log.warning("%s failed mid-stream after content was sent: %s", provider.name, exc)
+            self.events.provider_failed(self.clock(), provider.name, exc)
+            await response.write(_error_frame(renderer, str(exc)))
+            self._settle(plan, provider.name, usage, started, "error_midstream")
+            await response.write_eof()
+            return response
+        except (ConnectionResetError, ConnectionError):
+            # The client went away: charge what the provider produced.
+            self._settle(plan, provider.name, usage, started, "client_gone")
+            raise
+        if response is None:  # a stream with no content at all (e.g. empty reply)
+            response = await self._open_stream(request, plan, d, provider)
+            for frame in held:
+                await response.write(frame)
+        self._settle(plan, provider.name, usage, started, "ok")
+        await response.write_eof()
+        return response
+
+    async def _open_stream(
+        self, request: web.Request, plan: _Plan, d: Diversion, provider: Provider
+    ) -> web.StreamResponse:
+        ctype = _CONTENT_TYPES.get(d.endpoint, "text/event-stream")  # type: ignore[call-overload]
+        response = web.StreamResponse(status=200, headers=self._headers(plan, provider))
+        response.content_type = ctype
+        await response.prepare(request)
+        return response
+
+    def _headers(self, plan: _Plan, provider: Provider) -> dict[str, str]:
+        headers = {"X-BRB-Provider": provider.name, "X-BRB-Model": plan.cloud_model}
+        if plan.req is not None and plan.req.trimmed_turns:
+            headers["X-BRB-Trimmed"] = str(plan.req.trimmed_turns)
+        return headers
+
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    cloud_model: str
+    price: pricing.ModelPrice
+    params: dict[str, Any]
+    is_stream: bool
+    req: CloudRequest | None
+    worst_usd: Decimal
+    request_id: str
+
+
+def _usage(u: Any) -> Usage:
+    u = u if isinstance(u, dict) else {}
+    return Usage(
+        input_tokens=int(u.get("input_tokens") or 0),
+        output_tokens=int(u.get("output_tokens") or 0),
+        cache_write_tokens=int(u.get("cache_creation_input_tokens") or 0),
+        cache_read_tokens=int(u.get("cache_read_input_tokens") or 0),
+    )
+
+
+def _merge_usage(usage: Usage, event: dict[str, Any]) -> Usage:
+    kind = event.get("type")
+    if kind == "message_start":
+        return _usage((event.get("message") or {}).get("usage"))
+    if kind == "message_delta":
+        u = event.get("usage") or {}
+        return Usage(
+            input_tokens=int(u.get("input_tokens") or usage.input_tokens),
+            output_tokens=int(u.get("output_tokens") or usage.output_tokens),
+            cache_write_tokens=int(
+                u.get("cache_creation_input_tokens") or usage.cache_write_tokens
+            ),
+            cache_read_tokens=int(u.get("cache_read_input_tokens") or usage.cache_read_tokens),
+        )
+    return usage
+
+
+def _sse(event: dict[str, Any]) -> bytes:
+    return f"event: {event.get('type')}\ndata: {json.dumps(event)}\n\n".encode()
+
+
+def _error_frame(renderer: StreamRenderer | None, message: str) -> bytes:
+    if renderer is not None:
+        return renderer.error_frame(message)
+    err = {"type": "error", "error": {"type": "api_error", "message": message}}
+    return _sse(err)

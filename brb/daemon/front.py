@@ -1,0 +1,268 @@
+"""The HTTP front: every Ollama route, and the one routing decision per request.
+
+Owns the aiohttp routes, reading and checking the bodies of the endpoints
+brb reads (the inference ones; everything else goes to Ollama untouched, so
+Ollama's own 404s come back as they are), the call to the core policy, and
+the one mapping from brb errors to an HTTP status with an Ollama-style
+``{"error": "..."}`` body: bad input is a 4xx, never a 500, a hang or a
+traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from brb.config import BrbConfig
+from brb.core import breaker
+from brb.core.budget import budget_day
+from brb.core.policy import Decision, Policy, RequestFacts, decide
+from brb.core.sessions import SessionFilter
+from brb.daemon.cloud import ANTHROPIC_MESSAGES, CloudLeg, Diversion
+from brb.daemon.live_state import LiveState
+from brb.daemon.queue_monitor import QueueMonitor
+from brb.daemon.relay import LocalLeg, Outcome
+from brb.daemon.store_writer import StoreWriter
+from brb.errors import BadRequest, BodyTooLarge, BrbError
+
+log = logging.getLogger(__name__)
+
+INFERENCE_PATHS = ("/api/chat", "/api/generate", "/v1/chat/completions", ANTHROPIC_MESSAGES)
+LOCAL_ONLY_HEADER = "X-BRB-Local-Only"
+
+
+def error_response(status: int, message: str) -> web.Response:
+    return web.json_response({"error": message}, status=status)
+
+
+@web.middleware
+async def errors_middleware(
+    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except BrbError as exc:
+        if exc.http_status >= 500:
+            log.warning("%s %s: %s", request.method, request.path, exc)
+        return error_response(exc.http_status, str(exc))
+    except web.HTTPException as exc:
+        if exc.status == 413:
+            return error_response(413, "request body too large")
+        raise
+
+
+def parse_body(raw: bytes, path: str) -> dict[str, Any]:
+    """The JSON object of an inference request, or a BadRequest saying what is wrong."""
+    if not raw.strip():
+        raise BadRequest(f"{path}: empty body: send a JSON object")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"{path}: body is not valid UTF-8 (byte {exc.start})") from None
+    try:
+        body = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadRequest(
+            f"{path}: malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
+    if not isinstance(body, dict):
+        raise BadRequest(f"{path}: the body must be a JSON object, not {type(body).__name__}")
+    model = body.get("model")
+    if model is None or model == "":
+        raise BadRequest(f"{path}: model is required")
+    if not isinstance(model, str):
+        raise BadRequest(f"{path}: model must be a string")
+    field = {
+        "/api/chat": "messages",
+        "/v1/chat/completions": "messages",
+        ANTHROPIC_MESSAGES: "messages",
+    }.get(path)
+    if field is not None and field in body and not isinstance(body[field], list):
+        raise BadRequest(f"{path}: {field} must be a list")
+    if path == "/api/generate" and "prompt" in body and not isinstance(body["prompt"], str):
+        raise BadRequest(f"{path}: prompt must be a string")
+    if "stream" in body and not isinstance(body["stream"], bool):
+        raise BadRequest(f"{path}: stream must be true or false")
+    return body
+
+
+class Front:
+    def __init__(
+        self,
+        cfg: BrbConfig,
+        *,
+        live: LiveState,
+        monitor: QueueMonitor,
+        local: LocalLeg,
+        cloud: CloudLeg,
+        writer: StoreWriter,
+        clock: Callable[[], datetime],
+        on_routed: Callable[[str, Decision], None] | None = None,
+        on_done: Callable[[str, int, float], None] | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.live = live
+        self.monitor = monitor
+        self.local = local
+        self.cloud = cloud
+        self.writer = writer
+        self.clock = clock
+        self.sessions = SessionFilter(cfg.excluded_sessions)
+        self.policy = Policy(cfg.policy)
+        self._on_routed = on_routed
+        self._on_done = on_done
+        self.in_flight = 0
+
+    def routes(self) -> list[web.RouteDef]:
+        return [
+            *(web.post(p, self.inference) for p in INFERENCE_PATHS),
+            web.route("*", "/{tail:.*}", self.passthrough),
+        ]
+
+    async def passthrough(self, request: web.Request) -> web.StreamResponse:
+        self.in_flight += 1
+        try:
+            response, _ = await self.local.relay(request, None, model=None)
+            return response
+        finally:
+            self.in_flight -= 1
+
+    async def _read(self, request: web.Request) -> bytes:
+        limit = self.cfg.max_body_bytes
+        if request.content_length is not None and request.content_length > limit:
+            raise BodyTooLarge(
+                f"request body of {request.content_length} bytes is over max_body_bytes ({limit})"
+            )
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.content.iter_any():
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge(f"request body is over max_body_bytes ({limit})")
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+    async def inference(self, request: web.Request) -> web.StreamResponse:
+        self.in_flight += 1
+        try:
+            return await self._inference(request)
+        finally:
+            self.in_flight -= 1
+
+    def _decide(self, request: web.Request, model: str, session: str, now: datetime) -> Decision:
+        mono = time.monotonic()
+        predicted = self.monitor.predicted_wait_s(model, mono)
+        obs = self.monitor.observation(mono)
+        if predicted > 0:  # this arrival would queue: count it
+            obs = breaker.Observation(obs.queue_depth + 1, max(obs.wait_seconds, predicted))
+        self.live.observe(obs, now)
+        facts = RequestFacts(
+            is_excluded_session=self.sessions.is_excluded(session),
+            is_local_only=request.headers.get(LOCAL_ONLY_HEADER, "").strip().lower()
+            in ("1", "true", "yes"),
+            is_convertible=True,
+            has_provider=bool(self.cloud.providers),
+            is_model_priced=self.cloud.price(model) is not None,
+        )
+        return decide(
+            facts,
+            is_enabled=self.cfg.enabled,
+            mode=breaker.effective_mode(self.live.override, now),
+            phase=self.live.phase,
+            policy=self.policy,
+            predicted_wait_s=predicted,
+            wait_threshold_s=self.cfg.thresholds.wait_time_seconds,
+        )
+
+    async def _inference(self, request: web.Request) -> web.StreamResponse:
+        path = request.path
+        raw = await self._read(request)
+        body = parse_body(raw, path)
+        model: str = body["model"]
+        session = request.headers.get(self.cfg.session_header, "")
+        now = self.clock()
+        decision = self._decide(request, model, session, now)
+        if self._on_routed:
+            self._on_routed(path, decision)
+        started = time.monotonic()
+        if decision.divert:
+            response = await self.cloud.serve(request, Diversion(path, body, model, session))
+            if response is not None:
+                self._log(
+                    now,
+                    path,
+                    model,
+                    session,
+                    "cloud",
+                    decision.reason,
+                    response.status,
+                    None,
+                    time.monotonic() - started,
+                    body,
+                )
+                return response
+            decision = Decision(False, "fallback")
+        response, outcome = await self.local.relay(
+            request,
+            raw,
+            model=model,
+            extra_headers={
+                "X-BRB-Provider": "ollama",
+                "X-BRB-Model": model,
+                "X-BRB-Route": decision.reason,
+            },
+        )
+        self._log(
+            now,
+            path,
+            model,
+            session,
+            "ollama",
+            decision.reason,
+            outcome.status,
+            outcome,
+            outcome.latency_s,
+            body,
+        )
+        return response
+
+    def _log(
+        self,
+        at: datetime,
+        path: str,
+        model: str,
+        session: str,
+        backend: str,
+        reason: str,
+        status: int,
+        outcome: Outcome | None,
+        latency_s: float,
+        body: dict[str, Any],
+    ) -> None:
+        """One request-log row (the replay's input), buffered off the request path."""
+        if self._on_done:
+            self._on_done(backend, status, latency_s)
+        self.writer.log_request(
+            {
+                "at": at,
+                "day": budget_day(at, self.cfg.tz).isoformat(),
+                "endpoint": path,
+                "model": model,
+                "session": session,
+                "backend": backend,
+                "reason": reason,
+                "status": status,
+                "wait_s": outcome.wait_s if outcome else None,
+                "service_s": outcome.service_s if outcome else None,
+                "latency_s": latency_s,
+                "prompt_tokens": None,
+                "output_tokens": None,
+                "outcome": "ok" if status < 400 else "error",
+            }
+        )

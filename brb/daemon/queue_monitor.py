@@ -1,0 +1,132 @@
+"""The queue monitor: brb's own count of Ollama's queue.
+
+Ollama exposes no queue depth (no metrics; since v0.11.5 a request for a
+loaded model waits on a semaphore of OLLAMA_NUM_PARALLEL slots, default 1,
+with no 503), so brb counts what it forwards. Per model: requests pending
+(arrived, no first byte yet), streaming (first byte sent, not done), the
+parallel slots (the configured ``upstream_parallel``, raised to the most
+ever seen streaming at once), and an EWMA of service seconds (from Ollama's
+own ``prompt_eval_duration + eval_duration + load_duration`` when the final
+object carries them, else measured).
+
+A non-streamed answer's first byte is its last, so "pending" includes the
+requests Ollama is already serving: the oldest ``slots - streaming`` pending
+requests are taken to be in service, started when they arrived or when a
+slot last freed, whichever is later. Time is monotonic seconds passed in.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+
+from brb.core.breaker import Observation
+from brb.core.queueing import QueueView, ewma, observe
+
+
+@dataclass(slots=True)
+class Ticket:
+    model: str
+    arrived: float
+    first_byte: float | None = None
+
+
+@dataclass(slots=True)
+class ModelQueue:
+    slots: int
+    pending: OrderedDict[int, Ticket] = field(default_factory=OrderedDict)
+    streaming: dict[int, Ticket] = field(default_factory=dict)
+    service_ewma_s: float | None = None
+    last_freed: float = 0.0
+    served: int = 0
+
+    def view(self, now: float) -> QueueView:
+        in_service: list[float] = [
+            now - (t.first_byte or t.arrived) for t in self.streaming.values()
+        ]
+        assumed = max(0, min(self.slots - len(self.streaming), len(self.pending)))
+        waiting = len(self.pending) - assumed
+        oldest_wait = 0.0
+        for i, t in enumerate(self.pending.values()):
+            if i < assumed:
+                in_service.append(now - max(t.arrived, self.last_freed))
+                continue
+            oldest_wait = now - t.arrived
+            break
+        return QueueView(
+            slots=self.slots,
+            in_service_elapsed_s=tuple(in_service),
+            waiting=waiting,
+            oldest_wait_s=oldest_wait,
+            service_ewma_s=self.service_ewma_s,
+        )
+
+
+class QueueMonitor:
+    def __init__(self, *, slots: int = 1) -> None:
+        self._default_slots = max(1, slots)
+        self._models: dict[str, ModelQueue] = {}
+        self._next = 0
+
+    def _queue(self, model: str) -> ModelQueue:
+        q = self._models.get(model)
+        if q is None:
+            q = self._models[model] = ModelQueue(self._default_slots)
+        return q
+
+    def arrive(self, model: str, now: float) -> int:
+        self._next += 1
+        self._queue(model).pending[self._next] = Ticket(model, now)
+        return self._next
+
+    def first_byte(self, ticket: int, model: str, now: float) -> float:
+        """Mark the first byte; returns the wait (arrival -> first byte)."""
+        q = self._queue(model)
+        t = q.pending.pop(ticket, None)
+        if t is None:
+            return 0.0
+        t.first_byte = now
+        q.streaming[ticket] = t
+        if len(q.streaming) > q.slots:
+            q.slots = len(q.streaming)
+        return now - t.arrived
+
+    def done(self, ticket: int, model: str, now: float, *, service_s: float | None) -> None:
+        """The request finished (or failed). ``service_s`` is Ollama's own figure, if known."""
+        q = self._queue(model)
+        t = q.streaming.pop(ticket, None) or q.pending.pop(ticket, None)
+        if t is None:
+            return
+        if service_s is None:
+            started = max(t.arrived, q.last_freed)
+            service_s = now - started
+        if service_s > 0:
+            q.service_ewma_s = ewma(q.service_ewma_s, service_s)
+        q.last_freed = now
+        q.served += 1
+
+    def abandon(self, ticket: int, model: str) -> None:
+        """Forget a request that never reached the upstream."""
+        q = self._queue(model)
+        q.pending.pop(ticket, None)
+        q.streaming.pop(ticket, None)
+
+    def views(self, now: float) -> dict[str, QueueView]:
+        return {m: q.view(now) for m, q in self._models.items()}
+
+    def observation(self, now: float) -> Observation:
+        return observe(q.view(now) for q in self._models.values())
+
+    def predicted_wait_s(self, model: str, now: float) -> float:
+        """How long a request for ``model`` arriving now would wait for a slot."""
+        q = self._models.get(model)
+        return 0.0 if q is None else q.view(now).predicted_wait_s()
+
+    def in_flight(self) -> int:
+        return sum(len(q.pending) + len(q.streaming) for q in self._models.values())
+
+    def seed_service_estimate(self, model: str, service_s: float) -> None:
+        """Start from a known service time (from the store's samples after a restart)."""
+        q = self._queue(model)
+        if q.service_ewma_s is None and service_s > 0:
+            q.service_ewma_s = service_s

@@ -1,0 +1,72 @@
+"""Keeps SQLite off the event loop: one writer thread, batched logs.
+
+Owns the daemon's writes to the store. Every write runs on a single
+background thread (SQLite serialises writers anyway), so the event loop
+never waits on a disk sync or another process's lock. Request-log rows and
+queue samples are buffered in memory and flushed about once a second; a
+reservation, which must be on disk before a diverted request leaves, is
+awaited. On shutdown everything buffered is flushed: no data lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
+
+from brb.adapters.store import QueueSample, Store
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class StoreWriter:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="brb-store")
+        self._requests: list[dict[str, Any]] = []
+        self._samples: list[QueueSample] = []
+        self._pending: set[asyncio.Future[Any]] = set()
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """Run ``fn`` on the writer thread and wait for its result."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+
+    def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Fire and forget (errors are logged, never raised into a request)."""
+        loop = asyncio.get_running_loop()
+        fut = loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+        self._pending.add(fut)
+        fut.add_done_callback(self._done)
+
+    def _done(self, fut: asyncio.Future[Any]) -> None:
+        self._pending.discard(fut)
+        if not fut.cancelled() and fut.exception() is not None:
+            log.error("store write failed: %s", fut.exception())
+
+    def log_request(self, row: dict[str, Any]) -> None:
+        self._requests.append(row)
+
+    def add_sample(self, sample: QueueSample) -> None:
+        self._samples.append(sample)
+
+    def flush(self) -> None:
+        """Hand buffered rows to the writer thread."""
+        if self._requests:
+            rows, self._requests = self._requests, []
+            self.submit(self.store.log_requests, rows)
+        if self._samples:
+            samples, self._samples = self._samples, []
+            self.submit(self.store.add_queue_samples, samples)
+
+    async def drain(self) -> None:
+        """Flush and wait for every pending write (shutdown)."""
+        self.flush()
+        if self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    def close(self) -> None:
+        self._pool.shutdown(wait=True)

@@ -1,0 +1,413 @@
+"""A simulated Ollama: a real aiohttp server that queues and streams like the real one.
+
+Owns: the HTTP surface (`/`, `/api/version`, `/api/tags`, `/api/ps`, `/api/show`,
+`/api/chat`, `/api/generate`, `/api/embed`, `/v1/chat/completions`, `/v1/models`),
+when bytes go out (a stream's first chunk only once the request holds a slot),
+Ollama's error forms, injected failures, and the record of requests received.
+
+Must not: pretend to be a language model (the reply is fixed and deterministic), or
+know about brb; the queue lives in `brb.sim.ollama_queue`, body shapes in
+`brb.sim.ollama_wire`. Counters are plain attributes, safe to read from another thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+
+from brb.sim import ollama_wire as wire
+from brb.sim.ollama_queue import SlotQueue
+from brb.sim.ollama_wire import JSON, Timings
+
+log = logging.getLogger(__name__)
+
+ServiceTime = float | Callable[[JSON], float]
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+VERSION = "0.12.6"
+MAX_BODY_BYTES = 64 * 1024 * 1024
+NOT_FOUND_TEXT = "404 page not found"
+MIDSTREAM_MESSAGE = "an error was encountered while running the model: unexpected EOF"
+
+
+@dataclass(frozen=True, slots=True)
+class _Reply:
+    """What one generation request gets back, decided before any byte is sent."""
+
+    model: str
+    created_at: str
+    created: int
+    completion_id: str
+    pieces: list[str]
+    prompt_tokens: int
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+
+class _Refused(Exception):
+    """A request answered with an error before it reaches a slot."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def _now_rfc3339() -> str:
+    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
+
+
+class FakeOllama:
+    """A simulated Ollama server; `app()` builds the aiohttp application to serve.
+
+    `service_s` is the time a request holds its slot (a float, or a function of the
+    request body); streams send their first chunk as soon as the slot is taken and
+    spread the remaining `chunks - 1` pieces and the final object over that time.
+    `models=None` accepts every model name; otherwise others get Ollama's 404.
+    """
+
+    def __init__(
+        self,
+        *,
+        models: Sequence[str] | None = None,
+        num_parallel: int = 1,
+        service_s: ServiceTime = 0.0,
+        chunks: int = 3,
+        reply_text: str = "ok",
+        version: str = VERSION,
+        embedding_dimensions: int = 8,
+        body_log_size: int = 1000,
+    ) -> None:
+        self.models = None if models is None else tuple(wire.normalize_model(m) for m in models)
+        self.service_s = service_s
+        self.chunks = chunks
+        self.reply_text = reply_text
+        self.version = version
+        self.embedding_dimensions = embedding_dimensions
+        self.queue = SlotQueue(num_parallel, body_log_size)
+        self.received: Counter[str] = Counter()
+        self.bodies: deque[JSON] = deque(maxlen=body_log_size)
+        self._failures: deque[tuple[int, JSON | str]] = deque()
+        self._midstream: deque[str] = deque()
+
+    # -- failure injection -------------------------------------------------------------
+
+    def fail_next(self, n: int = 1, status: int = 503, body: JSON | str | None = None) -> None:
+        """The next `n` valid generation requests get `status` and `body` at once.
+
+        The default body is Ollama's busy answer for 503, else a generic error object.
+        """
+        if body is None:
+            message = wire.BUSY_MESSAGE if status == 503 else "simulated failure"
+            body = {"error": message}
+        self._failures.extend([(status, body)] * n)
+
+    def error_midstream_next(self, n: int = 1, message: str = MIDSTREAM_MESSAGE) -> None:
+        """The next `n` generation requests fail after the 200: one chunk, then an error line.
+
+        A non-streaming request armed this way gets a 500 with the error instead.
+        """
+        self._midstream.extend([message] * n)
+
+    # -- application ---------------------------------------------------------------------
+
+    def app(self) -> web.Application:
+        """A fresh application; queue slots are made per application (per event loop)."""
+        self.queue.reset_slots()
+        app = web.Application(middlewares=[self._count_and_404], client_max_size=MAX_BODY_BYTES)
+        app.router.add_get("/", self._root)
+        app.router.add_get("/api/version", self._version)
+        app.router.add_get("/api/tags", self._tags)
+        app.router.add_get("/api/ps", self._ps)
+        app.router.add_post("/api/show", self._show)
+        app.router.add_post("/api/chat", self._chat)
+        app.router.add_post("/api/generate", self._generate)
+        app.router.add_post("/api/embed", self._embed)
+        app.router.add_post("/v1/chat/completions", self._openai_chat)
+        app.router.add_get("/v1/models", self._openai_models)
+        return app
+
+    @web.middleware
+    async def _count_and_404(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        self.received[request.path] += 1
+        try:
+            return await handler(request)
+        except (web.HTTPNotFound, web.HTTPMethodNotAllowed):
+            # Ollama's router (gin) answers any unknown route or method this way.
+            return web.Response(status=404, text=NOT_FOUND_TEXT)
+
+    # -- simple endpoints ------------------------------------------------------------------
+
+    async def _root(self, request: web.Request) -> web.Response:
+        return web.Response(text="Ollama is running")
+
+    async def _version(self, request: web.Request) -> web.Response:
+        return web.json_response({"version": self.version})
+
+    def _listed_models(self) -> list[str]:
+        if self.models is not None:
+            return list(self.models)
+        return sorted(self.queue.loaded | {wire.DEFAULT_MODEL})
+
+    async def _tags(self, request: web.Request) -> web.Response:
+        return web.json_response(wire.tags_body(self._listed_models(), _now_rfc3339()))
+
+    async def _ps(self, request: web.Request) -> web.Response:
+        expires = datetime.now(UTC) + timedelta(minutes=5)
+        return web.json_response(wire.ps_body(sorted(self.queue.loaded), expires.isoformat()))
+
+    async def _openai_models(self, request: web.Request) -> web.Response:
+        return web.json_response(wire.openai_models(self._listed_models(), int(time.time())))
+
+    async def _show(self, request: web.Request) -> web.Response:
+        try:
+            body = await self._json_body(request, "ShowRequest")
+            model = body.get("model") or body.get("name")
+            if not isinstance(model, str) or not model:
+                raise _Refused(400, "model is required")
+            if not self._is_known(model):
+                raise _Refused(404, f"model '{model}' not found")
+        except _Refused as refused:
+            return web.json_response({"error": refused.message}, status=refused.status)
+        return web.json_response(wire.show_body(_now_rfc3339()))
+
+    # -- request checks --------------------------------------------------------------------
+
+    async def _json_body(self, request: web.Request, go_type: str) -> JSON:
+        raw = await request.read()
+        if not raw.strip():
+            raise _Refused(400, "missing request body")
+        try:
+            body = json.loads(raw)
+        except ValueError as exc:
+            raise _Refused(400, f"invalid character in request body: {exc}") from None
+        if not isinstance(body, dict):
+            kind = type(body).__name__.replace("list", "array").replace("str", "string")
+            raise _Refused(
+                400, f"json: cannot unmarshal {kind} into Go value of type api.{go_type}"
+            )
+        self.bodies.append(body)
+        return body
+
+    def _is_known(self, model: str) -> bool:
+        return self.models is None or wire.normalize_model(model) in self.models
+
+    def _checked_model(self, body: JSON) -> str:
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            raise _Refused(400, "model is required")
+        if not self._is_known(model):
+            raise _Refused(404, f'model "{model}" not found, try pulling it first')
+        return model
+
+    def _take_failure(self, is_openai: bool) -> web.Response | None:
+        try:
+            status, body = self._failures.popleft()
+        except IndexError:
+            return None
+        log.debug("injected failure: %s", status)
+        if isinstance(body, str):
+            return web.Response(status=status, text=body)
+        if is_openai and isinstance(body.get("error"), str):
+            body = wire.openai_error(status, body["error"])
+        return web.json_response(body, status=status)
+
+    def _service_time(self, body: JSON) -> float:
+        value = self.service_s(body) if callable(self.service_s) else self.service_s
+        return max(0.0, float(value))
+
+    def _reply_for(self, model: str, body: JSON) -> _Reply:
+        now = time.time()
+        return _Reply(
+            model=model,
+            created_at=_now_rfc3339(),
+            created=int(now),
+            completion_id=f"chatcmpl-{int(now * 1e6) % 1_000_000_000}",
+            pieces=wire.reply_pieces(self.reply_text, self.chunks),
+            prompt_tokens=wire.prompt_tokens(body),
+        )
+
+    # -- generation endpoints ----------------------------------------------------------------
+
+    async def _chat(self, request: web.Request) -> web.StreamResponse:
+        return await self._generation(request, is_chat=True)
+
+    async def _generate(self, request: web.Request) -> web.StreamResponse:
+        return await self._generation(request, is_chat=False)
+
+    async def _generation(self, request: web.Request, is_chat: bool) -> web.StreamResponse:
+        arrived_s = time.monotonic()
+        try:
+            body = await self._json_body(request, "ChatRequest" if is_chat else "GenerateRequest")
+            model = self._checked_model(body)
+            messages = body.get("messages") if is_chat else None
+            if is_chat and messages is not None and not isinstance(messages, list):
+                raise _Refused(400, "json: cannot unmarshal messages into []api.Message")
+        except _Refused as refused:
+            return web.json_response({"error": refused.message}, status=refused.status)
+        if (is_chat and not messages) or (not is_chat and not body.get("prompt")):
+            return web.json_response(self._load_answer(model, is_chat))
+        failure = self._take_failure(is_openai=False)
+        if failure is not None:
+            return failure
+        reply = self._reply_for(model, body)
+        is_stream = body.get("stream", True) is not False
+        service_s = self._service_time(body)
+
+        async def serve(wait_s: float) -> web.StreamResponse:
+            if is_stream:
+                return await self._stream_native(request, reply, is_chat, wait_s, service_s)
+            return await self._whole_native(reply, is_chat, wait_s, service_s)
+
+        return await self.queue.hold(request.path, wire.normalize_model(model), arrived_s, serve)
+
+    def _load_answer(self, model: str, is_chat: bool) -> JSON:
+        answer: JSON = {"model": model, "created_at": _now_rfc3339()}
+        if is_chat:
+            answer["message"] = {"role": "assistant", "content": ""}
+        else:
+            answer["response"] = ""
+        return {**answer, "done_reason": "load", "done": True}
+
+    def _final_native(self, reply: _Reply, is_chat: bool, text: str, timings: Timings) -> JSON:
+        build = wire.chat_final if is_chat else wire.generate_final
+        return build(
+            reply.model, _now_rfc3339(), text, timings, reply.prompt_tokens, len(reply.pieces)
+        )
+
+    async def _whole_native(
+        self, reply: _Reply, is_chat: bool, wait_s: float, service_s: float
+    ) -> web.Response:
+        await asyncio.sleep(service_s)
+        if self._midstream:
+            return web.json_response({"error": self._midstream.popleft()}, status=500)
+        final = self._final_native(reply, is_chat, reply.text, Timings.split(wait_s, service_s))
+        return web.json_response(final)
+
+    async def _stream_native(
+        self,
+        request: web.Request,
+        reply: _Reply,
+        is_chat: bool,
+        wait_s: float,
+        service_s: float,
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
+        await response.prepare(request)
+        chunk = wire.chat_chunk if is_chat else wire.generate_chunk
+        step_s = service_s / len(reply.pieces)
+        for index, piece in enumerate(reply.pieces):
+            await _write_line(response, chunk(reply.model, reply.created_at, piece))
+            if index == 0 and self._midstream:
+                await _write_line(response, {"error": self._midstream.popleft()})
+                await response.write_eof()
+                return response
+            await asyncio.sleep(step_s)
+        timings = Timings.split(wait_s, service_s)
+        await _write_line(response, self._final_native(reply, is_chat, "", timings))
+        await response.write_eof()
+        return response
+
+    async def _embed(self, request: web.Request) -> web.StreamResponse:
+        arrived_s = time.monotonic()
+        try:
+            body = await self._json_body(request, "EmbedRequest")
+            model = self._checked_model(body)
+            raw_input = body.get("input", [])
+            inputs = [raw_input] if isinstance(raw_input, str) else raw_input
+            if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
+                raise _Refused(400, "invalid input type")
+        except _Refused as refused:
+            return web.json_response({"error": refused.message}, status=refused.status)
+        failure = self._take_failure(is_openai=False)
+        if failure is not None:
+            return failure
+        service_s = self._service_time(body)
+
+        async def serve(wait_s: float) -> web.StreamResponse:
+            await asyncio.sleep(service_s)
+            timings = Timings.split(wait_s, service_s)
+            return web.json_response(
+                {
+                    "model": model,
+                    "embeddings": wire.embeddings(inputs, self.embedding_dimensions),
+                    "total_duration": timings.total_ns,
+                    "load_duration": timings.load_ns,
+                    "prompt_eval_count": sum(max(1, len(i) // 4) for i in inputs),
+                }
+            )
+
+        return await self.queue.hold(request.path, wire.normalize_model(model), arrived_s, serve)
+
+    async def _openai_chat(self, request: web.Request) -> web.StreamResponse:
+        arrived_s = time.monotonic()
+        try:
+            body = await self._json_body(request, "ChatCompletionRequest")
+            model = self._checked_model(body)
+            if not isinstance(body.get("messages"), list) or not body["messages"]:
+                raise _Refused(400, "[] is too short - 'messages'")
+        except _Refused as refused:
+            error = wire.openai_error(refused.status, refused.message)
+            return web.json_response(error, status=refused.status)
+        failure = self._take_failure(is_openai=True)
+        if failure is not None:
+            return failure
+        reply = self._reply_for(model, body)
+        usage = (reply.prompt_tokens, len(reply.pieces))
+        options = body.get("stream_options")
+        wants_usage = isinstance(options, dict) and options.get("include_usage") is True
+        service_s = self._service_time(body)
+
+        async def serve(wait_s: float) -> web.StreamResponse:
+            if body.get("stream") is not True:
+                await asyncio.sleep(service_s)
+                if self._midstream:
+                    error = wire.openai_error(500, self._midstream.popleft())
+                    return web.json_response(error, status=500)
+                completion = wire.openai_completion(
+                    reply.completion_id, reply.created, model, reply.text, usage
+                )
+                return web.json_response(completion)
+            return await self._stream_openai(request, reply, service_s, wants_usage)
+
+        return await self.queue.hold(request.path, wire.normalize_model(model), arrived_s, serve)
+
+    async def _stream_openai(
+        self, request: web.Request, reply: _Reply, service_s: float, wants_usage: bool
+    ) -> web.StreamResponse:
+        response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+        await response.prepare(request)
+        ident, created, model = reply.completion_id, reply.created, reply.model
+        step_s = service_s / len(reply.pieces)
+        for index, piece in enumerate(reply.pieces):
+            await _write_event(response, wire.openai_chunk(ident, created, model, piece, None))
+            if index == 0 and self._midstream:
+                await _write_event(response, wire.openai_error(500, self._midstream.popleft()))
+                await response.write_eof()
+                return response
+            await asyncio.sleep(step_s)
+        await _write_event(response, wire.openai_chunk(ident, created, model, "", "stop"))
+        if wants_usage:
+            usage = (reply.prompt_tokens, len(reply.pieces))
+            await _write_event(response, wire.openai_usage_chunk(ident, created, model, usage))
+        await response.write(b"data: [DONE]\n\n")
+        await response.write_eof()
+        return response
+
+
+async def _write_line(response: web.StreamResponse, obj: JSON) -> None:
+    await response.write(json.dumps(obj, separators=(",", ":")).encode() + b"\n")
+
+
+async def _write_event(response: web.StreamResponse, obj: JSON) -> None:
+    await response.write(b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n")
