@@ -1,0 +1,177 @@
+"""How much latency and throughput brb costs on the local path, measured side by side.
+
+Starts, each in its own process: the fake Ollama (no service time, many
+slots), brb in front of it (no key: nothing is diverted, every request takes
+the full local path: body check, routing decision, queue monitor, relay), and
+a bare aiohttp pass-through proxy (the floor of a Python proxy). The load
+generator (this process) then runs interleaved rounds against direct, bare
+and brb, non-streaming and streaming, at concurrency 1, 10 and 100, and
+prints added latency (p50/p99 over direct) and throughput as ratios.
+
+Run:  python bench/overhead.py [--rounds 5] [--requests 400]
+Results go in bench/RESULTS.md (by hand: copy the printed table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import aiohttp
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def spawn(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, *args], cwd=ROOT, env={**os.environ, **(env or {})},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def wait_up(url: str, timeout_s: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    async with aiohttp.ClientSession() as s:
+        while time.monotonic() < deadline:
+            try:
+                async with s.get(url + "/api/version") as r:
+                    if r.status == 200:
+                        return
+            except aiohttp.ClientError:
+                pass
+            await asyncio.sleep(0.1)
+    raise SystemExit(f"{url} did not come up")
+
+
+async def run_round(session: aiohttp.ClientSession, url: str, *, stream: bool, concurrency: int,
+                    n: int) -> tuple[list[float], float]:
+    body = json.dumps({"model": "llama3", "stream": stream,
+                       "messages": [{"role": "user", "content": "hello"}]}).encode()
+    latencies: list[float] = []
+    todo = iter(range(n))
+
+    async def worker() -> None:
+        for _ in todo:
+            t = time.perf_counter()
+            async with session.post(url + "/api/chat", data=body,
+                                    headers={"Content-Type": "application/json"}) as r:
+                async for _chunk in r.content.iter_any():
+                    pass
+                if r.status != 200:
+                    raise SystemExit(f"{url}: status {r.status}")
+            latencies.append(time.perf_counter() - t)
+
+    t0 = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies, n / (time.perf_counter() - t0)
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return xs[min(len(xs) - 1, int(p / 100 * len(xs)))]
+
+
+async def bench(targets: dict[str, str], rounds: int, n: int) -> list[dict[str, object]]:
+    rows = []
+    conn = aiohttp.TCPConnector(limit=0)
+    async with aiohttp.ClientSession(connector=conn) as session:
+        for url in targets.values():  # warm up connections and code paths
+            await run_round(session, url, stream=False, concurrency=10, n=200)
+        for stream in (False, True):
+            for concurrency in (1, 10, 100):
+                lat: dict[str, list[float]] = {k: [] for k in targets}
+                tput: dict[str, list[float]] = {k: [] for k in targets}
+                count = max(n, concurrency * 4) if concurrency > 1 else n // 2
+                for _ in range(rounds):
+                    order = list(targets)
+                    random.shuffle(order)
+                    for name in order:
+                        ls, t = await run_round(session, targets[name], stream=stream,
+                                                concurrency=concurrency, n=count)
+                        lat[name].extend(ls)
+                        tput[name].append(t)
+                d50, d99 = pct(lat["direct"], 50), pct(lat["direct"], 99)
+                row: dict[str, object] = {"stream": stream, "concurrency": concurrency}
+                for name in targets:
+                    row[name] = {
+                        "p50_ms": pct(lat[name], 50) * 1e3,
+                        "p99_ms": pct(lat[name], 99) * 1e3,
+                        "added_p50_ms": (pct(lat[name], 50) - d50) * 1e3,
+                        "added_p99_ms": (pct(lat[name], 99) - d99) * 1e3,
+                        "rps": statistics.median(tput[name]),
+                    }
+                rows.append(row)
+                print_row(row)
+    return rows
+
+
+def print_row(row: dict[str, object]) -> None:
+    b = row["bare"]
+    r = row["brb"]
+    d = row["direct"]
+    assert isinstance(b, dict) and isinstance(r, dict) and isinstance(d, dict)
+    print(
+        f"{'stream' if row['stream'] else 'whole ':6} c={row['concurrency']:<3} | "
+        f"direct p50 {d['p50_ms']:.2f}ms {d['rps']:.0f}/s | "
+        f"bare +{b['added_p50_ms']:.2f}ms p50 +{b['added_p99_ms']:.2f}ms p99 {b['rps']:.0f}/s | "
+        f"brb +{r['added_p50_ms']:.2f}ms p50 +{r['added_p99_ms']:.2f}ms p99 {r['rps']:.0f}/s | "
+        f"brb-bare p50 {r['added_p50_ms'] - b['added_p50_ms']:+.2f}ms, "
+        f"added ratio {r['added_p50_ms'] / max(b['added_p50_ms'], 1e-9):.2f}x, "
+        f"rps ratio {r['rps'] / b['rps']:.2f} (vs direct {r['rps'] / d['rps']:.2f})",
+        flush=True,
+    )
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--rounds", type=int, default=5)
+    p.add_argument("--requests", type=int, default=400, help="requests per round")
+    p.add_argument("--json", type=Path, help="also write the rows here")
+    a = p.parse_args()
+    ports = {k: free_port() for k in ("ollama", "bare", "brb")}
+    ollama = f"http://127.0.0.1:{ports['ollama']}"
+    tmp = tempfile.mkdtemp(prefix="brb-bench-")
+    procs = [
+        spawn(["-m", "brb.sim", "ollama", "--port", str(ports["ollama"]), "--service-s", "0",
+               "--num-parallel", "1000", "--chunks", "3"]),
+        spawn(["bench/bare_proxy.py", "--listen", f"127.0.0.1:{ports['bare']}",
+               "--upstream", ollama]),
+        spawn(["-m", "brb", "serve", "--listen", f"127.0.0.1:{ports['brb']}", "--upstream", ollama,
+               "--db", f"{tmp}/brb.db", "--log-level", "warning"],
+              env={"ANTHROPIC_EMERGENCY_KEY": "", "ANTHROPIC_API_KEY": "",
+                   "BRB_CONFIG": ""}),
+    ]
+    targets = {"direct": ollama, "bare": f"http://127.0.0.1:{ports['bare']}",
+               "brb": f"http://127.0.0.1:{ports['brb']}"}
+    try:
+        async def go() -> list[dict[str, object]]:
+            for url in targets.values():
+                await wait_up(url)
+            return await bench(targets, a.rounds, a.requests)
+
+        rows = asyncio.run(go())
+        if a.json:
+            a.json.write_text(json.dumps(rows, indent=2))
+    finally:
+        for proc in procs:
+            proc.terminate()
+        for proc in procs:
+            proc.wait(timeout=10)
+
+
+if __name__ == "__main__":
+    main()
