@@ -245,11 +245,17 @@ async def serve(
     *,
     ready: Callable[[str], None] | None = None,
     stop: asyncio.Event | None = None,
+    on_daemon: Callable[[Daemon], None] | None = None,
     **kwargs: Any,
 ) -> None:
-    """Run the daemon until SIGTERM/SIGINT (or ``stop`` is set), then drain and exit."""
+    """Run the daemon until SIGTERM/SIGINT (or ``stop`` is set), then drain and exit.
+
+    ``ready`` gets the bound address once listening; ``on_daemon`` gets the built
+    daemon (the drill watches its live state)."""
     daemon = Daemon(cfg, resolve_path(db, cfg), **kwargs)
     app = daemon.build()
+    if on_daemon is not None:
+        on_daemon(daemon)
     runner = web.AppRunner(
         app, handle_signals=False, access_log=None, shutdown_timeout=daemon.drain_timeout_s
     )

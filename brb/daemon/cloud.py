@@ -106,9 +106,17 @@ class CloudLeg:
         self.clock = clock
         self.events = events
         self._prices = cfg.price_overrides()
+        self._price_cache: dict[str, pricing.ModelPrice | None] = {}
 
     def price(self, local_model: str) -> pricing.ModelPrice | None:
-        return pricing.price_for(self.cfg.models.cloud_model_for(local_model), self._prices)
+        """The price of the cloud model ``local_model`` maps to (memoised: on every request)."""
+        try:
+            return self._price_cache[local_model]
+        except KeyError:
+            price = pricing.price_for(self.cfg.models.cloud_model_for(local_model), self._prices)
+            if len(self._price_cache) < 4096:
+                self._price_cache[local_model] = price
+            return price
 
     async def serve(self, request: web.Request, d: Diversion) -> web.StreamResponse | None:
         """Answer from the cloud, or return None (nothing sent) to go local."""

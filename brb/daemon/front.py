@@ -14,14 +14,14 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
+from datetime import time as dtime
 from typing import Any
 
 from aiohttp import web
 
 from brb.config import BrbConfig
 from brb.core import breaker
-from brb.core.budget import budget_day
 from brb.core.policy import Decision, Policy, RequestFacts, decide
 from brb.core.sessions import SessionFilter
 from brb.daemon.cloud import ANTHROPIC_MESSAGES, CloudLeg, Diversion
@@ -117,6 +117,7 @@ class Front:
         self.policy = Policy(cfg.policy)
         self._on_routed = on_routed
         self._on_done = on_done
+        self._day_cache: tuple[datetime, str] = (datetime.min.replace(tzinfo=UTC), "")
         self.in_flight = 0
 
     def routes(self) -> list[web.RouteDef]:
@@ -139,14 +140,10 @@ class Front:
             raise BodyTooLarge(
                 f"request body of {request.content_length} bytes is over max_body_bytes ({limit})"
             )
-        chunks: list[bytes] = []
-        size = 0
-        async for chunk in request.content.iter_any():
-            size += len(chunk)
-            if size > limit:
-                raise BodyTooLarge(f"request body is over max_body_bytes ({limit})")
-            chunks.append(chunk)
-        return b"".join(chunks)
+        try:
+            return await request.read()  # aiohttp enforces client_max_size = max_body_bytes
+        except web.HTTPRequestEntityTooLarge:
+            raise BodyTooLarge(f"request body is over max_body_bytes ({limit})") from None
 
     async def inference(self, request: web.Request) -> web.StreamResponse:
         self.in_flight += 1
@@ -232,6 +229,16 @@ class Front:
         )
         return response
 
+    def _day(self, at: datetime) -> str:
+        """The budget day of ``at``, recomputed only when a local midnight passes."""
+        until, day = self._day_cache
+        if at < until:
+            return day
+        local = at.astimezone(self.cfg.tz)
+        nxt = datetime.combine(local.date() + timedelta(days=1), dtime(0), tzinfo=self.cfg.tz)
+        self._day_cache = (nxt, local.date().isoformat())
+        return self._day_cache[1]
+
     def _log(
         self,
         at: datetime,
@@ -251,7 +258,7 @@ class Front:
         self.writer.log_request(
             {
                 "at": at,
-                "day": budget_day(at, self.cfg.tz).isoformat(),
+                "day": self._day(at),
                 "endpoint": path,
                 "model": model,
                 "session": session,
@@ -259,10 +266,10 @@ class Front:
                 "reason": reason,
                 "status": status,
                 "wait_s": outcome.wait_s if outcome else None,
-                "service_s": outcome.service_s if outcome else None,
+                "service_s": outcome.facts.service_s if outcome else None,
                 "latency_s": latency_s,
-                "prompt_tokens": None,
-                "output_tokens": None,
+                "prompt_tokens": outcome.facts.prompt_tokens if outcome else None,
+                "output_tokens": outcome.facts.output_tokens if outcome else None,
                 "outcome": "ok" if status < 400 else "error",
             }
         )

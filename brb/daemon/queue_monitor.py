@@ -40,6 +40,11 @@ class ModelQueue:
     last_freed: float = 0.0
     served: int = 0
 
+    @property
+    def has_free_slot(self) -> bool:
+        """Nothing waits and a new arrival would start at once (the common, cheap case)."""
+        return len(self.pending) + len(self.streaming) < self.slots
+
     def view(self, now: float) -> QueueView:
         in_service: list[float] = [
             now - (t.first_byte or t.arrived) for t in self.streaming.values()
@@ -115,12 +120,15 @@ class QueueMonitor:
         return {m: q.view(now) for m, q in self._models.items()}
 
     def observation(self, now: float) -> Observation:
-        return observe(q.view(now) for q in self._models.values())
+        """The breaker's input; models with a free slot contribute nothing (no list built)."""
+        return observe(q.view(now) for q in self._models.values() if not q.has_free_slot)
 
     def predicted_wait_s(self, model: str, now: float) -> float:
         """How long a request for ``model`` arriving now would wait for a slot."""
         q = self._models.get(model)
-        return 0.0 if q is None else q.view(now).predicted_wait_s()
+        if q is None or q.has_free_slot:
+            return 0.0
+        return q.view(now).predicted_wait_s()
 
     def in_flight(self) -> int:
         return sum(len(q.pending) + len(q.streaming) for q in self._models.values())

@@ -24,26 +24,43 @@ from brb.daemon.queue_monitor import QueueMonitor
 log = logging.getLogger(__name__)
 
 _TAIL_BYTES = 2048
-_DURATION = re.compile(rb'"(load_duration|prompt_eval_duration|eval_duration)":\s*(\d+)')
+_FINAL_FIELDS = re.compile(
+    rb'"(load_duration|prompt_eval_duration|eval_duration|prompt_eval_count|eval_count)":\s*(\d+)'
+)
 
 
-def service_seconds(tail: bytes) -> float | None:
-    """Ollama's own service time from the final object's durations (ns), if present.
+@dataclass(frozen=True, slots=True)
+class FinalFacts:
+    """What Ollama's final object says about the request it served."""
 
-    Ollama's final object carries total, load, prompt_eval and eval durations;
-    what is not load + prompt_eval + eval was spent waiting for a slot.
+    service_s: float | None = None
+    prompt_tokens: int | None = None
+    output_tokens: int | None = None
+
+
+def final_facts(tail: bytes) -> FinalFacts:
+    """Service time and token counts from the final object in the answer's tail.
+
+    Ollama's final object carries total, load, prompt_eval and eval durations
+    (ns); what is not load + prompt_eval + eval was spent waiting for a slot.
     """
-    found = dict(_DURATION.findall(tail[-_TAIL_BYTES:]))
+    found = {k.decode(): int(v) for k, v in _FINAL_FIELDS.findall(tail)}
     if not found:
-        return None
-    return sum(int(v) for v in found.values()) / 1e9
+        return FinalFacts()
+    durations = [found[k] for k in ("load_duration", "prompt_eval_duration", "eval_duration")
+                 if k in found]
+    return FinalFacts(
+        sum(durations) / 1e9 if durations else None,
+        found.get("prompt_eval_count"),
+        found.get("eval_count"),
+    )
 
 
 @dataclass(slots=True)
 class Outcome:
     status: int
     wait_s: float | None
-    service_s: float | None
+    facts: FinalFacts
     latency_s: float
 
 
@@ -66,11 +83,10 @@ class LocalLeg:
         """Forward one request; ``model`` set means it is counted in the queue."""
         clock = time.monotonic
         t0 = clock()
+        # The arrival itself was observed by the routing decision; completion is stepped below.
         ticket = self.monitor.arrive(model, t0) if model is not None else None
-        if ticket is not None:
-            self._on_change()
         wait_s: float | None = None
-        service_s: float | None = None
+        facts = FinalFacts()
         try:
             up = await self.upstream.open(
                 request.method,
@@ -100,10 +116,10 @@ class LocalLeg:
                     tail = (tail + chunk)[-_TAIL_BYTES:]
             await response.write_eof()
             if ticket is not None:
-                service_s = service_seconds(tail)
-            return response, Outcome(up.status, wait_s, service_s, clock() - t0)
+                facts = final_facts(tail)
+            return response, Outcome(up.status, wait_s, facts, clock() - t0)
         finally:
             up.release()
             if ticket is not None:
-                self.monitor.done(ticket, model or "", clock(), service_s=service_s)
+                self.monitor.done(ticket, model or "", clock(), service_s=facts.service_s)
                 self._on_change()

@@ -1,0 +1,419 @@
+"""``brb doctor``: is this brb ready for an emergency? A checklist.
+
+Owns the readiness checks and their verdicts: the config loads (and every
+configured cloud model has a price: an unpriced model FAILS, because brb
+would silently keep traffic local), the database opens (path, permissions,
+WAL, schema), the Ollama upstream answers ``GET /api/version``, the
+Anthropic key is present (never printed), optionally (``--live``) the
+provider accepts it (``messages.count_tokens``: free, no generation), the
+notifiers have what they need, and the daemon's heartbeat is fresh.
+
+Each check is ✓ ok, ! warning, ✗ failure or - skipped; exit 0 unless
+something failed (warnings allowed), 1 otherwise. Secrets are shown only as
+set / not set; only non-secret URLs (the PagerDuty events URL, the
+Statuspage API base) are shown, and only by host. Doctor is not a hot
+command: it may import the provider SDK, but only for ``--live``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Literal
+from urllib.parse import urlsplit
+
+import typer
+
+from brb.cli.context import ConfigOpt, DbOpt, JsonOpt, now
+
+if TYPE_CHECKING:
+    from brb.adapters.store import Store
+    from brb.config import BrbConfig
+
+Status = Literal["ok", "warn", "fail", "skip"]
+SYMBOLS: dict[str, str] = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "-"}
+UPSTREAM_TIMEOUT_S = 3.0
+LIVE_TIMEOUT_S = 10.0
+HEARTBEAT_STALE_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    name: str
+    status: Status
+    summary: str
+    details: tuple[str, ...] = field(default=())
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    def doctor(
+        live: Annotated[
+            bool,
+            typer.Option(
+                "--live",
+                help="Also call the provider (count_tokens: checks the key, costs nothing)",
+            ),
+        ] = False,
+        json_out: JsonOpt = False,
+        config: ConfigOpt = None,
+        db: DbOpt = None,
+    ) -> None:
+        """Check config, database, upstream, keys, notifiers and daemon; exit 1 on a failure."""
+        checks = run_checks(config, db, live=live, at=now())
+        failed = any(c.status == "fail" for c in checks)
+        if json_out:
+            print(json.dumps({"ok": not failed, "checks": [asdict(c) for c in checks]}, indent=2))
+        else:
+            print(render(checks))
+        raise typer.Exit(1 if failed else 0)
+
+
+def render(checks: list[Check]) -> str:
+    width = max(len(c.name) for c in checks)
+    lines = ["brb doctor"]
+    for c in checks:
+        lines.append(f"  {SYMBOLS[c.status]} {c.name:<{width}}  {c.summary}")
+        lines += [f"  {'':<{width + 2}}  {d}" for d in c.details]
+    failed = sum(c.status == "fail" for c in checks)
+    warned = sum(c.status == "warn" for c in checks)
+    lines.append(f"{failed} failed, {warned} warnings" if failed or warned else "all good")
+    return "\n".join(lines)
+
+
+def run_checks(config: Path | None, db: Path | None, *, live: bool, at: datetime) -> list[Check]:
+    from brb.config import anthropic_key
+
+    config_check, cfg = check_config(config)
+    checks = [config_check]
+    if cfg is None:
+        return checks
+    db_check, store = check_database(db, cfg)
+    checks.append(db_check)
+    try:
+        checks.append(check_upstream(cfg))
+        key = anthropic_key(cfg)
+        checks.append(check_key(cfg, key))
+        checks.append(
+            check_live(cfg, key)
+            if live
+            else Check(
+                "provider", "skip", "not called (pass --live to check the key with count_tokens)"
+            )
+        )
+        checks += check_notifiers(cfg)
+        checks.append(check_daemon(store, at))
+    finally:
+        if store is not None:
+            store.close()
+    return checks
+
+
+# --- config and database ------------------------------------------------------------
+
+
+def check_config(path: Path | None) -> tuple[Check, BrbConfig | None]:
+    from brb.config import load
+    from brb.errors import ConfigError
+
+    try:
+        loaded = load(path)
+    except ConfigError as exc:
+        return Check(
+            "config", "fail", str(exc).splitlines()[0], tuple(str(exc).splitlines()[1:])
+        ), None
+    cfg = loaded.config
+    where = str(loaded.path) if loaded.path else "no file: every default"
+    unpriced = [m for m in cfg.cloud_models() if cfg.price_for(m) is None]
+    details = tuple(f"warning: {w}" for w in loaded.warnings)
+    if unpriced:
+        return Check(
+            "config",
+            "fail",
+            f"{where}: no price for {', '.join(map(repr, unpriced))}"
+            ": diversion is OFF (add it under pricing: or pick a priced model)",
+            details,
+        ), cfg
+    if details:
+        return Check("config", "warn", f"{where} loads, with warnings", details), cfg
+    return Check("config", "ok", f"{where} loads; cloud model {cfg.models.anthropic_model}"), cfg
+
+
+def check_database(db: Path | None, cfg: BrbConfig) -> tuple[Check, Store | None]:
+    from brb.adapters import migrations
+    from brb.adapters.store import Store, resolve_path
+    from brb.errors import StoreError
+
+    path = resolve_path(db, cfg)
+    if not path.exists():
+        parent = next((p for p in path.parents if p.exists()), Path("/"))
+        if not os.access(parent, os.W_OK | os.X_OK):
+            return Check(
+                "database",
+                "fail",
+                f"no database at {path}, and {parent} is not "
+                "writable by this user: brb can't create it",
+            ), None
+        return Check(
+            "database",
+            "warn",
+            f"no database yet at {path} (`brb serve` or `brb status` creates it)",
+        ), None
+    if not os.access(path, os.R_OK | os.W_OK):
+        return Check(
+            "database",
+            "fail",
+            f"{path}: this user can't read and write it (join the brb group, or pass --db)",
+        ), None
+    try:
+        store = Store.open(path, create=False)
+    except StoreError as exc:
+        return Check("database", "fail", str(exc)), None
+    mode = stat.S_IMODE(path.stat().st_mode)
+    journal = str(store.query("PRAGMA journal_mode")[0][0]).upper()
+    applied = [
+        r[0]
+        for r in store.query(
+            "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY id",
+            (migrations.MIGRATION_SET,),
+        )
+    ]
+    schema = applied[-1] if applied else "none"
+    summary = f"{path} (mode {mode:04o}, {journal}, schema {schema})"
+    problems = []
+    if mode & stat.S_IROTH:
+        problems.append(f"readable by every user on this host: chmod o-rwx {path}")
+    if journal != "WAL":
+        problems.append("not in WAL mode: the CLI and the daemon will block each other")
+    if list(applied) != list(migrations.NAMES):
+        problems.append(f"schema {schema} is not this brb's {migrations.NAMES[-1]}")
+    return Check("database", "warn" if problems else "ok", summary, tuple(problems)), store
+
+
+# --- upstream and provider ------------------------------------------------------------
+
+
+def check_upstream(cfg: BrbConfig) -> Check:
+    import urllib.error
+    import urllib.request  # here, not at the top: every `brb` command imports this module
+
+    url = f"{cfg.upstream}/api/version"
+    # No proxy: the daemon talks to the upstream directly, so must the check.
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+    started = time.monotonic()
+    try:
+        with opener.open(url, timeout=UPSTREAM_TIMEOUT_S) as resp:
+            body = resp.read(64 * 1024)
+    except urllib.error.HTTPError as exc:
+        return Check(
+            "upstream", "fail", f"{url} answered HTTP {exc.code}: is this Ollama? (config upstream)"
+        )
+    except (urllib.error.URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return Check(
+            "upstream",
+            "fail",
+            f"{cfg.upstream} unreachable: {reason} -- is Ollama running there? (config upstream)",
+        )
+    elapsed = time.monotonic() - started
+    try:
+        version = json.loads(body)["version"]
+    except (ValueError, KeyError, TypeError):
+        return Check(
+            "upstream", "warn", f"{url} answered, but not like Ollama (no version in {body[:80]!r})"
+        )
+    return Check("upstream", "ok", f"Ollama {version} at {cfg.upstream} ({elapsed * 1000:.0f} ms)")
+
+
+def _key_source(cfg: BrbConfig) -> str:
+    a = cfg.providers.anthropic
+    for name in dict.fromkeys([a.api_key_env, "ANTHROPIC_API_KEY"]):
+        if os.environ.get(name, "").strip():
+            return f"${name}"
+    return f"credential {a.credential}"
+
+
+def check_key(cfg: BrbConfig, key: str | None) -> Check:
+    a = cfg.providers.anthropic
+    if key is None:
+        return Check(
+            "anthropic key",
+            "fail",
+            f"not set: set ${a.api_key_env} (or "
+            f"$ANTHROPIC_API_KEY, or the systemd credential {a.credential}); "
+            "without it nothing can be diverted",
+        )
+    return Check("anthropic key", "ok", f"set (from {_key_source(cfg)})")
+
+
+def check_live(cfg: BrbConfig, key: str | None) -> Check:
+    """One ``count_tokens`` call: proves reachability, the key and the model id."""
+    if key is None:
+        return Check("provider", "fail", "no key to check")
+    import anthropic
+
+    a = cfg.providers.anthropic
+    model = cfg.models.anthropic_model
+    client = anthropic.Anthropic(
+        api_key=key,
+        base_url=a.base_url,
+        max_retries=0,
+        timeout=min(LIVE_TIMEOUT_S, a.timeout_seconds),
+    )
+    started = time.monotonic()
+    try:
+        counted = client.messages.count_tokens(
+            model=model, messages=[{"role": "user", "content": "brb doctor"}]
+        )
+    except anthropic.APIStatusError as exc:
+        kind = ""
+        if isinstance(exc.body, dict) and isinstance(exc.body.get("error"), dict):
+            kind = f" {exc.body['error'].get('type', '')}"
+        said = f"{a.base_url} answered {exc.status_code}{kind} (request-id {exc.request_id})"
+        if exc.status_code in (429, 529):
+            return Check("provider", "warn", f"{said}: reachable but busy right now")
+        hint = {
+            401: "the key was rejected",
+            403: "the key may not use this model",
+            404: f"model {model!r} is unknown to the provider",
+        }.get(exc.status_code, "")
+        return Check("provider", "fail", f"{said}{': ' + hint if hint else ''}")
+    except anthropic.APIConnectionError as exc:
+        return Check("provider", "fail", f"can't reach {a.base_url}: {exc}")
+    finally:
+        client.close()
+    elapsed = time.monotonic() - started
+    return Check(
+        "provider",
+        "ok",
+        f"{a.base_url} accepted the key; {model} counted "
+        f"{counted.input_tokens} tokens ({elapsed * 1000:.0f} ms)",
+    )
+
+
+# --- notifiers and daemon --------------------------------------------------------------
+
+
+def _is_url(value: str) -> bool:
+    parts = urlsplit(value)
+    return parts.scheme in ("http", "https") and bool(parts.netloc)
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).hostname or url
+
+
+def _notifier(
+    name: str, env: str, secret: str | None, *, is_url: bool, ok: str, named: str | None
+) -> Check:
+    """One notifier whose secret lives in ``$env``; ``named`` is the config
+    value that says it was meant to be used (a channel, a service)."""
+    if secret and is_url and not _is_url(secret):
+        return Check(name, "fail", f"${env} is set but is not an http(s) URL")
+    if secret:
+        return Check(name, "ok", f"{ok} (${env})")
+    if named:
+        return Check(name, "warn", f"{named} is configured but ${env} is not set: no {name} alerts")
+    return Check(name, "skip", f"not configured (${env})")
+
+
+def check_notifiers(cfg: BrbConfig) -> list[Check]:
+    from brb.config import read_secret
+
+    n, sp = cfg.notifications, cfg.notifications.statuspage
+    channel = f", channel {n.slack_channel}" if n.slack_channel else ""
+    out = [
+        _notifier(
+            "slack",
+            n.slack_webhook_url_env,
+            read_secret([n.slack_webhook_url_env]),
+            is_url=True,
+            ok=f"webhook URL set{channel}",
+            named=n.slack_channel and f"slack_channel {n.slack_channel}",
+        ),
+        _notifier(
+            "pagerduty",
+            n.pagerduty_routing_key_env,
+            read_secret([n.pagerduty_routing_key_env]),
+            is_url=False,
+            ok=f"routing key set, events to {_host(n.pagerduty_events_url)}",
+            named=n.pagerduty_service and f"pagerduty_service {n.pagerduty_service}",
+        ),
+        _notifier(
+            "webhook",
+            n.webhook_url_env,
+            read_secret([n.webhook_url_env]),
+            is_url=True,
+            ok="URL set",
+            named=None,
+        ),
+    ]
+    parts = {
+        "statuspage.page_id": sp.page_id,
+        "statuspage.component_id": sp.component_id,
+        f"${sp.api_key_env}": read_secret([sp.api_key_env]),
+    }
+    missing = [k for k, v in parts.items() if not v]
+    if not missing:
+        out.append(
+            Check(
+                "statuspage",
+                "ok",
+                f"page {sp.page_id}, component {sp.component_id} "
+                f"via {_host(sp.api_base)}, API key set (${sp.api_key_env})",
+            )
+        )
+    elif len(missing) < len(parts):
+        out.append(
+            Check(
+                "statuspage",
+                "warn",
+                f"half configured: {', '.join(missing)} missing; no status-page updates",
+            )
+        )
+    else:
+        out.append(Check("statuspage", "skip", "not configured"))
+    if not any(c.status == "ok" for c in out):
+        out.append(
+            Check(
+                "alerts",
+                "warn",
+                "no notifier is set up: nobody will be told when "
+                "the button goes on or the budget runs out",
+            )
+        )
+
+    env = cfg.admin.token_env
+    if read_secret([env]):
+        out.append(Check("admin token", "ok", f"set (${env}): HTTP press/release on"))
+    else:
+        out.append(
+            Check(
+                "admin token",
+                "skip",
+                f"${env} not set: HTTP press/release are off (403); the CLI still works",
+            )
+        )
+    return out
+
+
+def check_daemon(store: Store | None, at: datetime) -> Check:
+    from brb.core.durations import format_duration
+
+    if store is None:
+        return Check("daemon", "skip", "no database to read its heartbeat from")
+    beat = store.read_heartbeat()
+    if beat is None or beat.heartbeat_at is None:
+        return Check("daemon", "warn", "never seen: start `brb serve` (or the brb service)")
+    age = max(0.0, (at - beat.heartbeat_at).total_seconds())
+    who = f"pid {beat.pid} (brb {beat.version}) on {beat.listen}"
+    if age > HEARTBEAT_STALE_S:
+        return Check(
+            "daemon", "warn", f"last heartbeat {format_duration(age)} ago from {who}: not running?"
+        )
+    return Check("daemon", "ok", f"{who}, heartbeat {format_duration(age)} ago")

@@ -1,0 +1,211 @@
+"""Prometheus metrics for ``GET /metrics``.
+
+Owns every metric brb exports: their names (``brb_`` prefix, base units --
+seconds, US dollars -- and ``_total`` on counters), their help text, and
+the bounded label values. Everything lives on a private
+:class:`~prometheus_client.CollectorRegistry` so two daemons in one process
+(tests) never collide and nothing from the global registry leaks in.
+
+Labels stay low-cardinality: a backend is ``ollama`` or ``anthropic``, an
+outcome one of :data:`OUTCOMES`, a notifier one of :data:`NOTIFIERS`; any
+other value is folded into ``other``. No session, request or model labels.
+
+The daemon calls the :class:`Metrics` methods on its hot path: each is a
+counter increment or a gauge set, nothing more. Must not read the store or
+the clock; the daemon pushes values in.
+"""
+
+from __future__ import annotations
+
+import platform
+from decimal import Decimal
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Enum,
+    Gauge,
+    Histogram,
+    Info,
+    generate_latest,
+)
+
+from brb import __version__
+from brb.core.budget import BudgetSnapshot
+
+BACKENDS = ("ollama", "anthropic")
+# ok: answered; error: failed and nothing else served it; fallback: a cloud
+# failure served locally instead; rejected: refused before dispatch (4xx,
+# too large); cancelled: the client went away first.
+OUTCOMES = ("ok", "error", "fallback", "rejected", "cancelled")
+NOTIFIERS = ("slack", "pagerduty", "webhook", "statuspage")
+DELIVERY_OUTCOMES = ("ok", "retry", "failed")
+MODES = ("auto", "on", "off")
+OTHER = "other"
+# Provider error statuses worth their own series; the rest fold into 4xx/5xx.
+_STATUSES = frozenset({400, 401, 403, 404, 413, 429, 500, 502, 503, 504, 529})
+# LLM requests run from a fraction of a second to minutes.
+DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600)
+
+
+def _bounded(value: str, allowed: tuple[str, ...]) -> str:
+    return value if value in allowed else OTHER
+
+
+def status_class(status: int | None) -> str:
+    """A provider error's ``status`` label: a known code, ``4xx``/``5xx``, or
+    ``network`` when no HTTP answer came back (timeout, refused, reset)."""
+    if status is None:
+        return "network"
+    if status in _STATUSES:
+        return str(status)
+    return f"{status // 100}xx" if 100 <= status < 600 else OTHER
+
+
+class Metrics:
+    """brb's metrics on their own registry; cheap methods for the hot path."""
+
+    def __init__(self) -> None:
+        r = self.registry = CollectorRegistry(auto_describe=True)
+        self._requests = Counter(
+            "brb_requests",
+            "Requests answered, by backend and outcome",
+            ["backend", "outcome"],
+            registry=r,
+        )
+        self._duration = Histogram(
+            "brb_request_duration_seconds",
+            "Arrival to last byte, by backend",
+            ["backend"],
+            buckets=DURATION_BUCKETS,
+            registry=r,
+        )
+        self._queue_depth = Gauge(
+            "brb_queue_depth", "Local requests waiting for their first byte", registry=r
+        )
+        self._queue_wait = Gauge(
+            "brb_queue_wait_seconds", "Current local wait (arrival to first byte)", registry=r
+        )
+        self._in_flight = Gauge(
+            "brb_in_flight_requests", "Requests being served locally now", registry=r
+        )
+        self._breaker = Gauge(
+            "brb_breaker_active", "1 when the automatic breaker is active", registry=r
+        )
+        self._transitions = Counter(
+            "brb_breaker_transitions",
+            "Automatic breaker transitions, by new state",
+            ["to"],
+            registry=r,
+        )
+        self._mode = Enum(
+            "brb_mode",
+            "The operator's override: auto, on (pressed), off (held)",
+            states=list(MODES),
+            registry=r,
+        )
+        self._diverting = Gauge(
+            "brb_diverting", "1 when eligible traffic goes to the cloud", registry=r
+        )
+        self._diverted = Counter(
+            "brb_diverted_requests", "Requests sent to a cloud provider", registry=r
+        )
+        self._tokens = Counter(
+            "brb_cloud_tokens", "Cloud tokens, by direction", ["direction"], registry=r
+        )
+        self._spend = Counter(
+            "brb_cloud_spend_usd",
+            "Settled cloud spend since the daemon started, US dollars",
+            registry=r,
+        )
+        self._budget_limit = Gauge("brb_budget_limit_usd", "Today's cloud budget", registry=r)
+        self._budget_spent = Gauge("brb_budget_spent_usd", "Settled spend today", registry=r)
+        self._budget_reserved = Gauge(
+            "brb_budget_reserved_usd", "Open worst-case reservations today", registry=r
+        )
+        self._budget_remaining = Gauge(
+            "brb_budget_remaining_usd", "Limit minus spent minus reserved", registry=r
+        )
+        self._budget_exhausted = Gauge(
+            "brb_budget_exhausted", "1 when today's budget can't take another request", registry=r
+        )
+        self._provider_errors = Counter(
+            "brb_provider_errors", "Cloud provider failures", ["provider", "status"], registry=r
+        )
+        self._alerts = Counter(
+            "brb_alert_deliveries", "Alert delivery attempts", ["notifier", "outcome"], registry=r
+        )
+        self._build = Info("brb_build", "brb's version", registry=r)
+        self._build.info({"version": __version__, "python": platform.python_version()})
+
+        # Series that exist from the first scrape, at zero: rate() needs them.
+        for backend in BACKENDS:
+            self._duration.labels(backend)
+            for outcome in OUTCOMES:
+                self._requests.labels(backend, outcome)
+        for to in ("active", "standby"):
+            self._transitions.labels(to)
+        for direction in ("input", "output"):
+            self._tokens.labels(direction)
+        for notifier in NOTIFIERS:
+            for outcome in DELIVERY_OUTCOMES:
+                self._alerts.labels(notifier, outcome)
+        self._mode.state("auto")
+
+    # --- hot path ----------------------------------------------------------------
+
+    def request_done(self, backend: str, outcome: str, duration_s: float) -> None:
+        b = _bounded(backend, BACKENDS)
+        self._requests.labels(b, _bounded(outcome, OUTCOMES)).inc()
+        self._duration.labels(b).observe(duration_s)
+
+    def queue(self, depth: int, wait_s: float, in_flight: int | None = None) -> None:
+        self._queue_depth.set(depth)
+        self._queue_wait.set(wait_s)
+        if in_flight is not None:
+            self._in_flight.set(in_flight)
+
+    def breaker(self, is_active: bool) -> None:
+        self._breaker.set(1 if is_active else 0)
+
+    def breaker_transition(self, kind: str) -> None:
+        """``kind`` is the breaker's transition: ``activated`` or ``deactivated``."""
+        is_active = kind == "activated"
+        self._transitions.labels("active" if is_active else "standby").inc()
+        self.breaker(is_active)
+
+    def mode(self, mode: str, is_diverting: bool) -> None:
+        self._mode.state(mode if mode in MODES else "auto")
+        self._diverting.set(1 if is_diverting else 0)
+
+    def diverted(self) -> None:
+        self._diverted.inc()
+
+    def cloud_usage(self, input_tokens: int, output_tokens: int, cost_usd: Decimal) -> None:
+        """A settled cloud request: its tokens and what it cost."""
+        self._tokens.labels("input").inc(max(0, input_tokens))
+        self._tokens.labels("output").inc(max(0, output_tokens))
+        if cost_usd > 0:
+            self._spend.inc(float(cost_usd))
+
+    def budget(self, snap: BudgetSnapshot) -> None:
+        self._budget_limit.set(float(snap.limit_usd))
+        self._budget_spent.set(float(snap.settled_usd))
+        self._budget_reserved.set(float(snap.reserved_usd))
+        self._budget_remaining.set(float(snap.remaining_usd))
+        self._budget_exhausted.set(1 if snap.is_exhausted else 0)
+
+    def provider_error(self, provider: str, status: int | None) -> None:
+        self._provider_errors.labels(_bounded(provider, BACKENDS), status_class(status)).inc()
+
+    def alert_delivery(self, notifier: str, outcome: str) -> None:
+        self._alerts.labels(
+            _bounded(notifier, NOTIFIERS), _bounded(outcome, DELIVERY_OUTCOMES)
+        ).inc()
+
+    # --- exposition ----------------------------------------------------------------
+
+    def render(self) -> tuple[bytes, str]:
+        """The body and Content-Type for ``GET /metrics``."""
+        return generate_latest(self.registry), CONTENT_TYPE_LATEST
