@@ -34,7 +34,8 @@ def predicted_wait_s(
     busy = sorted(max(0.0, service_estimate_s - e) for e in in_service_elapsed_s)[:k]
     free_at = sorted([0.0] * (k - len(busy)) + busy)
     rounds, idx = divmod(max(0, waiting), k)
-    return free_at[idx] + rounds * service_estimate_s
+    # Rounded to the nanosecond so float noise can't make one more waiter wait less.
+    return round(free_at[idx] + rounds * service_estimate_s, 9)
 
 
 def service_estimate_s(ewma_s: float | None, in_service_elapsed_s: Sequence[float]) -> float:
@@ -80,3 +81,12 @@ def observe(views: Iterable[QueueView]) -> Observation:
         depth += v.waiting
         wait = max(wait, v.oldest_wait_s, v.predicted_wait_s())
     return Observation(queue_depth=depth, wait_seconds=wait)
+
+
+def with_arrival(obs: Observation, predicted_wait_s: float) -> Observation:
+    """The observation as a new arrival changes it: if it would queue
+    (``predicted_wait_s`` > 0) it counts in the depth, and its wait counts.
+    The daemon's dispatcher and the replay both step the breaker with this."""
+    if predicted_wait_s <= 0:
+        return obs
+    return Observation(obs.queue_depth + 1, max(obs.wait_seconds, predicted_wait_s))

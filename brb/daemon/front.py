@@ -23,6 +23,7 @@ from aiohttp import web
 from brb.config import BrbConfig
 from brb.core import breaker
 from brb.core.policy import Decision, Policy, RequestFacts, decide
+from brb.core.queueing import with_arrival
 from brb.core.sessions import SessionFilter
 from brb.daemon.cloud import ANTHROPIC_MESSAGES, CloudLeg, Diversion
 from brb.daemon.live_state import LiveState
@@ -155,10 +156,7 @@ class Front:
     def _decide(self, request: web.Request, model: str, session: str, now: datetime) -> Decision:
         mono = time.monotonic()
         predicted = self.monitor.predicted_wait_s(model, mono)
-        obs = self.monitor.observation(mono)
-        if predicted > 0:  # this arrival would queue: count it
-            obs = breaker.Observation(obs.queue_depth + 1, max(obs.wait_seconds, predicted))
-        self.live.observe(obs, now)
+        self.live.observe(with_arrival(self.monitor.observation(mono), predicted), now)
         facts = RequestFacts(
             is_excluded_session=self.sessions.is_excluded(session),
             is_local_only=request.headers.get(LOCAL_ONLY_HEADER, "").strip().lower()

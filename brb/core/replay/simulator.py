@@ -1,0 +1,387 @@
+"""The replay simulator: a trace through the daemon's own rules, on a simulated clock.
+
+Owns the discrete-event loop of ``brb replay``: arrivals, local completions,
+cloud completions and the 1 s tick, in a fixed order, and what the daemon
+does at each. The decisions themselves are made by the daemon's code, not a
+copy: the breaker (:func:`brb.core.breaker.step`), the queue prediction and
+observation (:mod:`brb.core.queueing`), the routing decision
+(:func:`brb.core.policy.decide`), session exclusion, pricing and the budget
+rules. Must not do I/O, log or read the clock: time is ``params.start`` plus
+simulated seconds, so a run is a pure function of its trace and parameters.
+
+What happens, as the daemon does it:
+
+* **arrival**: the breaker is stepped with the queue as it is plus this
+  arrival, counted if it would queue (its predicted wait, from the queue
+  ahead of it and the learned service time); then ``decide`` routes it with
+  that predicted wait. A ``divert`` reserves the worst case on the budget day; a failed
+  reservation keeps it local. A diverted request completes after
+  ``cloud_latency_s`` and settles its real cost; it never comes back. A
+  local one joins its model's queue and the breaker is stepped again.
+* **completion**: a local request takes a free slot at once (FIFO per
+  model; first byte = start of service); at completion its service time
+  feeds the model's EWMA, the next waiter starts and the breaker is stepped.
+* **tick**: every ``tick_s``, so the breaker releases after
+  ``min_active_seconds`` even when the traffic has stopped. Ticks that can
+  change nothing (no local work, and no release due) are skipped.
+
+At equal times: local completions, then cloud completions, then arrivals
+(in trace order), then the tick.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from decimal import Decimal
+
+from brb.core import breaker
+from brb.core.breaker import BreakerState, Mode, Phase, Thresholds
+from brb.core.policy import Policy, RequestFacts, decide
+from brb.core.pricing import DEFAULT_CLOUD_MODEL, ModelPrice, cost_usd, price_for, worst_case_usd
+from brb.core.queueing import observe, with_arrival
+from brb.core.replay.budget_book import BudgetBook
+from brb.core.replay.local_server import LocalModel
+from brb.core.replay.trace import TraceRecord
+from brb.core.sessions import SessionFilter
+
+# Black Friday 2026, midnight UTC: the default start of the simulated clock.
+EPOCH = datetime(2026, 11, 27, tzinfo=UTC)
+
+_LOCAL_DONE, _CLOUD_DONE, _ARRIVAL, _TICK = 0, 1, 2, 3
+
+
+@dataclass(frozen=True, slots=True)
+class SimParams:
+    """Everything a run depends on besides the trace."""
+
+    thresholds: Thresholds = Thresholds(queue_depth=50, wait_seconds=60.0)
+    policy: Policy = Policy.OVERFLOW
+    is_enabled: bool = True
+    mode: Mode = Mode.AUTO
+    excluded_sessions: tuple[str, ...] = ()
+    slots: int = 1
+    tokens_per_second: float = 30.0
+    cloud_latency_s: float = 2.0
+    cloud_model: str = DEFAULT_CLOUD_MODEL
+    cloud_model_by_local: Mapping[str, str] = field(default_factory=dict)
+    price_overrides: Mapping[str, ModelPrice] = field(default_factory=dict)
+    max_tokens: int = 1024
+    daily_limit_usd: Decimal = Decimal("100")
+    alert_at_percent: tuple[float, ...] = (80.0,)
+    tz: tzinfo = UTC
+    start: datetime = EPOCH
+    tick_s: float = 1.0
+
+    def cloud_model_for(self, local_model: str) -> str:
+        return self.cloud_model_by_local.get(local_model, self.cloud_model)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """What happened to one request of the trace."""
+
+    index: int
+    arrival_s: float
+    backend: str  # "local" | "cloud"
+    reason: str  # the policy's reason code, or "budget" when the reservation failed
+    wait_s: float  # arrival -> first byte (0 for the cloud)
+    latency_s: float  # arrival -> last byte
+    cost_usd: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineEntry:
+    at_s: float
+    kind: str  # "activated" | "deactivated" | "budget_alert" | "budget_exhausted"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class SimResult:
+    params: SimParams
+    requests: int
+    outcomes: tuple[Outcome, ...]  # completed requests, in trace order
+    timeline: tuple[TimelineEntry, ...]
+    cost_usd: Decimal
+    end_s: float
+    peak_queue_depth: int
+    depth_series: tuple[tuple[float, int], ...]  # (t, requests waiting) at each change
+    phase_series: tuple[tuple[float, bool], ...]  # (t, is_diverting) at each change
+    spend_series: tuple[tuple[float, Decimal], ...]  # (t, settled so far) at each change
+
+    @property
+    def local(self) -> int:
+        return sum(1 for o in self.outcomes if o.backend == "local")
+
+    @property
+    def diverted(self) -> int:
+        return sum(1 for o in self.outcomes if o.backend == "cloud")
+
+    @property
+    def lost(self) -> int:
+        return self.requests - len(self.outcomes)
+
+    @property
+    def activations(self) -> int:
+        return sum(1 for e in self.timeline if e.kind == "activated")
+
+    def at(self, t: float) -> datetime:
+        return self.params.start + timedelta(seconds=t)
+
+
+def simulate(trace: Sequence[TraceRecord], params: SimParams) -> SimResult:
+    """Run ``trace`` (sorted by arrival) through the daemon's rules."""
+    return _Simulation(trace, params).run()
+
+
+class _Simulation:
+    def __init__(self, trace: Sequence[TraceRecord], params: SimParams) -> None:
+        offsets = [r.arrival_offset_s for r in trace]
+        if any(b < a for a, b in zip(offsets, offsets[1:], strict=False)):
+            raise ValueError("the trace must be sorted by arrival_offset_s")
+        if params.slots < 1 or params.tokens_per_second <= 0 or params.tick_s <= 0:
+            raise ValueError("slots, tokens_per_second and tick_s must be positive")
+        self.trace = trace
+        self.p = params
+        self.service_s = [r.local_service_s(params.tokens_per_second) for r in trace]
+        self.sessions = SessionFilter(params.excluded_sessions)
+        self.book = BudgetBook(params.daily_limit_usd, params.tz, params.alert_at_percent)
+        self.models: dict[str, LocalModel] = {}
+        self.prices: dict[str, ModelPrice | None] = {}
+        self.state = BreakerState()
+        self.events: list[tuple[float, int, int, int]] = []  # (t, kind, seq, index)
+        self.seq = 0
+        self.started: dict[int, float] = {}  # index -> first byte
+        self.reasons: dict[int, str] = {}  # index -> why it went where it went
+        self.reserved: dict[int, tuple[date, Decimal]] = {}
+        self.outcomes: list[Outcome | None] = [None] * len(trace)
+        self.timeline: list[TimelineEntry] = []
+        self.depth = 0
+        self.peak_depth = 0
+        self.depth_series: list[tuple[float, int]] = [(0.0, 0)]
+        self.phase_series: list[tuple[float, bool]] = [(0.0, self._is_diverting(0.0))]
+        self.spend_series: list[tuple[float, Decimal]] = [(0.0, Decimal(0))]
+
+    # --- the loop ---------------------------------------------------------------
+
+    def run(self) -> SimResult:
+        n = len(self.trace)
+        i = 0
+        tick = 0  # number of the next tick
+        next_tick: float | None = 0.0  # None once nothing can need a tick
+        t = 0.0
+        while True:
+            candidates: list[tuple[float, int]] = []
+            if self.events:
+                candidates.append((self.events[0][0], self.events[0][1]))
+            if i < n:
+                candidates.append((self.trace[i].arrival_offset_s, _ARRIVAL))
+            if next_tick is not None:
+                candidates.append((next_tick, _TICK))
+            if not candidates:
+                break
+            t, kind = min(candidates)
+            if kind == _ARRIVAL:
+                self._arrive(t, i)
+                i += 1
+            elif kind == _TICK:
+                self._step(t)
+                nxt = self._next_tick(tick, self.trace[i].arrival_offset_s if i < n else None)
+                if nxt is None:
+                    next_tick = None
+                else:
+                    tick = nxt
+                    next_tick = tick * self.p.tick_s
+            else:
+                _, kind, _, index = heapq.heappop(self.events)
+                if kind == _LOCAL_DONE:
+                    self._local_done(t, index)
+                else:
+                    self._cloud_done(t, index)
+        return SimResult(
+            params=self.p,
+            requests=n,
+            outcomes=tuple(o for o in self.outcomes if o is not None),
+            timeline=tuple(self.timeline),
+            cost_usd=self.book.settled_usd,
+            end_s=t,
+            peak_queue_depth=self.peak_depth,
+            depth_series=tuple(self.depth_series),
+            phase_series=tuple(self.phase_series),
+            spend_series=tuple(self.spend_series),
+        )
+
+    def _next_tick(self, tick: int, next_arrival_s: float | None) -> int | None:
+        """The next tick that can matter after tick number ``tick``, or None.
+
+        While a local request is queued or in service every tick counts (the
+        waits grow). With no local work the observation is empty and fixed, so
+        a tick can only release an active breaker once ``min_active_seconds``
+        have passed; in standby it can do nothing at all. Skip to the tick
+        before the release is due (the clock's microseconds round, so one early
+        tick keeps the result exact) or to the first tick after the next arrival.
+        """
+        if not all(m.is_idle for m in self.models.values()):
+            return tick + 1
+        candidates = []
+        if next_arrival_s is not None:
+            candidates.append(math.ceil(next_arrival_s / self.p.tick_s))
+        if self.state.phase is Phase.ACTIVE:
+            since_s = (self.state.since - self.p.start).total_seconds() if self.state.since else 0.0
+            due = since_s + self.p.thresholds.min_active_seconds
+            candidates.append(math.ceil(due / self.p.tick_s) - 1)
+        return max(tick + 1, min(candidates)) if candidates else None
+
+    # --- events -----------------------------------------------------------------
+
+    def _arrive(self, t: float, index: int) -> None:
+        rec = self.trace[index]
+        model = self.models.get(rec.model)
+        if model is None:
+            model = self.models[rec.model] = LocalModel(self.p.slots)
+        predicted = model.view(t).predicted_wait_s()
+        self._step(t, arrival_wait_s=predicted)
+        price = self._price(rec.model)
+        facts = RequestFacts(
+            is_excluded_session=self.sessions.is_excluded(rec.session),
+            is_model_priced=price is not None,
+        )
+        decision = decide(
+            facts,
+            is_enabled=self.p.is_enabled,
+            mode=self.p.mode,
+            phase=self.state.phase,
+            policy=self.p.policy,
+            predicted_wait_s=predicted,
+            wait_threshold_s=self.p.thresholds.wait_seconds,
+        )
+        if decision.divert and price is not None and self._reserve(t, index, price):
+            self._push(t + self.p.cloud_latency_s, _CLOUD_DONE, index)
+            self.reasons[index] = decision.reason
+            return
+        reason = "budget" if decision.divert else decision.reason
+        self.reasons[index] = reason
+        model.enqueue(t, index)
+        self._set_depth(t, self.depth + 1)
+        self._start_waiting(t, model)
+        self._step(t)
+
+    def _local_done(self, t: float, index: int) -> None:
+        rec = self.trace[index]
+        model = self.models[rec.model]
+        model.finish(index, t)
+        start = self.started.pop(index)
+        self.outcomes[index] = Outcome(
+            index,
+            rec.arrival_offset_s,
+            "local",
+            self.reasons.pop(index),
+            start - rec.arrival_offset_s,
+            t - rec.arrival_offset_s,
+            Decimal(0),
+        )
+        self._start_waiting(t, model)
+        self._step(t)
+
+    def _cloud_done(self, t: float, index: int) -> None:
+        rec = self.trace[index]
+        price = self._price(rec.model)
+        assert price is not None  # reserved only when priced
+        cost = cost_usd(price, input_tokens=rec.prompt_tokens, output_tokens=rec.output_tokens)
+        day, reserved = self.reserved.pop(index)
+        for percent in self.book.settle(day, reserved, cost):
+            self._note(
+                t,
+                "budget_alert",
+                f"{percent:g}% of the ${self.p.daily_limit_usd:.2f} daily budget spent ({day})",
+            )
+        self.spend_series.append((t, self.book.settled_usd))
+        self.outcomes[index] = Outcome(
+            index,
+            rec.arrival_offset_s,
+            "cloud",
+            self.reasons.pop(index),
+            0.0,
+            t - rec.arrival_offset_s,
+            cost,
+        )
+
+    # --- pieces -----------------------------------------------------------------
+
+    def _start_waiting(self, t: float, model: LocalModel) -> None:
+        while model.can_start():
+            index, _ = model.start_next(t, self.service_s[model.waiting[0][1]])
+            self.started[index] = t
+            self._push(t + self.service_s[index], _LOCAL_DONE, index)
+            self._set_depth(t, self.depth - 1)
+
+    def _step(self, t: float, *, arrival_wait_s: float | None = None) -> None:
+        """Step the breaker with what the monitor sees at ``t``. For an arrival
+        not routed yet, ``arrival_wait_s`` is the wait it would get: if it would
+        queue it counts in the depth and its wait in the observation, exactly as
+        the daemon's dispatcher does (both call ``queueing.with_arrival``)."""
+        obs = observe(m.view(t) for m in self.models.values())
+        if arrival_wait_s is not None:
+            obs = with_arrival(obs, arrival_wait_s)
+        self.state, tr = breaker.step(self.state, obs, self._now(t), self.p.thresholds)
+        if tr is not None:
+            self._note(t, tr.kind, tr.reason)
+            self.phase_series.append((t, self._is_diverting(t)))
+
+    def _reserve(self, t: float, index: int, price: ModelPrice) -> bool:
+        rec = self.trace[index]
+        # The client evidently allowed as many tokens as it got: never reserve less.
+        worst = worst_case_usd(
+            price,
+            input_tokens=rec.prompt_tokens,
+            max_tokens=max(self.p.max_tokens, rec.output_tokens),
+        )
+        now = self._now(t)
+        day = self.book.reserve(now, worst)
+        if day is None:
+            day = self.book.day_of(now)
+            if self.book.mark_exhausted(day):
+                left = self.book.snapshot(day).remaining_usd
+                self._note(
+                    t,
+                    "budget_exhausted",
+                    f"${left:.2f} left of ${self.p.daily_limit_usd:.2f} can't cover a "
+                    f"${worst:.4f} worst case: diversion stops ({day})",
+                )
+            return False
+        self.reserved[index] = (day, worst)
+        if self.book.snapshot(day).is_exhausted and self.book.mark_exhausted(day):
+            self._note(
+                t,
+                "budget_exhausted",
+                f"${self.p.daily_limit_usd:.2f} daily budget fully committed ({day})",
+            )
+        return True
+
+    def _price(self, local_model: str) -> ModelPrice | None:
+        if local_model not in self.prices:
+            cloud = self.p.cloud_model_for(local_model)
+            self.prices[local_model] = price_for(cloud, self.p.price_overrides)
+        return self.prices[local_model]
+
+    def _push(self, t: float, kind: int, index: int) -> None:
+        self.seq += 1
+        heapq.heappush(self.events, (t, kind, self.seq, index))
+
+    def _set_depth(self, t: float, depth: int) -> None:
+        self.depth = depth
+        self.peak_depth = max(self.peak_depth, depth)
+        self.depth_series.append((t, depth))
+
+    def _note(self, t: float, kind: str, reason: str) -> None:
+        self.timeline.append(TimelineEntry(t, kind, reason))
+
+    def _now(self, t: float) -> datetime:
+        return self.p.start + timedelta(seconds=t)
+
+    def _is_diverting(self, t: float) -> bool:
+        return breaker.is_diverting(breaker.Override(self.p.mode), self.state, self._now(t))
