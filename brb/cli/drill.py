@@ -20,8 +20,8 @@ def register(app: typer.Typer) -> None:
         ] = None,
         json_out: Annotated[bool, typer.Option("--json", help="Machine-readable result")] = False,
     ) -> None:
-        """A fire drill: burst -> button on -> overflow diverted -> drain -> off. No key,
-        no config, loopback only; under a minute. Exit 0 when every check passes."""
+        """A fire drill: burst, button on, overflow diverted, drain, off (no key, no config,
+        loopback only, under a minute; exit 0 when every check passes)."""
         from brb.drill import main
 
         raise typer.Exit(main(db, as_json=json_out))
