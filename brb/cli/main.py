@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import functools
 import sys
+from typing import TYPE_CHECKING
 
-import click
 import typer
 import typer.main
 from typer.core import TyperGroup
 
 from brb.cli import config_cmd, spend, state
 from brb.errors import BrbError
+
+if TYPE_CHECKING:
+    # typer (0.2x) vendors click as typer._click and no longer imports click itself.
+    from typer._click import Command, Context
 
 # Commands whose modules arrive with later work. They are imported only when
 # run (or listed by --help): some import asyncio or urllib at module level,
@@ -28,18 +32,18 @@ class _BrbGroup(TyperGroup):
     so ``app()`` and Typer's test runner behave exactly like the console script;
     and loads the optional commands on first use."""
 
-    def invoke(self, ctx: click.Context) -> object:
+    def invoke(self, ctx: Context) -> object:
         try:
             return super().invoke(ctx)
         except BrbError as exc:
-            click.echo(f"brb: {exc}", err=True)
+            typer.echo(f"brb: {exc}", err=True)
             ctx.exit(exc.exit_code)
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
+    def list_commands(self, ctx: Context) -> list[str]:
         names = super().list_commands(ctx)
         return names + [n for n in _OPTIONAL if n not in names and _has_module(n)]
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+    def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
         return super().get_command(ctx, cmd_name) or _load_optional(cmd_name)
 
 
@@ -65,7 +69,7 @@ def _has_module(name: str) -> bool:
 
 
 @functools.cache
-def _load_optional(name: str) -> click.Command | None:
+def _load_optional(name: str) -> Command | None:
     """Import ``brb.cli.<name>`` and build its command; each module registers itself."""
     if name not in _OPTIONAL or not _has_module(name):
         return None

@@ -48,6 +48,7 @@ class AlertKind(StrEnum):
     BUDGET_EXHAUSTED = "budget_exhausted"
     PROVIDER_ERRORS = "provider_errors"
     ROLLOVER = "rollover"
+    BUTTON = "button"
 
 
 class Action(StrEnum):
@@ -290,6 +291,28 @@ def provider_errors(
             "threshold": threshold,
             "last_error": last_error[:300],
         },
+    )
+
+
+def button(at: datetime, *, event_kind: str, event_id: int, device: str, detail: str) -> Alert:
+    """The physical button was unplugged (or came back): once per outage event."""
+    unplugged = event_kind == "button_unplugged"
+    return Alert(
+        kind=AlertKind.BUTTON,
+        severity=Severity.WARNING if unplugged else Severity.INFO,
+        title="brb: the physical button is unplugged or unreadable"
+        if unplugged
+        else "brb: the physical button is back",
+        text=(
+            f"Device {device or '?'}: {detail[:300]}. `brb press` still works from a shell; "
+            "the listener retries by itself."
+            if unplugged
+            else f"Device {device or '?'} answers again."
+        ),
+        at=at,
+        once_scope="button",
+        once_key=f"{event_kind}:{event_id}",
+        fields={"device": device, "event": event_kind},
     )
 
 

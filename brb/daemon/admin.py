@@ -92,9 +92,7 @@ class Admin:
                 for model, v in views.items()
             },
             "wait_seconds": round(d.live.last_observation.wait_seconds, 3),
-            "providers": d.hooks.metrics.provider_health()
-            if hasattr(d.hooks.metrics, "provider_health")
-            else [p.name for p in d.providers or []],
+            "providers": d.hooks.provider_health([p.name for p in d.providers or []]),
             "upstream": {"url": d.cfg.upstream, "version": getattr(d, "upstream_version", None)},
             "diversion_blocked_by": snap["diversion_blocked_by"],
             "last_events": [

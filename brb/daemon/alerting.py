@@ -221,6 +221,16 @@ class Alerter:
             )
         )
 
+    def button(
+        self, at: datetime, *, event_kind: str, event_id: int, device: str, detail: str
+    ) -> None:
+        """The button listener (another process) recorded an unplug or a replug."""
+        self._submit(
+            lambda: alerts.button(
+                at, event_kind=event_kind, event_id=event_id, device=device, detail=detail
+            )
+        )
+
     async def aclose(self, timeout_s: float = 10.0) -> None:
         """Wait up to ``timeout_s`` for pending deliveries, then stop."""
         self._closed = True

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +46,8 @@ class Hooks:
         self._last_watchdog = 0.0
         self._rollover: Any = None
         self._scheduler: Any = None
+        self._button_seen_at = clock()
+        self._providers: dict[str, dict[str, Any]] = {}
 
     # --- life ----------------------------------------------------------------------
 
@@ -153,12 +155,49 @@ class Hooks:
         output_tokens: int,
         latency_s: float,
     ) -> None:
+        self._provider(provider)["last_ok_at"] = at
         if self._incident is not None:
             self._incident["diverted"] += 1
             self._incident["cost"] += cost_usd
         self.metrics.cloud_usage(input_tokens, output_tokens, cost_usd)
 
+    def _provider(self, name: str) -> dict[str, Any]:
+        return self._providers.setdefault(
+            name,
+            {
+                "name": name,
+                "last_ok_at": None,
+                "last_error_at": None,
+                "last_error": None,
+                "recent_errors": [],
+            },
+        )
+
+    def provider_health(self, names: list[str]) -> list[dict[str, Any]]:
+        """Per provider: last success, last error, errors in the last minute."""
+        now = self.clock()
+        out = []
+        for p in (self._provider(n) for n in names):
+            recent = [t for t in p["recent_errors"] if (now - t).total_seconds() < 60]
+            p["recent_errors"] = recent
+            out.append(
+                {
+                    "name": p["name"],
+                    "healthy": not recent
+                    or (p["last_ok_at"] is not None and p["last_ok_at"] > recent[-1]),
+                    "errors_last_minute": len(recent),
+                    "last_ok_at": p["last_ok_at"].isoformat() if p["last_ok_at"] else None,
+                    "last_error_at": p["last_error_at"].isoformat() if p["last_error_at"] else None,
+                    "last_error": p["last_error"],
+                }
+            )
+        return out
+
     def provider_failed(self, at: datetime, provider: str, error: ProviderError) -> None:
+        p = self._provider(provider)
+        p["last_error_at"] = at
+        p["last_error"] = str(error)[:300]
+        p["recent_errors"].append(at)
         self.metrics.provider_error(provider, error.status)
         if self.alerter is not None:
             self.alerter.provider_error(at, provider=provider, error=str(error))
@@ -198,7 +237,24 @@ class Hooks:
 
     # --- the 1 s tick -----------------------------------------------------------------
 
+    def _button_events(self, daemon: Daemon) -> None:
+        """The button listener is another process: pick up its unplug/replug events."""
+        events = daemon.reader.events(
+            kinds=["button_unplugged", "button_replugged"], since=self._button_seen_at
+        )
+        for e in events:
+            self._button_seen_at = max(self._button_seen_at, e.at + timedelta(microseconds=1))
+            if self.alerter is not None:
+                self.alerter.button(
+                    e.at,
+                    event_kind=e.kind,
+                    event_id=e.id,
+                    device=str(e.detail.get("device", "")),
+                    detail=str(e.detail.get("error", e.reason)),
+                )
+
     def tick(self, daemon: Daemon) -> None:
+        self._button_events(daemon)
         views = daemon.monitor.views(time.monotonic())
         obs = daemon.live.last_observation
         self.metrics.queue(
