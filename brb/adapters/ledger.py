@@ -107,7 +107,8 @@ class Ledger:
                 "UPDATE ledger SET status = 'settled', settled_at = ?, cost_micro_usd = ?, "
                 "input_tokens = ?, output_tokens = ?, cache_write_tokens = ?, "
                 "cache_read_tokens = ?, latency_s = ?, outcome = ?, "
-                "cloud_model = COALESCE(?, cloud_model) WHERE request_id = ?",
+                "cloud_model = COALESCE(?, cloud_model) "
+                "WHERE request_id = ? AND status = 'reserved'",
                 (
                     iso(at),
                     to_micro(cost_usd),

@@ -126,6 +126,9 @@ class CloudLeg:
             except ConversionError as exc:
                 log.info("not diverting %s request: %s", d.endpoint, exc)
                 return None
+            except Exception:  # a conversion bug must not cost the client its answer
+                log.exception("converting a %s request failed: it stays local", d.endpoint)
+                return None
             if not await self._reserve(plan, d, provider):
                 return None
             response = await self._call(request, plan, d, provider)
@@ -144,9 +147,9 @@ class CloudLeg:
             params = anthropic_passthrough(d.body, cloud_model)
             is_stream = bool(params.pop("stream", False))
             raw_len = len(json.dumps(params, ensure_ascii=False).encode())
-            max_tokens = int(params.get("max_tokens") or 0)
-            if max_tokens <= 0:
-                raise ConversionError("/v1/messages without max_tokens")
+            max_tokens = params.get("max_tokens")
+            if type(max_tokens) is not int or max_tokens <= 0:
+                raise ConversionError("/v1/messages needs max_tokens, a positive integer")
             req = None
             bound = raw_len + 600
         else:
