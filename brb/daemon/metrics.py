@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import platform
 from decimal import Decimal
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -152,13 +153,22 @@ class Metrics:
             for outcome in DELIVERY_OUTCOMES:
                 self._alerts.labels(notifier, outcome)
         self._mode.state("auto")
+        self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     # --- hot path ----------------------------------------------------------------
 
     def request_done(self, backend: str, outcome: str, duration_s: float) -> None:
-        b = _bounded(backend, BACKENDS)
-        self._requests.labels(b, _bounded(outcome, OUTCOMES)).inc()
-        self._duration.labels(b).observe(duration_s)
+        key = (backend, outcome)
+        children = self._children.get(key)
+        if children is None:  # label lookups take a lock and a tuple hash: once per pair
+            b = _bounded(backend, BACKENDS)
+            children = (
+                self._requests.labels(b, _bounded(outcome, OUTCOMES)),
+                self._duration.labels(b),
+            )
+            self._children[key] = children
+        children[0].inc()
+        children[1].observe(duration_s)
 
     def queue(self, depth: int, wait_s: float, in_flight: int | None = None) -> None:
         self._queue_depth.set(depth)
