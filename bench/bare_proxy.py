@@ -12,8 +12,17 @@ import argparse
 import aiohttp
 from aiohttp import web
 
-HOP = {"connection", "keep-alive", "transfer-encoding", "upgrade", "te", "trailer",
-       "proxy-connection", "host", "content-length"}
+HOP = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "upgrade",
+    "te",
+    "trailer",
+    "proxy-connection",
+    "host",
+    "content-length",
+}
 
 
 def build(upstream: str) -> web.Application:
@@ -32,8 +41,9 @@ def build(upstream: str) -> web.Application:
     async def handle(request: web.Request) -> web.StreamResponse:
         body = await request.read()
         headers = {k: v for k, v in request.headers.items() if k.lower() not in HOP}
-        async with session["s"].request(request.method, upstream + request.path_qs,
-                                        headers=headers, data=body) as up:
+        async with session["s"].request(
+            request.method, upstream + request.path_qs, headers=headers, data=body
+        ) as up:
             out = {k: v for k, v in up.headers.items() if k.lower() not in HOP}
             resp = web.StreamResponse(status=up.status, headers=out)
             await resp.prepare(request)
@@ -55,8 +65,9 @@ def main() -> None:
     p.add_argument("--upstream", default="http://127.0.0.1:11434")
     a = p.parse_args()
     host, _, port = a.listen.rpartition(":")
-    web.run_app(build(a.upstream.rstrip("/")), host=host, port=int(port), access_log=None,
-                print=None)
+    web.run_app(
+        build(a.upstream.rstrip("/")), host=host, port=int(port), access_log=None, print=None
+    )
 
 
 if __name__ == "__main__":

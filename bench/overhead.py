@@ -39,8 +39,13 @@ def free_port() -> int:
 
 
 def spawn(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, *args], cwd=ROOT, env={**os.environ, **(env or {})},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 async def wait_up(url: str, timeout_s: float = 20.0) -> None:
@@ -57,18 +62,21 @@ async def wait_up(url: str, timeout_s: float = 20.0) -> None:
     raise SystemExit(f"{url} did not come up")
 
 
-async def run_round(session: aiohttp.ClientSession, url: str, *, stream: bool, concurrency: int,
-                    n: int) -> tuple[list[float], float]:
-    body = json.dumps({"model": "llama3", "stream": stream,
-                       "messages": [{"role": "user", "content": "hello"}]}).encode()
+async def run_round(
+    session: aiohttp.ClientSession, url: str, *, stream: bool, concurrency: int, n: int
+) -> tuple[list[float], float]:
+    body = json.dumps(
+        {"model": "llama3", "stream": stream, "messages": [{"role": "user", "content": "hello"}]}
+    ).encode()
     latencies: list[float] = []
     todo = iter(range(n))
 
     async def worker() -> None:
         for _ in todo:
             t = time.perf_counter()
-            async with session.post(url + "/api/chat", data=body,
-                                    headers={"Content-Type": "application/json"}) as r:
+            async with session.post(
+                url + "/api/chat", data=body, headers={"Content-Type": "application/json"}
+            ) as r:
                 async for _chunk in r.content.iter_any():
                     pass
                 if r.status != 200:
@@ -100,8 +108,9 @@ async def bench(targets: dict[str, str], rounds: int, n: int) -> list[dict[str, 
                     order = list(targets)
                     random.shuffle(order)
                     for name in order:
-                        ls, t = await run_round(session, targets[name], stream=stream,
-                                                concurrency=concurrency, n=count)
+                        ls, t = await run_round(
+                            session, targets[name], stream=stream, concurrency=concurrency, n=count
+                        )
                         lat[name].extend(ls)
                         tput[name].append(t)
                 d50, d99 = pct(lat["direct"], 50), pct(lat["direct"], 99)
@@ -146,18 +155,48 @@ def main() -> None:
     ollama = f"http://127.0.0.1:{ports['ollama']}"
     tmp = tempfile.mkdtemp(prefix="brb-bench-")
     procs = [
-        spawn(["-m", "brb.sim", "ollama", "--port", str(ports["ollama"]), "--service-s", "0",
-               "--num-parallel", "1000", "--chunks", "3"]),
-        spawn(["bench/bare_proxy.py", "--listen", f"127.0.0.1:{ports['bare']}",
-               "--upstream", ollama]),
-        spawn(["-m", "brb", "serve", "--listen", f"127.0.0.1:{ports['brb']}", "--upstream", ollama,
-               "--db", f"{tmp}/brb.db", "--log-level", "warning"],
-              env={"ANTHROPIC_EMERGENCY_KEY": "", "ANTHROPIC_API_KEY": "",
-                   "BRB_CONFIG": ""}),
+        spawn(
+            [
+                "-m",
+                "brb.sim",
+                "ollama",
+                "--port",
+                str(ports["ollama"]),
+                "--service-s",
+                "0",
+                "--num-parallel",
+                "1000",
+                "--chunks",
+                "3",
+            ]
+        ),
+        spawn(
+            ["bench/bare_proxy.py", "--listen", f"127.0.0.1:{ports['bare']}", "--upstream", ollama]
+        ),
+        spawn(
+            [
+                "-m",
+                "brb",
+                "serve",
+                "--listen",
+                f"127.0.0.1:{ports['brb']}",
+                "--upstream",
+                ollama,
+                "--db",
+                f"{tmp}/brb.db",
+                "--log-level",
+                "warning",
+            ],
+            env={"ANTHROPIC_EMERGENCY_KEY": "", "ANTHROPIC_API_KEY": "", "BRB_CONFIG": ""},
+        ),
     ]
-    targets = {"direct": ollama, "bare": f"http://127.0.0.1:{ports['bare']}",
-               "brb": f"http://127.0.0.1:{ports['brb']}"}
+    targets = {
+        "direct": ollama,
+        "bare": f"http://127.0.0.1:{ports['bare']}",
+        "brb": f"http://127.0.0.1:{ports['brb']}",
+    }
     try:
+
         async def go() -> list[dict[str, object]]:
             for url in targets.values():
                 await wait_up(url)

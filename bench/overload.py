@@ -50,8 +50,13 @@ def free_port() -> int:
 
 
 def spawn(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, *args], cwd=ROOT, env={**os.environ, **(env or {})},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    return subprocess.Popen(
+        [sys.executable, *args],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 async def wait_up(url: str, path: str = "/api/version", timeout_s: float = 30.0) -> None:
@@ -79,14 +84,18 @@ def shapes() -> dict[str, list[float]]:
 
 async def drive(url: str, offsets: list[float]) -> dict[str, Any]:
     """Send one request at each offset; return latencies, providers, send times."""
-    body = json.dumps({"model": "llama3", "stream": False,
-                       "messages": [{"role": "user", "content": "Where is my order?"}]}).encode()
+    body = json.dumps(
+        {
+            "model": "llama3",
+            "stream": False,
+            "messages": [{"role": "user", "content": "Where is my order?"}],
+        }
+    ).encode()
     sent: list[float] = [0.0] * len(offsets)
     latency: list[float | None] = [None] * len(offsets)
     provider: list[str] = [""] * len(offsets)
     conn = aiohttp.TCPConnector(limit=0)
-    async with aiohttp.ClientSession(connector=conn,
-                                     timeout=aiohttp.ClientTimeout(total=300)) as s:
+    async with aiohttp.ClientSession(connector=conn, timeout=aiohttp.ClientTimeout(total=300)) as s:
         t0 = time.monotonic() + 0.2
 
         async def one(i: int) -> None:
@@ -94,8 +103,9 @@ async def drive(url: str, offsets: list[float]) -> dict[str, Any]:
             start = time.monotonic()
             sent[i] = start - t0
             try:
-                async with s.post(url + "/api/chat", data=body,
-                                  headers={"Content-Type": "application/json"}) as r:
+                async with s.post(
+                    url + "/api/chat", data=body, headers={"Content-Type": "application/json"}
+                ) as r:
                     raw = await r.read()
                     if r.status == 200 and b'"done"' in raw:
                         latency[i] = time.monotonic() - start
@@ -114,8 +124,9 @@ def oracle_diverted(sent: list[float]) -> tuple[int, float]:
     from brb.core.replay.trace import TraceRecord
 
     trace = [TraceRecord(t, "llama3", "", 12, 3, SERVICE_S) for t in sorted(sent)]
-    params = SimParams(thresholds=Thresholds(10_000, WAIT_THRESHOLD_S), slots=1,
-                       cloud_latency_s=CLOUD_LATENCY_S)
+    params = SimParams(
+        thresholds=Thresholds(10_000, WAIT_THRESHOLD_S), slots=1, cloud_latency_s=CLOUD_LATENCY_S
+    )
     result = oracle(trace, params)
     lat = sorted(result.latencies_s)
     return result.diverted, lat[min(len(lat) - 1, int(0.99 * len(lat)))]
@@ -127,13 +138,24 @@ def pct(xs: list[float], p: float) -> float:
 
 
 def write_config(path: Path, ollama: str, cloud: str, port: int, policy: str) -> None:
-    path.write_text(json.dumps({"big_red_button": {
-        "listen": f"127.0.0.1:{port}", "upstream": ollama, "policy": policy,
-        "thresholds": {"queue_depth": 10000, "wait_time_seconds": WAIT_THRESHOLD_S,
-                       "min_active_seconds": 2},
-        "budget": {"daily_limit_usd": 1000},
-        "providers": {"anthropic": {"base_url": cloud, "api_key_env": "BRB_BENCH_KEY"}},
-    }}))  # JSON is YAML
+    path.write_text(
+        json.dumps(
+            {
+                "big_red_button": {
+                    "listen": f"127.0.0.1:{port}",
+                    "upstream": ollama,
+                    "policy": policy,
+                    "thresholds": {
+                        "queue_depth": 10000,
+                        "wait_time_seconds": WAIT_THRESHOLD_S,
+                        "min_active_seconds": 2,
+                    },
+                    "budget": {"daily_limit_usd": 1000},
+                    "providers": {"anthropic": {"base_url": cloud, "api_key_env": "BRB_BENCH_KEY"}},
+                }
+            }
+        )
+    )  # JSON is YAML
 
 
 async def warm_up(url: str) -> None:
@@ -151,13 +173,15 @@ def spend_usd(db: Path) -> Decimal:
     from brb.adapters.store import Store
 
     with Store.open(db) as store:
-        rows = store.query("SELECT COALESCE(SUM(cost_micro_usd), 0) AS m FROM ledger "
-                           "WHERE status = 'settled'")
+        rows = store.query(
+            "SELECT COALESCE(SUM(cost_micro_usd), 0) AS m FROM ledger WHERE status = 'settled'"
+        )
     return Decimal(rows[0]["m"]) / Decimal(1_000_000)
 
 
-async def run_case(shape: str, offsets: list[float], policy: str | None, ollama: str,
-                   cloud: str, tmp: Path) -> dict[str, Any]:
+async def run_case(
+    shape: str, offsets: list[float], policy: str | None, ollama: str, cloud: str, tmp: Path
+) -> dict[str, Any]:
     proc = None
     db = tmp / f"{shape}-{policy}.db"
     url = ollama
@@ -165,8 +189,10 @@ async def run_case(shape: str, offsets: list[float], policy: str | None, ollama:
         port = free_port()
         cfg = tmp / f"{shape}-{policy}.yaml"
         write_config(cfg, ollama, cloud, port, policy)
-        proc = spawn(["-m", "brb", "serve", "--config", str(cfg), "--db", str(db),
-                      "--log-level", "error"], env={"BRB_BENCH_KEY": KEY})
+        proc = spawn(
+            ["-m", "brb", "serve", "--config", str(cfg), "--db", str(db), "--log-level", "error"],
+            env={"BRB_BENCH_KEY": KEY},
+        )
         url = f"http://127.0.0.1:{port}"
         await wait_up(url)
         await warm_up(url)
@@ -180,30 +206,63 @@ async def run_case(shape: str, offsets: list[float], policy: str | None, ollama:
     diverted = sum(1 for p in r["provider"] if p == "anthropic")
     o_div, o_p99 = oracle_diverted(r["sent"])
     return {
-        "shape": shape, "policy": policy or "no brb", "requests": len(offsets),
-        "lost": len(offsets) - len(done), "p50_s": pct(done, 50), "p99_s": pct(done, 99),
-        "max_s": max(done, default=float("nan")), "diverted": diverted,
+        "shape": shape,
+        "policy": policy or "no brb",
+        "requests": len(offsets),
+        "lost": len(offsets) - len(done),
+        "p50_s": pct(done, 50),
+        "p99_s": pct(done, 99),
+        "max_s": max(done, default=float("nan")),
+        "diverted": diverted,
         "cost_usd": float(spend_usd(db)) if policy else 0.0,
-        "oracle_diverted": o_div, "oracle_p99_s": o_p99,
+        "oracle_diverted": o_div,
+        "oracle_p99_s": o_p99,
     }
 
 
 def show(row: dict[str, Any]) -> None:
     ratio = row["diverted"] / row["oracle_diverted"] if row["oracle_diverted"] else float("nan")
-    print(f"{row['shape']:9} {row['policy']:8} | p50 {row['p50_s']:6.3f}s p99 {row['p99_s']:6.3f}s "
-          f"max {row['max_s']:6.3f}s | diverted {row['diverted']:3d} (oracle "
-          f"{row['oracle_diverted']:3d}, x{ratio:.2f}) | ${row['cost_usd']:.4f} | lost "
-          f"{row['lost']}", flush=True)
+    print(
+        f"{row['shape']:9} {row['policy']:8} | p50 {row['p50_s']:6.3f}s p99 {row['p99_s']:6.3f}s "
+        f"max {row['max_s']:6.3f}s | diverted {row['diverted']:3d} (oracle "
+        f"{row['oracle_diverted']:3d}, x{ratio:.2f}) | ${row['cost_usd']:.4f} | lost "
+        f"{row['lost']}",
+        flush=True,
+    )
 
 
 async def main_async(only: str | None) -> list[dict[str, Any]]:
     tmp = Path(tempfile.mkdtemp(prefix="brb-overload-"))
     po, pa = free_port(), free_port()
     fakes = [
-        spawn(["-m", "brb.sim", "ollama", "--port", str(po), "--num-parallel", "1",
-               "--service-s", str(SERVICE_S), "--chunks", "1"]),
-        spawn(["-m", "brb.sim", "anthropic", "--port", str(pa), "--latency-s",
-               str(CLOUD_LATENCY_S), "--api-key", KEY]),
+        spawn(
+            [
+                "-m",
+                "brb.sim",
+                "ollama",
+                "--port",
+                str(po),
+                "--num-parallel",
+                "1",
+                "--service-s",
+                str(SERVICE_S),
+                "--chunks",
+                "1",
+            ]
+        ),
+        spawn(
+            [
+                "-m",
+                "brb.sim",
+                "anthropic",
+                "--port",
+                str(pa),
+                "--latency-s",
+                str(CLOUD_LATENCY_S),
+                "--api-key",
+                KEY,
+            ]
+        ),
     ]
     ollama, cloud = f"http://127.0.0.1:{po}", f"http://127.0.0.1:{pa}"
     rows = []

@@ -23,6 +23,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from brb.core import pricing
+from brb.core.pricing import ModelPrice, Price
 from brb.errors import ConfigError
 
 TOP_KEY = "big_red_button"
@@ -213,8 +214,8 @@ class BrbConfig(_Section):
     def listen_port(self) -> int:
         return int(self.listen.rpartition(":")[2])
 
-    def price_overrides(self) -> dict[str, pricing.ModelPrice]:
-        out: dict[str, pricing.ModelPrice] = {}
+    def price_overrides(self) -> dict[str, ModelPrice]:
+        out: dict[str, ModelPrice] = {}
         for model, p in self.pricing.items():
             table = pricing.price_for(model)
             cw = p.cache_write_per_mtok
@@ -225,14 +226,14 @@ class BrbConfig(_Section):
                 )
             if cr is None:
                 cr = table.base.cache_read_per_mtok if table else p.input_per_mtok * Decimal("0.1")
-            out[model] = pricing.ModelPrice(
+            out[model] = ModelPrice(
                 model,
-                pricing.Price(p.input_per_mtok, p.output_per_mtok, cw, cr),
+                Price(p.input_per_mtok, p.output_per_mtok, cw, cr),
                 source="config",
             )
         return out
 
-    def price_for(self, model: str) -> pricing.ModelPrice | None:
+    def price_for(self, model: str) -> ModelPrice | None:
         return pricing.price_for(model, self.price_overrides())
 
     def cloud_models(self) -> list[str]:
@@ -260,7 +261,8 @@ def parse(data: Any, *, source: str = "config") -> BrbConfig:
     unknown_top = [k for k in data if k != TOP_KEY]
     if unknown_top:
         raise ConfigError(
-            f"{source}: unknown top-level key {unknown_top[0]!r}: everything lives under {TOP_KEY!r}"
+            f"{source}: unknown top-level key {unknown_top[0]!r}: "
+            f"everything lives under {TOP_KEY!r}"
         )
     section = data.get(TOP_KEY) or {}
     if not isinstance(section, dict):

@@ -135,16 +135,16 @@ async def run_drill(out: Callable[[str], None] = print, db: Path | None = None) 
                 on_daemon=lambda d: holder.setdefault("d", d),
             )
         )
-        done, _ = await asyncio.wait(
-            {ready, daemon_task}, timeout=30, return_when=asyncio.FIRST_COMPLETED
-        )
+        waiters: set[asyncio.Future[Any]] = {ready, daemon_task}
+        done, _ = await asyncio.wait(waiters, timeout=30, return_when=asyncio.FIRST_COMPLETED)
         if daemon_task in done:
             daemon_task.result()  # raises what went wrong
         base = f"http://{ready.result()}"
         daemon: Daemon = holder["d"]
         out(
             f"drill: brb on {base}, in front of a simulated Ollama (1 slot, {SERVICE_S}s a "
-            f"request) and a simulated Anthropic; wait threshold {cfg.thresholds.wait_time_seconds}s"
+            "request) and a simulated Anthropic; wait threshold "
+            f"{cfg.thresholds.wait_time_seconds}s"
         )
         watcher = asyncio.create_task(_watch(daemon, out, tally))
         try:

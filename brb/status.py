@@ -15,7 +15,7 @@ from typing import Any
 from brb.adapters.store import Store, iso
 from brb.config import BrbConfig, anthropic_key
 from brb.core import breaker
-from brb.core.breaker import Mode, Phase
+from brb.core.breaker import Mode
 from brb.core.budget import budget_day
 
 SCHEMA_VERSION = 1
@@ -124,9 +124,3 @@ def check_exit_code(snap: dict[str, Any]) -> int:
     if snap["diverting"]:
         return EXIT_DIVERTING
     return EXIT_OK
-
-
-def is_active(snap: dict[str, Any]) -> bool:
-    return snap["mode"] == Mode.ON.value or (
-        snap["mode"] == Mode.AUTO.value and snap["breaker"] == Phase.ACTIVE.value
-    )

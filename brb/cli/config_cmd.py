@@ -82,12 +82,14 @@ def check(
     loaded = load(path)
     cfg = loaded.config
     effective = {"big_red_button": cfg.model_dump(mode="json")}
-    report = {
+    prices = _prices(cfg)
+    secrets = _secrets(cfg)
+    report: dict[str, Any] = {
         "path": str(loaded.path) if loaded.path else None,
         "valid": True,
         "warnings": list(loaded.warnings),
-        "prices": _prices(cfg),
-        "secrets": _secrets(cfg),
+        "prices": prices,
+        "secrets": secrets,
         "effective": effective,
     }
     if json_out:
@@ -96,7 +98,7 @@ def check(
     print(f"# config: {report['path'] or '(none: all defaults)'} — valid")
     print(yaml.safe_dump(effective, sort_keys=False).rstrip())
     print("\n# price in force per cloud model (USD per million tokens)")
-    for model, p in report["prices"].items():
+    for model, p in prices.items():
         if p is None:
             print(f"  {model}: NO PRICE KNOWN — diversion to it is off")
         else:
@@ -112,7 +114,7 @@ def check(
                     f"{p['long_prompt_output_per_mtok']:g}"
                 )
     print("\n# secrets (values never shown)")
-    for name, state in report["secrets"].items():
+    for name, state in secrets.items():
         print(f"  {name}: {state}")
     for w in loaded.warnings:
         print(f"\nWARNING: {w}")

@@ -9,12 +9,15 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from brb.config import BrbConfig, load
 from brb.errors import UsageError
+
+if TYPE_CHECKING:
+    from brb.adapters.store import Store
 
 ConfigOpt = Annotated[
     Path | None,
@@ -49,7 +52,7 @@ def load_config(path: Path | None, *, quiet: bool = False) -> BrbConfig:
     return loaded.config
 
 
-def open_store(db: Path | None, cfg: BrbConfig):  # noqa: ANN201 - Store, imported lazily
+def open_store(db: Path | None, cfg: BrbConfig) -> Store:
     from brb.adapters.store import Store, resolve_path
 
     return Store.open(resolve_path(db, cfg))

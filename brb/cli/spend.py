@@ -59,7 +59,7 @@ def register(app: typer.Typer) -> None:
         else:
             first = today - timedelta(days=(days or 7) - 1)
         with open_store(db, cfg) as store:
-            report = store.ledger.spend(since_day=first, until_day=today, by=by)  # type: ignore[arg-type]
+            report = store.ledger.spend(since_day=first, until_day=today, by=by)
 
         if json_out:
             out = {

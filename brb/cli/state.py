@@ -62,7 +62,8 @@ def render_panel(s: dict[str, Any]) -> str:
         lines.append("  queue      no sample yet")
     d = s["daemon"]
     lines.append(
-        f"  daemon     pid {d['pid']} on {d['listen']}, heartbeat {_age(d['heartbeat_age_seconds'])}"
+        f"  daemon     pid {d['pid']} on {d['listen']}, "
+        f"heartbeat {_age(d['heartbeat_age_seconds'])}"
         if d
         else "  daemon     never seen (run `brb serve`)"
     )

@@ -111,7 +111,7 @@ _DATE_SUFFIX = re.compile(r"-(\d{8}|latest)$")
 
 
 def canonical_model(model: str) -> str:
-    """Strip a dated or ``-latest`` suffix: ``claude-haiku-4-5-20251001`` -> ``claude-haiku-4-5``."""
+    """Strip a dated or ``-latest`` suffix : ``...-4-5-20251001`` -> ``...-4-5``."""
     return _DATE_SUFFIX.sub("", model.strip())
 
 

@@ -13,6 +13,7 @@ import asyncio
 import hmac
 import json
 import time
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -56,8 +57,6 @@ class Admin:
         spent = snap["spend_today_usd"]
         in_emergency = "N/A"
         if active and since:
-            from datetime import datetime
-
             in_emergency = format_duration((now - datetime.fromisoformat(since)).total_seconds())
         events = d.reader.events(limit=10, newest_first=True)
         return {
@@ -144,7 +143,7 @@ class Admin:
             raise BadRequest("body must be a JSON object")
         return body
 
-    def _until(self, body: dict[str, Any]):  # noqa: ANN202
+    def _until(self, body: dict[str, Any]) -> datetime | None:
         text = body.get("for")
         if text in (None, ""):
             return None

@@ -47,8 +47,9 @@ def final_facts(tail: bytes) -> FinalFacts:
     found = {k.decode(): int(v) for k, v in _FINAL_FIELDS.findall(tail)}
     if not found:
         return FinalFacts()
-    durations = [found[k] for k in ("load_duration", "prompt_eval_duration", "eval_duration")
-                 if k in found]
+    durations = [
+        found[k] for k in ("load_duration", "prompt_eval_duration", "eval_duration") if k in found
+    ]
     return FinalFacts(
         sum(durations) / 1e9 if durations else None,
         found.get("prompt_eval_count"),
