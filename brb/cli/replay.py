@@ -200,7 +200,7 @@ def _records_from_db(
             f"no requests in the request log between {first:%Y-%m-%d %H:%M} "
             f"and {(last or at):%Y-%m-%d %H:%M}"
         )
-    return records_from_log(rows)
+    return records_from_log([dict(r) for r in rows])
 
 
 def records_from_log(rows: Iterable[Mapping[str, Any]]) -> tuple[datetime, list[TraceRecord]]:

@@ -11,12 +11,15 @@ import json
 import sys
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 import typer
 
 from brb.cli.context import ConfigOpt, DbOpt, JsonOpt, load_config, now, open_store
 from brb.errors import UsageError
+
+if TYPE_CHECKING:
+    from brb.adapters.ledger import GroupBy
 
 By = Literal["day", "model", "provider", "session"]
 
@@ -59,7 +62,7 @@ def register(app: typer.Typer) -> None:
         else:
             first = today - timedelta(days=(days or 7) - 1)
         with open_store(db, cfg) as store:
-            report = store.ledger.spend(since_day=first, until_day=today, by=by)
+            report = store.ledger.spend(since_day=first, until_day=today, by=cast("GroupBy", by))
 
         if json_out:
             out = {
