@@ -349,6 +349,16 @@ class Store:
             for r in self.query(sql + " ORDER BY id", params)
         ]
 
+    def last_service_estimates(self, *, since: datetime) -> dict[str, float]:
+        """Per model, the latest sampled service-time estimate (seconds) since ``since``:
+        a restarted daemon starts from what the last one had learned."""
+        rows = self.query(
+            "SELECT model, service_s FROM queue_samples WHERE id IN (SELECT MAX(id) FROM "
+            "queue_samples WHERE service_s IS NOT NULL AND at >= ? GROUP BY model)",
+            (iso(since),),
+        )
+        return {r["model"]: float(r["service_s"]) for r in rows if r["service_s"]}
+
     def log_requests(self, rows: Sequence[dict[str, Any]]) -> None:
         """Append to the request log (the replay's input); rows carry the
         columns of the ``requests`` table, ``at`` as a datetime."""

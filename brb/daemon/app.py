@@ -17,7 +17,7 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -112,6 +112,9 @@ class Daemon:
             asyncio.create_task(self._poll_loop(), name="brb-poll"),
         ]
         await self.hooks.start()
+        since = self.clock() - timedelta(days=7)
+        for model, service_s in self.reader.last_service_estimates(since=since).items():
+            self.monitor.seed_service_estimate(model, service_s)
         version = await self.upstream.version()
         self.upstream_version = version
         if version is None:
