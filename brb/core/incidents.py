@@ -267,7 +267,9 @@ def summarize(
     """The capacity-planning summary of ``found`` over the window ``[since, now]``;
     ``charges`` are every settled charge (inside incidents or not) in it."""
     window = max(now - since, timedelta(seconds=1))
-    days = window.total_seconds() / 86400
+    # A rate needs a day of history: a few minutes of data projected to a month
+    # would read one incident as thousands. Shorter windows count as one day.
+    days = max(window.total_seconds() / 86400, 1.0)
     spend = sum((c.cost_usd for c in charges if since <= c.at <= now), Decimal(0))
     total = sum((i.cost_usd for i in found), Decimal(0))
     ended = [i.time_to_normal_seconds for i in found if i.time_to_normal_seconds is not None]
