@@ -61,8 +61,18 @@ def decide(
     policy: Policy,
     predicted_wait_s: float,
     wait_threshold_s: float,
+    would_queue: bool = False,
+    queue_depth: int = 0,
+    queue_depth_threshold: int | None = None,
 ) -> Decision:
-    """Decide where one request goes (before the budget is consulted)."""
+    """Decide where one request goes (before the budget is consulted).
+
+    ``predicted_wait_s`` is how long this arrival would wait for a local slot;
+    ``would_queue`` whether it would wait at all (no free slot); ``queue_depth``
+    the depth it would make. Overflow keeps the local queue inside both
+    thresholds: it diverts an arrival that would wait past the wait threshold,
+    or would queue past the depth threshold (which is what still works when no
+    service time is known yet, e.g. the first burst after a cold start)."""
     if not is_enabled:
         return Decision(False, "disabled")
     if facts.is_excluded_session:
@@ -84,5 +94,7 @@ def decide(
     if policy is Policy.ALL:
         return Decision(True, "breaker_active")
     if predicted_wait_s > wait_threshold_s:
+        return Decision(True, "overflow")
+    if would_queue and queue_depth_threshold is not None and queue_depth > queue_depth_threshold:
         return Decision(True, "overflow")
     return Decision(False, "fits_locally")

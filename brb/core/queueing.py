@@ -60,6 +60,11 @@ class QueueView:
     oldest_wait_s: float = 0.0
     service_ewma_s: float | None = None
 
+    @property
+    def would_queue(self) -> bool:
+        """A request arriving now would wait: every slot is busy, or others wait."""
+        return self.waiting > 0 or len(self.in_service_elapsed_s) >= self.slots
+
     def predicted_wait_s(self) -> float:
         est = service_estimate_s(self.service_ewma_s, self.in_service_elapsed_s)
         return predicted_wait_s(
@@ -83,10 +88,10 @@ def observe(views: Iterable[QueueView]) -> Observation:
     return Observation(queue_depth=depth, wait_seconds=wait)
 
 
-def with_arrival(obs: Observation, predicted_wait_s: float) -> Observation:
-    """The observation as a new arrival changes it: if it would queue
-    (``predicted_wait_s`` > 0) it counts in the depth, and its wait counts.
-    The daemon's dispatcher and the replay both step the breaker with this."""
-    if predicted_wait_s <= 0:
+def with_arrival(obs: Observation, predicted_wait_s: float, *, would_queue: bool) -> Observation:
+    """The observation as a new arrival changes it: if it would queue it counts
+    in the depth, and its predicted wait counts. The daemon's dispatcher and
+    the replay both step the breaker with this."""
+    if not would_queue:
         return obs
     return Observation(obs.queue_depth + 1, max(obs.wait_seconds, predicted_wait_s))

@@ -56,6 +56,7 @@ class Daemon:
     drain_timeout_s: float = 30.0
     started_at: datetime = field(default_factory=utc_now)
     _idle_sampled: dict[str, bool] = field(default_factory=dict)
+    address: str = ""  # host:port actually bound (the config may say port 0)
 
     def build(self) -> web.Application:
         cfg = self.cfg
@@ -174,7 +175,7 @@ class Daemon:
             at=self.clock(),
             pid=os.getpid(),
             version=__version__,
-            listen=self.cfg.listen,
+            listen=self.address or self.cfg.listen,
             started_at=self.started_at,
         )
 
@@ -276,7 +277,8 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
-    address = _bound_address(site, cfg)
+    address = daemon.address = _bound_address(site, cfg)
+    daemon._heartbeat()
     log.info("brb %s listening on http://%s in front of %s", __version__, address, cfg.upstream)
     daemon.hooks.ready(address)
     if ready:

@@ -37,6 +37,8 @@ from brb.errors import ConversionError, ProviderError
 log = logging.getLogger(__name__)
 
 ANTHROPIC_MESSAGES = "/v1/messages"
+# A cloud response carries its Usage here, for the request log.
+USAGE_KEY = web.ResponseKey("brb.usage", Usage)
 _CONTENT_TYPES = {
     Endpoint.OLLAMA_CHAT: "application/x-ndjson",
     Endpoint.OLLAMA_GENERATE: "application/x-ndjson",
@@ -287,12 +289,14 @@ class CloudLeg:
         headers["X-BRB-Cost-USD"] = f"{cost:.6f}"
         if request_id:
             headers["X-BRB-Provider-Request-Id"] = request_id
-        return web.Response(
+        response = web.Response(
             body=json.dumps(body).encode(),
             status=200,
             content_type="application/json",
             headers=headers,
         )
+        response[USAGE_KEY] = usage
+        return response
 
     def _failed(self, plan: _Plan, provider: Provider, exc: ProviderError) -> None:
         self._release(plan, f"provider_error:{exc.status or 'network'}")
@@ -348,6 +352,7 @@ class CloudLeg:
             await response.write(_error_frame(renderer, str(exc)))
             self._settle(plan, provider.name, usage, started, "error_midstream")
             await response.write_eof()
+            response[USAGE_KEY] = usage
             return response
         except (ConnectionResetError, ConnectionError):
             # The client went away: charge what the provider produced.
@@ -359,6 +364,7 @@ class CloudLeg:
                 await response.write(frame)
         self._settle(plan, provider.name, usage, started, "ok")
         await response.write_eof()
+        response[USAGE_KEY] = usage
         return response
 
     async def _open_stream(

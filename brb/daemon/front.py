@@ -25,10 +25,10 @@ from brb.core import breaker
 from brb.core.policy import Decision, Policy, RequestFacts, decide
 from brb.core.queueing import with_arrival
 from brb.core.sessions import SessionFilter
-from brb.daemon.cloud import ANTHROPIC_MESSAGES, CloudLeg, Diversion
+from brb.daemon.cloud import ANTHROPIC_MESSAGES, USAGE_KEY, CloudLeg, Diversion
 from brb.daemon.live_state import LiveState
 from brb.daemon.queue_monitor import QueueMonitor
-from brb.daemon.relay import LocalLeg, Outcome
+from brb.daemon.relay import LocalLeg
 from brb.daemon.store_writer import StoreWriter
 from brb.errors import BadRequest, BodyTooLarge, BrbError
 
@@ -105,7 +105,7 @@ class Front:
         writer: StoreWriter,
         clock: Callable[[], datetime],
         on_routed: Callable[[str, Decision], None] | None = None,
-        on_done: Callable[[str, int, float], None] | None = None,
+        on_done: Callable[[str, int | str, float], None] | None = None,
     ) -> None:
         self.cfg = cfg
         self.live = live
@@ -155,8 +155,9 @@ class Front:
 
     def _decide(self, request: web.Request, model: str, session: str, now: datetime) -> Decision:
         mono = time.monotonic()
-        predicted = self.monitor.predicted_wait_s(model, mono)
-        self.live.observe(with_arrival(self.monitor.observation(mono), predicted), now)
+        would_queue, predicted = self.monitor.arrival(model, mono)
+        obs = with_arrival(self.monitor.observation(mono), predicted, would_queue=would_queue)
+        self.live.observe(obs, now)
         facts = RequestFacts(
             is_excluded_session=self.sessions.is_excluded(session),
             is_local_only=request.headers.get(LOCAL_ONLY_HEADER, "").strip().lower()
@@ -173,6 +174,9 @@ class Front:
             policy=self.policy,
             predicted_wait_s=predicted,
             wait_threshold_s=self.cfg.thresholds.wait_time_seconds,
+            would_queue=would_queue,
+            queue_depth=obs.queue_depth,
+            queue_depth_threshold=self.cfg.thresholds.queue_depth,
         )
 
     async def _inference(self, request: web.Request) -> web.StreamResponse:
@@ -189,17 +193,18 @@ class Front:
         if decision.divert:
             response = await self.cloud.serve(request, Diversion(path, body, model, session))
             if response is not None:
+                usage = response.get(USAGE_KEY)
                 self._log(
                     now,
                     path,
                     model,
                     session,
-                    "cloud",
-                    decision.reason,
-                    response.status,
-                    None,
-                    time.monotonic() - started,
-                    body,
+                    backend=response.headers.get("X-BRB-Provider", "cloud"),
+                    reason=decision.reason,
+                    status=response.status,
+                    latency_s=time.monotonic() - started,
+                    prompt_tokens=usage.input_tokens if usage else None,
+                    output_tokens=usage.output_tokens if usage else None,
                 )
                 return response
             decision = Decision(False, "fallback")
@@ -218,12 +223,14 @@ class Front:
             path,
             model,
             session,
-            "ollama",
-            decision.reason,
-            outcome.status,
-            outcome,
-            outcome.latency_s,
-            body,
+            backend="ollama",
+            reason=decision.reason,
+            status=outcome.status,
+            latency_s=outcome.latency_s,
+            wait_s=outcome.wait_s,
+            service_s=outcome.facts.service_s,
+            prompt_tokens=outcome.facts.prompt_tokens,
+            output_tokens=outcome.facts.output_tokens,
         )
         return response
 
@@ -243,16 +250,19 @@ class Front:
         path: str,
         model: str,
         session: str,
+        *,
         backend: str,
         reason: str,
         status: int,
-        outcome: Outcome | None,
         latency_s: float,
-        body: dict[str, Any],
+        wait_s: float | None = None,
+        service_s: float | None = None,
+        prompt_tokens: int | None = None,
+        output_tokens: int | None = None,
     ) -> None:
         """One request-log row (the replay's input), buffered off the request path."""
         if self._on_done:
-            self._on_done(backend, status, latency_s)
+            self._on_done(backend, "fallback" if reason == "fallback" else status, latency_s)
         self.writer.log_request(
             {
                 "at": at,
@@ -263,11 +273,11 @@ class Front:
                 "backend": backend,
                 "reason": reason,
                 "status": status,
-                "wait_s": outcome.wait_s if outcome else None,
-                "service_s": outcome.facts.service_s if outcome else None,
+                "wait_s": wait_s,
+                "service_s": service_s,
                 "latency_s": latency_s,
-                "prompt_tokens": outcome.facts.prompt_tokens if outcome else None,
-                "output_tokens": outcome.facts.output_tokens if outcome else None,
+                "prompt_tokens": prompt_tokens,
+                "output_tokens": output_tokens,
                 "outcome": "ok" if status < 400 else "error",
             }
         )

@@ -123,12 +123,13 @@ class QueueMonitor:
         """The breaker's input; models with a free slot contribute nothing (no list built)."""
         return observe(q.view(now) for q in self._models.values() if not q.has_free_slot)
 
-    def predicted_wait_s(self, model: str, now: float) -> float:
-        """How long a request for ``model`` arriving now would wait for a slot."""
+    def arrival(self, model: str, now: float) -> tuple[bool, float]:
+        """For a request for ``model`` arriving now: would it queue, and how long
+        would it wait for a slot (seconds)?"""
         q = self._models.get(model)
         if q is None or q.has_free_slot:
-            return 0.0
-        return q.view(now).predicted_wait_s()
+            return False, 0.0
+        return True, q.view(now).predicted_wait_s()
 
     def in_flight(self) -> int:
         return sum(len(q.pending) + len(q.streaming) for q in self._models.values())

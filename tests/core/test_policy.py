@@ -107,3 +107,29 @@ def test_every_combination_is_consistent() -> None:
             assert not d.divert
         else:
             assert d.divert is (policy is Policy.ALL or wait > 60.0)
+
+
+def test_overflow_keeps_the_local_queue_inside_the_depth_threshold_too() -> None:
+    """With no service time known yet (a cold start) the predicted wait is 0; the
+    depth threshold still bounds the local queue: the arrival that would queue
+    past it is diverted, one that starts at once is not."""
+    from brb.core.breaker import Mode, Phase
+    from brb.core.policy import Policy, RequestFacts, decide
+
+    def go(would_queue: bool, depth: int) -> str:
+        return decide(
+            RequestFacts(),
+            is_enabled=True,
+            mode=Mode.AUTO,
+            phase=Phase.ACTIVE,
+            policy=Policy.OVERFLOW,
+            predicted_wait_s=0.0,
+            wait_threshold_s=1.0,
+            would_queue=would_queue,
+            queue_depth=depth,
+            queue_depth_threshold=3,
+        ).reason
+
+    assert go(True, 4) == "overflow"
+    assert go(True, 3) == "fits_locally"
+    assert go(False, 9) == "fits_locally"

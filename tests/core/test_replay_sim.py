@@ -68,12 +68,14 @@ def test_policy_all_diverts_everything_while_active() -> None:
 
 def test_queue_depth_trips_on_the_arrival_that_crosses_it() -> None:
     # A burst of 10 at t=0 with nothing learned yet (each predicted wait is 0),
-    # queue threshold 3: r0 starts, r1..r4 queue; r4 joining makes 4 > 3.
+    # queue threshold 3: r0 starts, r1..r3 queue; r4 would make 4 > 3: it trips
+    # the breaker and is itself the first one diverted.
     limits = Thresholds(queue_depth=3, wait_seconds=1000, min_active_seconds=NEVER)
-    r = simulate(every(0.0, 10), params(thresholds=limits, policy=Policy.ALL))
-    assert diverted(r) == [5, 6, 7, 8, 9]
-    assert r.timeline[0].reason == "queue depth 4 > 3"
-    assert r.peak_queue_depth == 4
+    for policy in (Policy.ALL, Policy.OVERFLOW):
+        r = simulate(every(0.0, 10), params(thresholds=limits, policy=policy))
+        assert diverted(r) == [4, 5, 6, 7, 8, 9]
+        assert r.timeline[0].reason == "queue depth 4 > 3"
+        assert r.peak_queue_depth == 3
 
 
 def test_two_slots_divert_what_cannot_start_in_time() -> None:

@@ -39,7 +39,7 @@ from datetime import UTC, date, datetime, timedelta, tzinfo
 from decimal import Decimal
 
 from brb.core import breaker
-from brb.core.breaker import BreakerState, Mode, Phase, Thresholds
+from brb.core.breaker import BreakerState, Mode, Observation, Phase, Thresholds
 from brb.core.policy import Policy, RequestFacts, decide
 from brb.core.pricing import DEFAULT_CLOUD_MODEL, ModelPrice, cost_usd, price_for, worst_case_usd
 from brb.core.queueing import observe, with_arrival
@@ -243,8 +243,9 @@ class _Simulation:
         model = self.models.get(rec.model)
         if model is None:
             model = self.models[rec.model] = LocalModel(self.p.slots)
-        predicted = model.view(t).predicted_wait_s()
-        self._step(t, arrival_wait_s=predicted)
+        view = model.view(t)
+        predicted = view.predicted_wait_s()
+        obs = self._step(t, arrival_wait_s=predicted, would_queue=view.would_queue)
         price = self._price(rec.model)
         facts = RequestFacts(
             is_excluded_session=self.sessions.is_excluded(rec.session),
@@ -258,6 +259,9 @@ class _Simulation:
             policy=self.p.policy,
             predicted_wait_s=predicted,
             wait_threshold_s=self.p.thresholds.wait_seconds,
+            would_queue=view.would_queue,
+            queue_depth=obs.queue_depth,
+            queue_depth_threshold=self.p.thresholds.queue_depth,
         )
         if decision.divert and price is not None and self._reserve(t, index, price):
             self._push(t + self.p.cloud_latency_s, _CLOUD_DONE, index)
@@ -319,18 +323,21 @@ class _Simulation:
             self._push(t + self.service_s[index], _LOCAL_DONE, index)
             self._set_depth(t, self.depth - 1)
 
-    def _step(self, t: float, *, arrival_wait_s: float | None = None) -> None:
+    def _step(
+        self, t: float, *, arrival_wait_s: float | None = None, would_queue: bool = False
+    ) -> Observation:
         """Step the breaker with what the monitor sees at ``t``. For an arrival
         not routed yet, ``arrival_wait_s`` is the wait it would get: if it would
         queue it counts in the depth and its wait in the observation, exactly as
         the daemon's dispatcher does (both call ``queueing.with_arrival``)."""
         obs = observe(m.view(t) for m in self.models.values())
         if arrival_wait_s is not None:
-            obs = with_arrival(obs, arrival_wait_s)
+            obs = with_arrival(obs, arrival_wait_s, would_queue=would_queue)
         self.state, tr = breaker.step(self.state, obs, self._now(t), self.p.thresholds)
         if tr is not None:
             self._note(t, tr.kind, tr.reason)
             self.phase_series.append((t, self._is_diverting(t)))
+        return obs
 
     def _reserve(self, t: float, index: int, price: ModelPrice) -> bool:
         rec = self.trace[index]
