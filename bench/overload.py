@@ -23,10 +23,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
-import socket
-import subprocess
-import sys
 import tempfile
 import time
 from decimal import Decimal
@@ -34,43 +30,13 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+from harness import free_port, pct, spawn, wait_up
 
-ROOT = Path(__file__).resolve().parent.parent
 SERVICE_S = 0.15
 CLOUD_LATENCY_S = 0.02
 WAIT_THRESHOLD_S = 0.6
 P99_GOAL_S = 1.1 * (WAIT_THRESHOLD_S + SERVICE_S)
 KEY = "sk-ant-bench"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def spawn(args: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, *args],
-        cwd=ROOT,
-        env={**os.environ, **(env or {})},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-async def wait_up(url: str, path: str = "/api/version", timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    async with aiohttp.ClientSession() as s:
-        while time.monotonic() < deadline:
-            try:
-                async with s.get(url + path) as r:
-                    if r.status < 500:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.1)
-    raise SystemExit(f"{url} did not come up")
 
 
 def shapes() -> dict[str, list[float]]:
@@ -130,11 +96,6 @@ def oracle_diverted(sent: list[float]) -> tuple[int, float]:
     result = oracle(trace, params)
     lat = sorted(result.latencies_s)
     return result.diverted, lat[min(len(lat) - 1, int(0.99 * len(lat)))]
-
-
-def pct(xs: list[float], p: float) -> float:
-    s = sorted(xs)
-    return s[min(len(s) - 1, int(p / 100 * len(s)))] if s else float("nan")
 
 
 def write_config(path: Path, ollama: str, cloud: str, port: int, policy: str) -> None:

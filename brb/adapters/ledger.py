@@ -12,13 +12,15 @@ crash leaves the row ``reserved``: over-counted, never under-counted.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 
 from brb.adapters.store import iso
 from brb.core.budget import BudgetSnapshot
+from brb.core.pricing import Usage
+
+__all__ = ["GroupBy", "Ledger", "Usage", "from_micro", "to_micro"]
 
 if TYPE_CHECKING:
     from brb.adapters.store import Store
@@ -33,14 +35,6 @@ def to_micro(usd: Decimal) -> int:
 
 def from_micro(micro: int | None) -> Decimal:
     return (Decimal(micro or 0) / MICRO).quantize(Decimal("0.000001"))
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_write_tokens: int = 0
-    cache_read_tokens: int = 0
 
 
 class Ledger:
@@ -114,8 +108,8 @@ class Ledger:
                     to_micro(cost_usd),
                     usage.input_tokens,
                     usage.output_tokens,
-                    usage.cache_write_tokens,
-                    usage.cache_read_tokens,
+                    usage.cache_creation_input_tokens,
+                    usage.cache_read_input_tokens,
                     latency_s,
                     outcome,
                     cloud_model,

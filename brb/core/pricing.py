@@ -130,6 +130,43 @@ def price_for(model: str, overrides: Mapping[str, ModelPrice] | None = None) -> 
     return PRICE_TABLE.get(canonical_model(model))
 
 
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """One request's token counts, as Anthropic reports them (``usage``); brb sets no
+    cache_control, so the cache fields stay 0 unless a client's /v1/messages asks."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_creation_input_tokens: int = 0
+    cache_read_input_tokens: int = 0
+
+    @property
+    def prompt_tokens(self) -> int:
+        """Every token of the prompt, cached or not: what clients call the prompt size."""
+        return self.input_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
+
+    def updated(self, usage: object) -> Usage:
+        """This usage with the fields present in an API ``usage`` object replaced."""
+        if not isinstance(usage, dict):
+            return self
+        values = {
+            name: usage[name] if isinstance(usage.get(name), int) else getattr(self, name)
+            for name in Usage.__slots__
+        }
+        return Usage(**values)
+
+
+def usage_cost_usd(price: ModelPrice, usage: Usage) -> Decimal:
+    """Dollars for one request's reported usage."""
+    return cost_usd(
+        price,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cache_write_tokens=usage.cache_creation_input_tokens,
+        cache_read_tokens=usage.cache_read_input_tokens,
+    )
+
+
 def cost_usd(
     price: ModelPrice,
     *,

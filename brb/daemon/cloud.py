@@ -24,13 +24,13 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from brb.adapters.ledger import Usage
 from brb.config import BrbConfig
 from brb.core import pricing
 from brb.core.budget import budget_day, crossed_alerts
 from brb.core.capabilities import capabilities_for
 from brb.core.convert import CloudRequest, Endpoint, StreamRenderer, render_message, to_cloud
 from brb.core.convert.to_cloud import anthropic_passthrough
+from brb.core.pricing import Usage
 from brb.daemon.store_writer import StoreWriter
 from brb.errors import ConversionError, ProviderError
 
@@ -196,13 +196,7 @@ class CloudLeg:
         self, plan: _Plan, provider: str, usage: Usage, started: float, outcome: str
     ) -> Decimal:
         at = self.clock()
-        cost = pricing.cost_usd(
-            plan.price,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            cache_write_tokens=usage.cache_write_tokens,
-            cache_read_tokens=usage.cache_read_tokens,
-        )
+        cost = pricing.usage_cost_usd(plan.price, usage)
         latency = time.monotonic() - started
 
         def write() -> None:
@@ -273,7 +267,7 @@ class CloudLeg:
         except ProviderError as exc:
             self._failed(plan, provider, exc)
             return None
-        usage = _usage(message.get("usage"))
+        usage = Usage().updated(message.get("usage"))
         cost = self._settle(plan, provider.name, usage, started, "ok")
         if plan.req is None:
             body = message
@@ -394,30 +388,14 @@ class _Plan:
     request_id: str
 
 
-def _usage(u: Any) -> Usage:
-    u = u if isinstance(u, dict) else {}
-    return Usage(
-        input_tokens=int(u.get("input_tokens") or 0),
-        output_tokens=int(u.get("output_tokens") or 0),
-        cache_write_tokens=int(u.get("cache_creation_input_tokens") or 0),
-        cache_read_tokens=int(u.get("cache_read_input_tokens") or 0),
-    )
-
-
 def _merge_usage(usage: Usage, event: dict[str, Any]) -> Usage:
+    """The usage so far, after one stream event (message_start has the prompt's,
+    message_delta the cumulative output)."""
     kind = event.get("type")
     if kind == "message_start":
-        return _usage((event.get("message") or {}).get("usage"))
+        return Usage().updated((event.get("message") or {}).get("usage"))
     if kind == "message_delta":
-        u = event.get("usage") or {}
-        return Usage(
-            input_tokens=int(u.get("input_tokens") or usage.input_tokens),
-            output_tokens=int(u.get("output_tokens") or usage.output_tokens),
-            cache_write_tokens=int(
-                u.get("cache_creation_input_tokens") or usage.cache_write_tokens
-            ),
-            cache_read_tokens=int(u.get("cache_read_input_tokens") or usage.cache_read_tokens),
-        )
+        return usage.updated(event.get("usage"))
     return usage
 
 

@@ -15,7 +15,11 @@ import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from brb.core.pricing import Usage
+
 from .request import JSON
+
+__all__ = ["Reply", "ToolCall", "Usage", "read_message"]
 
 _LENGTH_STOPS = frozenset({"max_tokens", "model_context_window_exceeded"})
 _NATURAL_STOPS = frozenset({None, "end_turn", "stop_sequence", "tool_use", "pause_turn"})
@@ -26,31 +30,6 @@ class ToolCall:
     id: str
     name: str
     arguments: JSON
-
-
-@dataclass(frozen=True, slots=True)
-class Usage:
-    """Token counts as Anthropic reports them (cache fields stay 0: brb sets no cache_control)."""
-
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cache_creation_input_tokens: int = 0
-    cache_read_input_tokens: int = 0
-
-    @property
-    def prompt_tokens(self) -> int:
-        """Every token of the prompt, cached or not: what clients call the prompt size."""
-        return self.input_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
-
-    def updated(self, usage: object) -> Usage:
-        """This usage with the fields present in an API ``usage`` object replaced."""
-        if not isinstance(usage, dict):
-            return self
-        values = {
-            name: usage[name] if isinstance(usage.get(name), int) else getattr(self, name)
-            for name in Usage.__slots__
-        }
-        return Usage(**values)
 
 
 @dataclass(frozen=True, slots=True)
