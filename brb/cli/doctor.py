@@ -299,85 +299,33 @@ def check_live(cfg: BrbConfig, key: str | None) -> Check:
 # --- notifiers and daemon --------------------------------------------------------------
 
 
-def _is_url(value: str) -> bool:
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.netloc)
-
-
 def _host(url: str) -> str:
     return urlsplit(url).hostname or url
 
 
-def _notifier(
-    name: str, env: str, secret: str | None, *, is_url: bool, ok: str, named: str | None
-) -> Check:
-    """One notifier whose secret lives in ``$env``; ``named`` is the config
-    value that says it was meant to be used (a channel, a service)."""
-    if secret and is_url and not _is_url(secret):
-        return Check(name, "fail", f"${env} is set but is not an http(s) URL")
-    if secret:
-        return Check(name, "ok", f"{ok} (${env})")
-    if named:
-        return Check(name, "warn", f"{named} is configured but ${env} is not set: no {name} alerts")
-    return Check(name, "skip", f"not configured (${env})")
-
-
 def check_notifiers(cfg: BrbConfig) -> list[Check]:
+    """Each notifier as the daemon will build it (env var or systemd credential),
+    secrets masked; a notifier the config names but can't use is a warning, a
+    secret that isn't a URL where one is needed a failure."""
+    from brb.adapters.notifiers import checks
     from brb.config import read_secret
 
     n, sp = cfg.notifications, cfg.notifications.statuspage
-    channel = f", channel {n.slack_channel}" if n.slack_channel else ""
-    out = [
-        _notifier(
-            "slack",
-            n.slack_webhook_url_env,
-            read_secret([n.slack_webhook_url_env]),
-            is_url=True,
-            ok=f"webhook URL set{channel}",
-            named=n.slack_channel and f"slack_channel {n.slack_channel}",
-        ),
-        _notifier(
-            "pagerduty",
-            n.pagerduty_routing_key_env,
-            read_secret([n.pagerduty_routing_key_env]),
-            is_url=False,
-            ok=f"routing key set, events to {_host(n.pagerduty_events_url)}",
-            named=n.pagerduty_service and f"pagerduty_service {n.pagerduty_service}",
-        ),
-        _notifier(
-            "webhook",
-            n.webhook_url_env,
-            read_secret([n.webhook_url_env]),
-            is_url=True,
-            ok="URL set",
-            named=None,
-        ),
-    ]
-    parts = {
-        "statuspage.page_id": sp.page_id,
-        "statuspage.component_id": sp.component_id,
-        f"${sp.api_key_env}": read_secret([sp.api_key_env]),
+    meant = {
+        "slack": n.slack_channel and f"slack_channel {n.slack_channel}",
+        "pagerduty": n.pagerduty_service and f"pagerduty_service {n.pagerduty_service}",
+        "statuspage": (sp.page_id or sp.component_id) and "statuspage page/component",
     }
-    missing = [k for k, v in parts.items() if not v]
-    if not missing:
-        out.append(
-            Check(
-                "statuspage",
-                "ok",
-                f"page {sp.page_id}, component {sp.component_id} "
-                f"via {_host(sp.api_base)}, API key set (${sp.api_key_env})",
-            )
-        )
-    elif len(missing) < len(parts):
-        out.append(
-            Check(
-                "statuspage",
-                "warn",
-                f"half configured: {', '.join(missing)} missing; no status-page updates",
-            )
-        )
-    else:
-        out.append(Check("statuspage", "skip", "not configured"))
+    out: list[Check] = []
+    for c in checks(cfg):
+        if c.enabled:
+            out.append(Check(c.name, "ok", c.detail))
+        elif "not an http(s) URL" in c.detail or "is not a URL" in c.detail:
+            out.append(Check(c.name, "fail", c.detail))
+        elif meant.get(c.name):
+            out.append(Check(c.name, "warn", f"{meant[c.name]} is configured but {c.detail}"))
+        else:
+            out.append(Check(c.name, "skip", c.detail))
     if not any(c.status == "ok" for c in out):
         out.append(
             Check(

@@ -192,10 +192,10 @@ def test_notifier_details(cli: Cli, healthy: Path, monkeypatch: pytest.MonkeyPat
     assert report["ok"] is False
     assert by_name["webhook"]["status"] == "fail"
     assert by_name["pagerduty"]["status"] == "ok"
-    assert "events to events.pagerduty.com" in by_name["pagerduty"]["summary"]
+    assert "https://events.pagerduty.com/" in by_name["pagerduty"]["summary"]
     assert by_name["statuspage"]["status"] == "warn"
     assert (
-        "statuspage.component_id, $BRB_STATUSPAGE_API_KEY missing"
+        "set notifications.statuspage.component_id, BRB_STATUSPAGE_API_KEY"
         in (by_name["statuspage"]["summary"])
     )
     assert by_name["admin token"]["status"] == "skip"
