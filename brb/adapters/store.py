@@ -256,14 +256,8 @@ class Store:
         limit: int | None = None,
         newest_first: bool = False,
     ) -> list[Event]:
-        sql = "SELECT id, at, kind, source, who, reason, detail FROM events WHERE 1=1"
-        params: list[Any] = []
-        if since is not None:
-            sql += " AND at >= ?"
-            params.append(iso(since))
-        if until is not None:
-            sql += " AND at < ?"
-            params.append(iso(until))
+        where, params = _window(since, until)
+        sql = "SELECT id, at, kind, source, who, reason, detail FROM events WHERE " + where
         if kinds:
             sql += f" AND kind IN ({','.join('?' * len(kinds))})"
             params.extend(kinds)
@@ -312,42 +306,15 @@ class Store:
             )
 
     def last_queue_sample(self) -> QueueSample | None:
-        rows = self.query(
-            "SELECT at, model, queue_depth, in_flight, wait_s, service_s FROM queue_samples "
-            "ORDER BY id DESC LIMIT 1"
-        )
+        rows = self.query(f"SELECT {_SAMPLE_COLUMNS} FROM queue_samples ORDER BY id DESC LIMIT 1")
         if not rows:
             return None
-        r = rows[0]
-        return QueueSample(
-            parse_iso(r["at"]) or datetime.now(UTC),
-            r["model"],
-            r["queue_depth"],
-            r["in_flight"],
-            r["wait_s"],
-            r["service_s"],
-        )
+        return _sample(rows[0])
 
     def queue_samples(self, *, since: datetime, until: datetime | None = None) -> list[QueueSample]:
-        sql = (
-            "SELECT at, model, queue_depth, in_flight, wait_s, service_s FROM queue_samples "
-            "WHERE at >= ?"
-        )
-        params: list[Any] = [iso(since)]
-        if until is not None:
-            sql += " AND at < ?"
-            params.append(iso(until))
-        return [
-            QueueSample(
-                parse_iso(r["at"]) or since,
-                r["model"],
-                r["queue_depth"],
-                r["in_flight"],
-                r["wait_s"],
-                r["service_s"],
-            )
-            for r in self.query(sql + " ORDER BY id", params)
-        ]
+        where, params = _window(since, until)
+        sql = f"SELECT {_SAMPLE_COLUMNS} FROM queue_samples WHERE {where} ORDER BY id"
+        return [_sample(r) for r in self.query(sql, params)]
 
     def last_service_estimates(self, *, since: datetime) -> dict[str, float]:
         """Per model, the latest sampled service-time estimate (seconds) since ``since``:
@@ -364,22 +331,7 @@ class Store:
         columns of the ``requests`` table, ``at`` as a datetime."""
         if not rows:
             return
-        cols = (
-            "at",
-            "day",
-            "endpoint",
-            "model",
-            "session",
-            "backend",
-            "reason",
-            "status",
-            "wait_s",
-            "service_s",
-            "latency_s",
-            "prompt_tokens",
-            "output_tokens",
-            "outcome",
-        )
+        cols = _REQUEST_COLUMNS
         with self.write() as conn:
             conn.executemany(
                 f"INSERT INTO requests ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
@@ -387,12 +339,8 @@ class Store:
             )
 
     def request_log(self, *, since: datetime, until: datetime | None = None) -> list[sqlite3.Row]:
-        sql = "SELECT * FROM requests WHERE at >= ?"
-        params: list[Any] = [iso(since)]
-        if until is not None:
-            sql += " AND at < ?"
-            params.append(iso(until))
-        return self.query(sql + " ORDER BY at, id", params)
+        where, params = _window(since, until)
+        return self.query(f"SELECT * FROM requests WHERE {where} ORDER BY at, id", params)
 
     def write_heartbeat(
         self, *, at: datetime, pid: int, version: str, listen: str, started_at: datetime
@@ -418,3 +366,27 @@ class Store:
             parse_iso(r["started_at"]),
             parse_iso(r["heartbeat_at"]),
         )
+
+
+_SAMPLE_COLUMNS = "at, model, queue_depth, in_flight, wait_s, service_s"
+_REQUEST_COLUMNS = ("at", "day", "endpoint", "model", "session", "backend", "reason", "status",
+                    "wait_s", "service_s", "latency_s", "prompt_tokens", "output_tokens",
+                    "outcome")  # fmt: skip
+
+
+def _window(since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:
+    """A WHERE clause on ``at`` for [since, until), and its parameters."""
+    clauses, params = ["1=1"], []
+    if since is not None:
+        clauses.append("at >= ?")
+        params.append(iso(since))
+    if until is not None:
+        clauses.append("at < ?")
+        params.append(iso(until))
+    return " AND ".join(clauses), params
+
+
+def _sample(r: sqlite3.Row) -> QueueSample:
+    at = parse_iso(r["at"]) or datetime.now(UTC)
+    return QueueSample(at, r["model"], r["queue_depth"], r["in_flight"], r["wait_s"],
+                       r["service_s"])  # fmt: skip
