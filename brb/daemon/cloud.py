@@ -3,8 +3,9 @@
 Owns what happens between "divert this" and the client's answer: the
 conversion to the provider's format, the worst-case reservation on disk
 before the first byte leaves, the call, the answer converted back (stream
-for stream), and settling the real cost. The client's response is held
-until the provider's first real content arrives, so a provider failing
+for stream), and settling the real cost (the money itself is
+:mod:`brb.daemon.spending`'s). The client's response is held until the
+provider's first real content arrives, so a provider failing
 before that falls back invisibly: :meth:`CloudLeg.serve` returns None and
 the caller sends the request to the local queue. After content has gone
 out, a failure ends the stream the way Ollama does (an ``{"error"}`` line).
@@ -26,11 +27,11 @@ from aiohttp import web
 
 from brb.config import BrbConfig
 from brb.core import pricing
-from brb.core.budget import budget_day, crossed_alerts
 from brb.core.capabilities import capabilities_for
 from brb.core.convert import CloudRequest, Endpoint, StreamRenderer, render_message, to_cloud
 from brb.core.convert.to_cloud import anthropic_passthrough
 from brb.core.pricing import Usage
+from brb.daemon.spending import BudgetEvents, Spending
 from brb.daemon.store_writer import StoreWriter
 from brb.errors import ConversionError, ProviderError
 
@@ -55,7 +56,7 @@ class Provider(Protocol):
     def stream(self, params: dict[str, Any]) -> Any: ...  # AsyncIterator[dict]
 
 
-class CloudEvents(Protocol):
+class CloudEvents(BudgetEvents, Protocol):
     """What the cloud leg reports (alerts and metrics implement it)."""
 
     def provider_failed(self, at: datetime, provider: str, error: ProviderError) -> None: ...
@@ -69,17 +70,6 @@ class CloudEvents(Protocol):
         input_tokens: int,
         output_tokens: int,
         latency_s: float,
-    ) -> None: ...
-
-    def budget_crossed(
-        self,
-        at: datetime,
-        *,
-        day: str,
-        percents: list[float],
-        spent_usd: Decimal,
-        limit_usd: Decimal,
-        exhausted: bool,
     ) -> None: ...
 
 
@@ -108,6 +98,7 @@ class CloudLeg:
         self.clock = clock
         self.events = events
         self._prices = cfg.price_overrides()
+        self.spending = Spending(cfg, writer, clock, events)
         self._price_cache: dict[str, pricing.ModelPrice | None] = {}
 
     def price(self, local_model: str) -> pricing.ModelPrice | None:
@@ -172,45 +163,22 @@ class CloudLeg:
         return _Plan(cloud_model, price, params, is_stream, req, worst, uuid.uuid4().hex)
 
     async def _reserve(self, plan: _Plan, d: Diversion, provider: Provider) -> bool:
-        at = self.clock()
-        day = budget_day(at, self.cfg.tz)
-        ok = await self.writer.call(
-            self.writer.store.ledger.reserve,
+        return await self.spending.reserve(
             plan.request_id,
-            day=day,
-            amount_usd=plan.worst_usd,
-            limit_usd=self.cfg.budget.daily_limit_usd,
-            at=at,
+            plan.worst_usd,
             provider=provider.name,
             endpoint=d.endpoint,
             session=d.session,
             local_model=d.local_model,
             cloud_model=plan.cloud_model,
         )
-        if not ok:
-            log.info("budget can't cover $%s for this request: it stays local", plan.worst_usd)
-            self.writer.submit(self._check_budget, day.isoformat(), at)
-        return bool(ok)
 
     def _settle(
         self, plan: _Plan, provider: str, usage: Usage, started: float, outcome: str
     ) -> Decimal:
         at = self.clock()
-        cost = pricing.usage_cost_usd(plan.price, usage)
         latency = time.monotonic() - started
-
-        def write() -> None:
-            self.writer.store.ledger.settle(
-                plan.request_id,
-                cost_usd=cost,
-                usage=usage,
-                at=at,
-                latency_s=latency,
-                outcome=outcome,
-            )
-            self._check_budget(budget_day(at, self.cfg.tz).isoformat(), at)
-
-        self.writer.submit(write)
+        cost = self.spending.settle(plan.request_id, plan.price, usage, latency, outcome)
         self.events.settled(
             at,
             provider=provider,
@@ -221,38 +189,8 @@ class CloudLeg:
         )
         return cost
 
-    def _check_budget(self, day: str, at: datetime) -> None:
-        """On the writer thread: report alert percentages crossed and exhaustion."""
-        from datetime import date
-
-        snap = self.writer.store.ledger.snapshot(
-            date.fromisoformat(day), self.cfg.budget.daily_limit_usd
-        )
-        fired = {
-            float(k.split(":", 1)[1])
-            for k in self.writer.store.alerts_fired(day)
-            if k.startswith("budget:")
-        }
-        crossed = crossed_alerts(
-            snap.committed_usd, snap.limit_usd, self.cfg.budget.alert_at_percent, fired
-        )
-        exhausted = snap.is_exhausted and "budget:exhausted" not in self.writer.store.alerts_fired(
-            day
-        )
-        if crossed or exhausted:
-            self.events.budget_crossed(
-                at,
-                day=day,
-                percents=crossed,
-                spent_usd=snap.settled_usd,
-                limit_usd=snap.limit_usd,
-                exhausted=exhausted,
-            )
-
     def _release(self, plan: _Plan, outcome: str) -> None:
-        self.writer.submit(
-            self.writer.store.ledger.release, plan.request_id, at=self.clock(), outcome=outcome
-        )
+        self.spending.release(plan.request_id, outcome)
 
     # --- the call ----------------------------------------------------------------
 

@@ -127,3 +127,30 @@ def test_the_learned_service_time_is_kept_for_the_next_daemon(start_brb: StartRi
             lambda: store.last_service_estimates(since=datetime(2000, 1, 1, tzinfo=UTC))
         )
     assert 0.15 < estimates["llama3"] < 0.3
+
+
+def test_a_budget_percentage_alerts_once_a_day(
+    start_brb: StartRig, capture: tuple[CaptureServer, str]
+) -> None:
+    server, url = capture
+    rig = start_brb(
+        **_settings(url),
+        budget={"daily_limit_usd": 5, "alert_at_percent": [1, 90]},
+        models={"max_tokens": 64},
+        pricing={"claude-sonnet-5-5": {"input_per_mtok": 1000, "output_per_mtok": 1000}},
+    )
+    rig.press()
+    for i in range(4):
+        assert rig.post("/api/chat", chat_body("/api/chat", f"q{i}")).provider == "anthropic"
+    rig.settled_rows(4)
+
+    def budget_messages() -> list[Any]:
+        return [c for c in _by_path(server, "/hook") if c.body.get("kind") == "budget_percent"]
+
+    (alert,) = poll(budget_messages, timeout_s=5.0)
+    assert alert.body["fields"]["percent"] == 1
+    n = len(server.captured)
+    assert rig.post("/api/chat", chat_body("/api/chat", "one more")).provider == "anthropic"
+    rig.settled_rows(5)
+    poll(lambda: len(server.captured) >= n, timeout_s=0.5)
+    assert len(budget_messages()) == 1  # the 1% line was crossed once today: no repeat
