@@ -31,14 +31,13 @@ import logging
 import random
 import sqlite3
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
 import aiohttp
 
 from brb.adapters.notifiers import Notifier, enabled_notifiers
-from brb.adapters.notifiers.delivery import RetryPolicy, Sleep, deliver
+from brb.adapters.notifiers.delivery import DeliveryAttempt, RetryPolicy, Sleep, deliver
 from brb.adapters.notifiers.http import USER_AGENT, Outcome, Request
 from brb.adapters.store import Store
 from brb.config import BrbConfig
@@ -53,23 +52,6 @@ EVENT_KIND = "alert_delivery"
 QUEUE_SIZE = 200
 # What a store call can raise; an alert path survives all of them.
 _STORE_ERRORS = (BrbError, sqlite3.Error)
-
-
-@dataclass(frozen=True, slots=True)
-class DeliveryAttempt:
-    """One attempt's outcome, as recorded; ``final`` when no retry follows."""
-
-    notifier: str
-    alert_kind: str
-    alert_key: str
-    attempt: int
-    ok: bool
-    status: int | None
-    error: str | None
-    final: bool
-
-    def detail(self) -> dict[str, object]:
-        return dataclasses.asdict(self)
 
 
 def _utcnow() -> datetime:

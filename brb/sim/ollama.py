@@ -307,14 +307,14 @@ class FakeOllama:
         chunk = wire.chat_chunk if is_chat else wire.generate_chunk
         step_s = service_s / len(reply.pieces)
         for index, piece in enumerate(reply.pieces):
-            await _write_line(response, chunk(reply.model, reply.created_at, piece))
+            await response.write(wire.ndjson_line(chunk(reply.model, reply.created_at, piece)))
             if index == 0 and self._midstream:
-                await _write_line(response, {"error": self._midstream.popleft()})
+                await response.write(wire.ndjson_line({"error": self._midstream.popleft()}))
                 await response.write_eof()
                 return response
             await asyncio.sleep(step_s)
         timings = Timings.split(wait_s, service_s)
-        await _write_line(response, self._final_native(reply, is_chat, "", timings))
+        await response.write(wire.ndjson_line(self._final_native(reply, is_chat, "", timings)))
         await response.write_eof()
         return response
 
@@ -390,24 +390,22 @@ class FakeOllama:
         ident, created, model = reply.completion_id, reply.created, reply.model
         step_s = service_s / len(reply.pieces)
         for index, piece in enumerate(reply.pieces):
-            await _write_event(response, wire.openai_chunk(ident, created, model, piece, None))
+            await response.write(
+                wire.sse_event(wire.openai_chunk(ident, created, model, piece, None))
+            )
             if index == 0 and self._midstream:
-                await _write_event(response, wire.openai_error(500, self._midstream.popleft()))
+                await response.write(
+                    wire.sse_event(wire.openai_error(500, self._midstream.popleft()))
+                )
                 await response.write_eof()
                 return response
             await asyncio.sleep(step_s)
-        await _write_event(response, wire.openai_chunk(ident, created, model, "", "stop"))
+        await response.write(wire.sse_event(wire.openai_chunk(ident, created, model, "", "stop")))
         if wants_usage:
             usage = (reply.prompt_tokens, len(reply.pieces))
-            await _write_event(response, wire.openai_usage_chunk(ident, created, model, usage))
+            await response.write(
+                wire.sse_event(wire.openai_usage_chunk(ident, created, model, usage))
+            )
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
-
-
-async def _write_line(response: web.StreamResponse, obj: JSON) -> None:
-    await response.write(json.dumps(obj, separators=(",", ":")).encode() + b"\n")
-
-
-async def _write_event(response: web.StreamResponse, obj: JSON) -> None:
-    await response.write(b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n")

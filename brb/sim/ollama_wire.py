@@ -11,6 +11,7 @@ Must not: do I/O, sleep or read the clock: times and timestamps are parameters.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -301,3 +302,13 @@ def openai_models(models: Sequence[str], created: int) -> JSON:
             {"id": m, "object": "model", "created": created, "owned_by": "library"} for m in models
         ],
     }
+
+
+def ndjson_line(obj: Any) -> bytes:
+    """One NDJSON line, compact like Ollama's own."""
+    return json.dumps(obj, separators=(",", ":")).encode() + b"\n"
+
+
+def sse_event(obj: Any) -> bytes:
+    """One SSE ``data:`` event (OpenAI-compatible streaming)."""
+    return b"data: " + json.dumps(obj, separators=(",", ":")).encode() + b"\n\n"

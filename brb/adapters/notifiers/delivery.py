@@ -14,6 +14,7 @@ with anything but the ``sleep`` it is given (tests pass a recorder).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -69,3 +70,20 @@ async def deliver(
             return outcome
         await sleep(retry_delay_s(policy, attempt, outcome.retry_after_s, unit_random()))
         attempt += 1
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryAttempt:
+    """One attempt's outcome, as recorded; ``final`` when no retry follows."""
+
+    notifier: str
+    alert_kind: str
+    alert_key: str
+    attempt: int
+    ok: bool
+    status: int | None
+    error: str | None
+    final: bool
+
+    def detail(self) -> dict[str, object]:
+        return dataclasses.asdict(self)
