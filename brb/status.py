@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from brb.adapters.store import Store, iso
+from brb.adapters.store import Heartbeat, Store, iso
 from brb.config import BrbConfig, anthropic_key
 from brb.core import breaker
 from brb.core.breaker import Mode
@@ -23,21 +23,29 @@ SCHEMA_VERSION = 1
 EXIT_OK = 0
 EXIT_DIVERTING = 3
 EXIT_BUDGET_EXHAUSTED = 4
+# The daemon writes a heartbeat every 2 s; older than this, it is taken as not running.
+DAEMON_ALIVE_S = 30.0
 
 
 def money(d: Decimal) -> float:
     return float(d.quantize(Decimal("0.000001")))
 
 
-def diversion_blockers(cfg: BrbConfig) -> list[str]:
-    """Why nothing can be diverted, whatever the breaker says (empty: nothing)."""
+def diversion_blockers(cfg: BrbConfig, daemon_providers: list[str] | None = None) -> list[str]:
+    """Why nothing can be diverted, whatever the breaker says (empty: nothing).
+
+    ``daemon_providers`` is what the running daemon built at start (it may see
+    a systemd credential this shell can't); None when no daemon is running."""
     out = []
     if not cfg.enabled:
         out.append("brb is disabled in the config (enabled: false)")
     model = cfg.models.anthropic_model
     if cfg.price_for(model) is None:
         out.append(f"no price known for cloud model {model!r}: add it under pricing:")
-    if anthropic_key(cfg) is None:
+    if daemon_providers is not None:
+        if not daemon_providers:
+            out.append("the running daemon has no cloud provider: it found no Anthropic key")
+    elif anthropic_key(cfg) is None:
         out.append(
             f"no Anthropic key: set {cfg.providers.anthropic.api_key_env} (or ANTHROPIC_API_KEY, "
             "or the systemd credential)"
@@ -51,7 +59,8 @@ def snapshot(store: Store, cfg: BrbConfig, now: datetime) -> dict[str, Any]:
     day = budget_day(now, cfg.tz)
     budget = store.ledger.snapshot(day, cfg.budget.daily_limit_usd)
     diverting = breaker.is_diverting(override, state, now)
-    blockers = diversion_blockers(cfg)
+    beat = store.read_heartbeat()
+    blockers = diversion_blockers(cfg, _daemon_providers(store, beat, now))
     if budget.is_exhausted:
         blockers.append(f"today's budget of ${cfg.budget.daily_limit_usd} is exhausted")
 
@@ -65,7 +74,6 @@ def snapshot(store: Store, cfg: BrbConfig, now: datetime) -> dict[str, Any]:
         reason += f": {override.reason}"
 
     sample = store.last_queue_sample()
-    beat = store.read_heartbeat()
     return {
         "schema": SCHEMA_VERSION,
         "now": iso(now),
@@ -124,3 +132,15 @@ def check_exit_code(snap: dict[str, Any]) -> int:
     if snap["diverting"]:
         return EXIT_DIVERTING
     return EXIT_OK
+
+
+def _daemon_providers(store: Store, beat: Heartbeat | None, now: datetime) -> list[str] | None:
+    """The providers the live daemon built at start; None when no daemon is alive."""
+    if beat is None or beat.heartbeat_at is None:
+        return None
+    if (now - beat.heartbeat_at).total_seconds() > DAEMON_ALIVE_S:
+        return None
+    starts = store.events(kinds=["daemon_start"], limit=1, newest_first=True)
+    if not starts or "providers" not in starts[0].detail:
+        return None
+    return [str(p) for p in starts[0].detail["providers"]]
