@@ -14,7 +14,6 @@ exit status, the HTTP front maps ``http_status`` to an Ollama-style
     │   └── ConversionError     the cloud can't take this request faithfully: it stays local
     ├── UpstreamUnavailable     HTTP 502: Ollama can't be reached
     ├── ProviderError           a cloud provider failed (status, retryable, request_id)
-    ├── BudgetExhausted         the day's cloud budget can't cover a request
     └── ButtonError             a physical button can't be opened or read
 """
 
@@ -86,12 +85,6 @@ class ProviderError(BrbError):
         self.status = status
         self.retryable = retryable
         self.request_id = request_id
-
-
-class BudgetExhausted(BrbError):
-    """The day's cloud budget cannot reserve this request's worst case."""
-
-    http_status = 429
 
 
 class ButtonError(BrbError):

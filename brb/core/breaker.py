@@ -22,7 +22,7 @@ The rules, in the ops room's words:
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
@@ -147,7 +147,3 @@ def is_diverting(override: Override, state: BreakerState, now: datetime) -> bool
     if mode is Mode.OFF:
         return False
     return state.phase is Phase.ACTIVE
-
-
-def with_reason(state: BreakerState, reason: str) -> BreakerState:
-    return replace(state, reason=reason)

@@ -126,7 +126,6 @@ def _forced_tool(body: JSON) -> JSON | None:
     if choice.get("type") == "tool":
         wanted = [t for t in tools if t.get("name") == choice.get("name")]
     return dict(wanted[0]) if wanted else None
-    return None
 
 
 def _wants_thinking(body: JSON, always: bool) -> bool:

@@ -17,7 +17,7 @@ from dataclasses import replace
 
 from brb.errors import ConversionError
 
-from .request import JSON, Role, Turn
+from .request import JSON, Turn
 
 
 def text_block(text: str) -> JSON | None:
@@ -34,10 +34,6 @@ def tool_result_block(tool_use_id: str, text: str, images: list[JSON]) -> JSON:
     elif text_part:
         block["content"] = text
     return block
-
-
-def new_turn(role: Role, blocks: Iterable[JSON | None]) -> Turn:
-    return Turn(role=role, blocks=[block for block in blocks if block is not None])
 
 
 def normalize(turns: Iterable[Turn]) -> list[Turn]:
