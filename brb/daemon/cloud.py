@@ -290,6 +290,10 @@ class CloudLeg:
             # The client went away: charge what the provider produced.
             self._settle(plan, provider.name, usage, started, "client_gone")
             raise
+        finally:
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:  # stop reading the provider's stream, whatever happened
+                await aclose()
         if response is None:  # a stream with no content at all (e.g. empty reply)
             response = await self._open_stream(request, plan, d, provider)
             for frame in held:

@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import aiohttp
 from aiohttp import web
 
 from brb.adapters.ollama_upstream import OllamaUpstream, forward_headers, response_headers
@@ -111,10 +112,17 @@ class LocalLeg:
                 response.content_length = up.content_length
             await response.prepare(request)
             tail = b""
-            async for chunk in up.content.iter_any():
-                await response.write(chunk)
-                if ticket is not None:
-                    tail = (tail + chunk)[-_TAIL_BYTES:]
+            try:
+                async for chunk in up.content.iter_any():
+                    await response.write(chunk)
+                    if ticket is not None:
+                        tail = (tail + chunk)[-_TAIL_BYTES:]
+            except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
+                # Ollama went away mid-answer; end an NDJSON stream the way Ollama ends a
+                # failed one, so clients see an error rather than a silent truncation.
+                log.warning("upstream closed %s mid-answer: %s", request.path, exc)
+                if "ndjson" in up.headers.get("Content-Type", ""):
+                    await response.write(b'{"error":"the Ollama upstream closed the stream"}\n')
             await response.write_eof()
             if ticket is not None:
                 facts = final_facts(tail)
