@@ -78,6 +78,8 @@ class Daemon:
             on_edge=self.hooks,
             on_transition=self.hooks.breaker_transition,
         )
+        if self.live.is_diverting:  # pressed before this daemon started
+            self.hooks.resume_incident(self.live.override.since or self.clock())
         self.local = LocalLeg(self.upstream, self.monitor, self._step)
         self.cloud = CloudLeg(cfg, self.providers, self.writer, self.clock, self.hooks)
         self.front = Front(

@@ -81,6 +81,7 @@ class Diversion:
     body: dict[str, Any]
     local_model: str
     session: str
+    reason: str = ""  # why it is diverted: pressed, breaker_active, overflow
 
 
 class CloudLeg:
@@ -217,7 +218,7 @@ class CloudLeg:
                 now=self.clock(),
                 elapsed_ns=int((time.monotonic() - started) * 1e9),
             )
-        headers = self._headers(plan, provider)
+        headers = self._headers(plan, provider, d)
         headers["X-BRB-Cost-USD"] = f"{cost:.6f}"
         if request_id:
             headers["X-BRB-Provider-Request-Id"] = request_id
@@ -307,13 +308,15 @@ class CloudLeg:
         self, request: web.Request, plan: _Plan, d: Diversion, provider: Provider
     ) -> web.StreamResponse:
         ctype = _CONTENT_TYPES.get(d.endpoint, "text/event-stream")  # type: ignore[call-overload]
-        response = web.StreamResponse(status=200, headers=self._headers(plan, provider))
+        response = web.StreamResponse(status=200, headers=self._headers(plan, provider, d))
         response.content_type = ctype
         await response.prepare(request)
         return response
 
-    def _headers(self, plan: _Plan, provider: Provider) -> dict[str, str]:
+    def _headers(self, plan: _Plan, provider: Provider, d: Diversion) -> dict[str, str]:
         headers = {"X-BRB-Provider": provider.name, "X-BRB-Model": plan.cloud_model}
+        if d.reason:
+            headers["X-BRB-Route"] = d.reason
         if plan.req is not None and plan.req.trimmed_turns:
             headers["X-BRB-Trimmed"] = str(plan.req.trimmed_turns)
         return headers

@@ -191,7 +191,9 @@ class Front:
             self._on_routed(path, decision)
         started = time.monotonic()
         if decision.divert:
-            response = await self.cloud.serve(request, Diversion(path, body, model, session))
+            response = await self.cloud.serve(
+                request, Diversion(path, body, model, session, decision.reason)
+            )
             if response is not None:
                 usage = response.get(USAGE_KEY)
                 self._log(

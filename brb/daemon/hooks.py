@@ -13,7 +13,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -101,10 +101,20 @@ class Hooks:
 
     # --- the breaker and the operator ------------------------------------------------
 
+    @staticmethod
+    def _incident_id(start: datetime) -> str:
+        return start.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+
+    def resume_incident(self, start: datetime) -> None:
+        """A daemon started while pressed: the incident began before it, under the
+        same id, so its release resolves the page the earlier daemon opened."""
+        self._incident = {"id": self._incident_id(start), "start": start, "diverted": 0,
+                          "cost": Decimal(0)}  # fmt: skip
+
     def diverting_started(
         self, at: datetime, *, reason: str, obs: Observation | None, source: str, who: str
     ) -> None:
-        incident_id = at.strftime("%Y%m%dT%H%M%S.%fZ")
+        incident_id = self._incident_id(at)
         self._incident = {"id": incident_id, "start": at, "diverted": 0, "cost": Decimal(0)}
         sdnotify.status(f"ACTIVE: {reason}")
         if self.alerter is not None:
@@ -131,6 +141,7 @@ class Hooks:
                 source=source,
                 who=who,
                 incident_id=inc["id"],
+                reason=reason,
             )
 
     def breaker_transition(self, kind: str) -> None:

@@ -166,6 +166,7 @@ class Rig:
     db: Path
     cfg: BrbConfig
     started_at: datetime
+    stop: Callable[[], BaseException | None] = field(repr=False, default=lambda: None)
 
     # raw HTTP, synchronous -------------------------------------------------------------
 
@@ -361,6 +362,7 @@ class Running:
             db=self.db,
             cfg=f["cfg"],
             started_at=started_at,
+            stop=self.stop,
         )
 
     def stop(self) -> BaseException | None:

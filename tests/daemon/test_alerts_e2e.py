@@ -154,3 +154,20 @@ def test_a_budget_percentage_alerts_once_a_day(
     rig.settled_rows(5)
     poll(lambda: len(server.captured) >= n, timeout_s=0.5)
     assert len(budget_messages()) == 1  # the 1% line was crossed once today: no repeat
+
+
+def test_a_release_after_a_restart_resolves_the_page_opened_before(
+    start_brb: StartRig, capture: tuple[CaptureServer, str]
+) -> None:
+    server, url = capture
+    first = start_brb(**_settings(url))
+    first.press()
+    (trigger,) = _wait_for(server, "/pd/", 1)
+    assert first.stop() is None  # the first daemon is gone (SIGTERM's way)
+    second = start_brb(db=first.db, **_settings(url))  # a new daemon, same state
+    assert second.get("/healthz").json()["mode"] == "on"
+    with second.store() as store:
+        control.release(store, now=datetime.now(UTC), source="test", who="pytest")
+    pd = _wait_for(server, "/pd/", 2)
+    assert [e.body["event_action"] for e in pd] == ["trigger", "resolve"]
+    assert pd[1].body["dedup_key"] == trigger.body["dedup_key"]
