@@ -115,7 +115,11 @@ class LiveState:
                     f": {new.reason}" if new.reason else "",
                 )
                 self._check_edge(
-                    at, reason=self._override_reason(new), obs=None, source=new.source, who=new.who
+                    new.since or at,  # when it was pressed, not when this poll saw it
+                    reason=self._override_reason(new),
+                    obs=None,
+                    source=new.source,
+                    who=new.who,
                 )
         expired, transition = breaker.expire(self.override, at)
         if transition is not None:
