@@ -80,11 +80,13 @@ class ProviderError(BrbError):
         status: int | None = None,
         retryable: bool = True,
         request_id: str | None = None,
+        retry_after_s: float | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.retryable = retryable
         self.request_id = request_id
+        self.retry_after_s = retry_after_s
 
 
 class ButtonError(BrbError):

@@ -59,6 +59,7 @@ class AnthropicProvider:
                 status=status,
                 retryable=retryable,
                 request_id=exc.request_id,
+                retry_after_s=_retry_after_s(exc.response.headers.get("retry-after")),
             )
         if isinstance(exc, a.APITimeoutError):
             return ProviderError("anthropic timed out", retryable=True)
@@ -109,3 +110,11 @@ class AnthropicProvider:
 def _short(exc: Exception, limit: int = 300) -> str:
     text = str(exc).replace("\n", " ")
     return text if len(text) <= limit else text[:limit] + "…"
+
+
+def _retry_after_s(value: str | None) -> float | None:
+    """Seconds from a ``retry-after`` header (seconds form; an HTTP date is ignored)."""
+    try:
+        return float(value) if value else None
+    except ValueError:
+        return None

@@ -31,6 +31,7 @@ from brb.core.capabilities import capabilities_for
 from brb.core.convert import CloudRequest, Endpoint, StreamRenderer, render_message, to_cloud
 from brb.core.convert.to_cloud import anthropic_passthrough
 from brb.core.pricing import Usage
+from brb.core.provider_backoff import Backoff, after_failure, after_success
 from brb.daemon.spending import BudgetEvents, Spending
 from brb.daemon.store_writer import StoreWriter
 from brb.errors import ConversionError, ProviderError
@@ -38,6 +39,7 @@ from brb.errors import ConversionError, ProviderError
 log = logging.getLogger(__name__)
 
 ANTHROPIC_MESSAGES = "/v1/messages"
+_IDLE = Backoff()
 # A cloud response carries its Usage here, for the request log.
 USAGE_KEY = web.ResponseKey("brb.usage", Usage)
 _CONTENT_TYPES = {
@@ -100,6 +102,7 @@ class CloudLeg:
         self.events = events
         self._prices = cfg.price_overrides()
         self.spending = Spending(cfg, writer, clock, events)
+        self._backoff: dict[str, Backoff] = {}
         self._price_cache: dict[str, pricing.ModelPrice | None] = {}
 
     def price(self, local_model: str) -> pricing.ModelPrice | None:
@@ -112,9 +115,14 @@ class CloudLeg:
                 self._price_cache[local_model] = price
             return price
 
+    def available(self) -> list[Provider]:
+        """The providers not resting after failures, in chain order."""
+        now = time.monotonic()
+        return [p for p in self.providers if not self._backoff.get(p.name, _IDLE).is_resting(now)]
+
     async def serve(self, request: web.Request, d: Diversion) -> web.StreamResponse | None:
         """Answer from the cloud, or return None (nothing sent) to go local."""
-        for provider in self.providers:
+        for provider in self.available():
             try:
                 plan = self._plan(d, provider)
             except ConversionError as exc:
@@ -177,6 +185,8 @@ class CloudLeg:
     def _settle(
         self, plan: _Plan, provider: str, usage: Usage, started: float, outcome: str
     ) -> Decimal:
+        if provider in self._backoff:
+            self._backoff[provider] = after_success(self._backoff[provider])
         at = self.clock()
         latency = time.monotonic() - started
         cost = self.spending.settle(plan.request_id, plan.price, usage, latency, outcome)
@@ -233,6 +243,13 @@ class CloudLeg:
 
     def _failed(self, plan: _Plan, provider: Provider, exc: ProviderError) -> None:
         self._release(plan, f"provider_error:{exc.status or 'network'}")
+        if exc.retryable:
+            b = after_failure(self._backoff.get(provider.name, _IDLE), time.monotonic(),
+                              exc.retry_after_s)  # fmt: skip
+            self._backoff[provider.name] = b
+            if b.is_resting(time.monotonic()):
+                log.warning("%s rests %.1fs after %d failure(s) in a row", provider.name,
+                            b.resting_until - time.monotonic(), b.failures)  # fmt: skip
         level = logging.WARNING if exc.retryable else logging.ERROR
         log.log(
             level,

@@ -163,7 +163,7 @@ class Front:
             is_local_only=request.headers.get(LOCAL_ONLY_HEADER, "").strip().lower()
             in ("1", "true", "yes"),
             is_convertible=True,
-            has_provider=bool(self.cloud.providers),
+            has_provider=bool(self.cloud.available()),
             is_model_priced=self.cloud.price(model) is not None,
         )
         return decide(

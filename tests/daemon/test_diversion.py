@@ -254,6 +254,9 @@ def test_a_provider_failure_before_content_falls_back_to_ollama(
             row = newest_ledger_row(rig, rows)
             assert (row["status"], row["cost_micro_usd"]) == ("released", 0)
             assert row["outcome"] == f"provider_error:{status}"
+            # one healthy answer between failures: no run of failures rests the provider
+            assert rig.ask(path, "fine").provider == "anthropic"
+            rows += 1
     assert rig.anthropic.answered[status] == 6
     faults = [
         r for r in caplog.records if r.name == "brb.daemon.cloud" and "falling back" in r.message

@@ -17,8 +17,12 @@ def test_status_reports_no_missing_key_when_the_daemon_has_one(
     rig = start_brb()
     monkeypatch.delenv(KEY_ENV)  # this shell has no key; the daemon read one at start
     with rig.store() as store:
-        poll(lambda: store.events(kinds=["daemon_start"]), timeout_s=3.0)
-        snap = status.snapshot(store, rig.cfg, datetime.now(UTC))
+
+        def seen() -> dict[str, object] | None:  # the daemon's start record and heartbeat
+            s = status.snapshot(store, rig.cfg, datetime.now(UTC))
+            return s if s["daemon"] and store.events(kinds=["daemon_start"]) else None
+
+        snap = poll(seen, timeout_s=3.0)
     assert not any("key" in b for b in snap["diversion_blocked_by"]), snap
     assert snap["daemon"] is not None
 
