@@ -91,7 +91,10 @@ class Admin:
                 for model, v in views.items()
             },
             "wait_seconds": round(d.live.last_observation.wait_seconds, 3),
-            "providers": d.hooks.provider_health([p.name for p in d.providers or []]),
+            "providers": [
+                {**h, "resting_seconds": d.cloud.resting_s(h["name"])}
+                for h in d.hooks.provider_health([p.name for p in d.providers or []])
+            ],
             "upstream": {"url": d.cfg.upstream, "version": getattr(d, "upstream_version", None)},
             "diversion_blocked_by": snap["diversion_blocked_by"],
             "last_events": [

@@ -120,6 +120,11 @@ class CloudLeg:
         now = time.monotonic()
         return [p for p in self.providers if not self._backoff.get(p.name, _IDLE).is_resting(now)]
 
+    def resting_s(self, provider: str) -> float:
+        """Seconds ``provider`` still rests after failures (0: it is tried)."""
+        b = self._backoff.get(provider, _IDLE)
+        return round(max(0.0, b.resting_until - time.monotonic()), 3)
+
     async def serve(self, request: web.Request, d: Diversion) -> web.StreamResponse | None:
         """Answer from the cloud, or return None (nothing sent) to go local."""
         for provider in self.available():
