@@ -20,7 +20,7 @@ from .images import image_block
 from .messages import text_block, tool_result_block
 from .request import JSON, ClientRequest, Role, Turn
 from .sampling import ollama_sampling
-from .tools import ToolCallLedger, check_tool_name, parse_arguments, tool_definitions
+from .tools import ToolCallLedger, tool_definitions, tool_use_block
 from .wire import opt_bool, opt_list, opt_object, opt_str, require_object, required_model
 
 _ANY_OBJECT: JSON = {"type": "object", "additionalProperties": True}
@@ -129,16 +129,7 @@ def _assistant_turn(message: JSON, content: str, ledger: ToolCallLedger, where: 
     for position, raw in enumerate(opt_list(message, "tool_calls", where) or []):
         here = f"{where}.tool_calls[{position}]"
         call = require_object(raw, here)
-        function = require_object(call.get("function"), f"{here}.function")
-        name = check_tool_name(function.get("name"), here)
-        turn.blocks.append(
-            {
-                "type": "tool_use",
-                "id": ledger.record_call(call.get("id"), name),
-                "name": name,
-                "input": parse_arguments(function.get("arguments"), here),
-            }
-        )
+        turn.blocks.append(tool_use_block(call, here, ledger))
     return turn
 
 

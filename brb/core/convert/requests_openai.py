@@ -19,13 +19,7 @@ from .images import image_from_data_url
 from .messages import text_block, tool_result_block
 from .request import JSON, ClientRequest, Turn
 from .sampling import openai_sampling
-from .tools import (
-    ToolCallLedger,
-    check_tool_name,
-    openai_tool_choice,
-    parse_arguments,
-    tool_definitions,
-)
+from .tools import ToolCallLedger, openai_tool_choice, tool_definitions, tool_use_block
 from .wire import opt_bool, opt_int, opt_list, opt_object, require_object, required_model
 
 _ANY_OBJECT: JSON = {"type": "object", "additionalProperties": True}
@@ -149,16 +143,7 @@ def _assistant_turn(message: JSON, ledger: ToolCallLedger, where: str) -> Turn:
         call = require_object(raw, here)
         if call.get("type", "function") != "function":
             raise ConversionError(f"{here}: only function tool calls can be converted")
-        function = require_object(call.get("function"), f"{here}.function")
-        name = check_tool_name(function.get("name"), here)
-        turn.blocks.append(
-            {
-                "type": "tool_use",
-                "id": ledger.record_call(call.get("id"), name),
-                "name": name,
-                "input": parse_arguments(function.get("arguments"), here),
-            }
-        )
+        turn.blocks.append(tool_use_block(call, here, ledger))
     return turn
 
 

@@ -18,6 +18,7 @@ import re
 from brb.errors import BadRequest, ConversionError
 
 from .request import JSON, JSON_TOOL_NAME
+from .wire import require_object
 
 _TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
 _TOOL_ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -175,3 +176,16 @@ class ToolCallLedger:
             candidate = f"toolu_brb_{self._counter}"
             if candidate not in self._used:
                 return candidate
+
+
+def tool_use_block(call: JSON, where: str, ledger: ToolCallLedger) -> JSON:
+    """A client's tool call (``{"id"?, "function": {"name", "arguments"}}``, Ollama's
+    or OpenAI's) as an Anthropic ``tool_use`` block, its id recorded in ``ledger``."""
+    function = require_object(call.get("function"), f"{where}.function")
+    name = check_tool_name(function.get("name"), where)
+    return {
+        "type": "tool_use",
+        "id": ledger.record_call(call.get("id"), name),
+        "name": name,
+        "input": parse_arguments(function.get("arguments"), where),
+    }
