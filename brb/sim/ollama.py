@@ -18,14 +18,13 @@ import logging
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
 from brb.sim import ollama_wire as wire
 from brb.sim.ollama_queue import SlotQueue
-from brb.sim.ollama_wire import JSON, Timings
+from brb.sim.ollama_wire import JSON, Reply, Timings
 
 log = logging.getLogger(__name__)
 
@@ -36,22 +35,6 @@ VERSION = "0.12.6"
 MAX_BODY_BYTES = 64 * 1024 * 1024
 NOT_FOUND_TEXT = "404 page not found"
 MIDSTREAM_MESSAGE = "an error was encountered while running the model: unexpected EOF"
-
-
-@dataclass(frozen=True, slots=True)
-class _Reply:
-    """What one generation request gets back, decided before any byte is sent."""
-
-    model: str
-    created_at: str
-    created: int
-    completion_id: str
-    pieces: list[str]
-    prompt_tokens: int
-
-    @property
-    def text(self) -> str:
-        return "".join(self.pieces)
 
 
 class _Refused(Exception):
@@ -226,9 +209,9 @@ class FakeOllama:
         value = self.service_s(body) if callable(self.service_s) else self.service_s
         return max(0.0, float(value))
 
-    def _reply_for(self, model: str, body: JSON) -> _Reply:
+    def _reply_for(self, model: str, body: JSON) -> Reply:
         now = time.time()
-        return _Reply(
+        return Reply(
             model=model,
             created_at=_now_rfc3339(),
             created=int(now),
@@ -279,14 +262,14 @@ class FakeOllama:
             answer["response"] = ""
         return {**answer, "done_reason": "load", "done": True}
 
-    def _final_native(self, reply: _Reply, is_chat: bool, text: str, timings: Timings) -> JSON:
+    def _final_native(self, reply: Reply, is_chat: bool, text: str, timings: Timings) -> JSON:
         build = wire.chat_final if is_chat else wire.generate_final
         return build(
             reply.model, _now_rfc3339(), text, timings, reply.prompt_tokens, len(reply.pieces)
         )
 
     async def _whole_native(
-        self, reply: _Reply, is_chat: bool, wait_s: float, service_s: float
+        self, reply: Reply, is_chat: bool, wait_s: float, service_s: float
     ) -> web.Response:
         await asyncio.sleep(service_s)
         if self._midstream:
@@ -297,7 +280,7 @@ class FakeOllama:
     async def _stream_native(
         self,
         request: web.Request,
-        reply: _Reply,
+        reply: Reply,
         is_chat: bool,
         wait_s: float,
         service_s: float,
@@ -383,7 +366,7 @@ class FakeOllama:
         return await self.queue.hold(request.path, wire.normalize_model(model), arrived_s, serve)
 
     async def _stream_openai(
-        self, request: web.Request, reply: _Reply, service_s: float, wants_usage: bool
+        self, request: web.Request, reply: Reply, service_s: float, wants_usage: bool
     ) -> web.StreamResponse:
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)

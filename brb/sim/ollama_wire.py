@@ -54,6 +54,22 @@ class Timings:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What one generation request gets back, decided before any byte is sent."""
+
+    model: str
+    created_at: str
+    created: int
+    completion_id: str
+    pieces: list[str]
+    prompt_tokens: int
+
+    @property
+    def text(self) -> str:
+        return "".join(self.pieces)
+
+
 def normalize_model(name: str) -> str:
     """`llama3.2` and `llama3.2:latest` name the same model, as in Ollama."""
     return name if ":" in name.rsplit("/", 1)[-1] else f"{name}:latest"
