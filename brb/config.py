@@ -163,6 +163,7 @@ class BrbConfig(_Section):
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
     timezone: str = "UTC"
     database: str | None = None
+    retention_days: int = Field(30, ge=1, description="days of queue samples and request log kept")
     thresholds: Thresholds = Thresholds()
     budget: Budget = Budget()
     models: Models = Models()

@@ -1,9 +1,9 @@
 """The SQLite store: the one place brb's state lives on disk.
 
-Owns the database file (where it is, its permissions, its pragmas, its
-schema version) and the small state in it: the operator's override, the
-breaker, events, queue samples, the daemon's heartbeat and which alerts have
-fired. Money lives in :mod:`brb.adapters.ledger` on the same connection.
+Owns the small state in the database file (:mod:`brb.adapters.store_file`
+finds, creates and checks the file): the operator's override, the breaker,
+events, queue samples, the request log, the daemon's heartbeat and which
+alerts have fired. Money lives in :mod:`brb.adapters.ledger` on the same connection.
 
 The CLI, the button listener and the daemon all open the same file; WAL mode
 lets them read while one writes, ``BEGIN IMMEDIATE`` serialises writers, and
@@ -26,18 +26,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-__all__ = [
-    "DB_ENV",
-    "DB_NAME",
-    "Event",
-    "Heartbeat",
-    "QueueSample",
-    "Store",
-    "iso",
-    "parse_iso",
-    "resolve_path",
-]
-
 from brb.adapters import store_file
 from brb.adapters.store_file import DB_ENV, DB_NAME, resolve_path
 from brb.core.breaker import BreakerState, Mode, Override, Phase
@@ -45,6 +33,9 @@ from brb.errors import StoreError
 
 if TYPE_CHECKING:
     from brb.adapters.ledger import Ledger
+
+__all__ = ["DB_ENV", "DB_NAME", "Event", "Heartbeat", "QueueSample", "Store", "iso", "parse_iso",
+           "resolve_path"]  # fmt: skip
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -182,13 +173,8 @@ class Store:
     def write_override(self, o: Override, event: tuple[str, dict[str, Any]] | None = None) -> None:
         """Set the override, and record ``event`` (kind, detail) in the same transaction."""
         with self.write() as conn:
-            conn.execute(
-                "INSERT INTO override (id, mode, until, since, who, source, reason) "
-                "VALUES (1, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-                "mode=excluded.mode, until=excluded.until, since=excluded.since, "
-                "who=excluded.who, source=excluded.source, reason=excluded.reason",
-                (o.mode.value, iso(o.until), iso(o.since), o.who, o.source, o.reason),
-            )
+            _set_row(conn, "override", mode=o.mode.value, until=iso(o.until), since=iso(o.since),
+                     who=o.who, source=o.source, reason=o.reason)  # fmt: skip
             if event is not None:
                 kind, detail = event
                 self._insert_event(
@@ -206,12 +192,8 @@ class Store:
         self, state: BreakerState, at: datetime, event: tuple[str, dict[str, Any]] | None = None
     ) -> None:
         with self.write() as conn:
-            conn.execute(
-                "INSERT INTO breaker (id, phase, since, reason, updated_at) VALUES (1, ?, ?, ?, ?) "
-                "ON CONFLICT (id) DO UPDATE SET phase=excluded.phase, since=excluded.since, "
-                "reason=excluded.reason, updated_at=excluded.updated_at",
-                (state.phase.value, iso(state.since), state.reason, iso(at)),
-            )
+            _set_row(conn, "breaker", phase=state.phase.value, since=iso(state.since),
+                     reason=state.reason, updated_at=iso(at))  # fmt: skip
             if event is not None:
                 kind, detail = event
                 self._insert_event(conn, kind, at, "breaker", "brb", state.reason, detail)
@@ -335,24 +317,32 @@ class Store:
         with self.write() as conn:
             conn.executemany(
                 f"INSERT INTO requests ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                [tuple(iso(r["at"]) if c == "at" else r.get(c) for c in cols) for r in rows],
+                [
+                    tuple(
+                        iso(r["at"]) if c == "at" else r.get(c, _TEXT_DEFAULTS.get(c)) for c in cols
+                    )
+                    for r in rows
+                ],
             )
 
     def request_log(self, *, since: datetime, until: datetime | None = None) -> list[sqlite3.Row]:
         where, params = _window(since, until)
         return self.query(f"SELECT * FROM requests WHERE {where} ORDER BY at, id", params)
 
+    def prune(self, *, before: datetime) -> int:
+        """Drop queue samples and request-log rows older than ``before`` (the ledger
+        and the events stay: money and incidents are history). Rows deleted."""
+        with self.write() as conn:
+            n = conn.execute("DELETE FROM queue_samples WHERE at < ?", (iso(before),)).rowcount
+            n += conn.execute("DELETE FROM requests WHERE at < ?", (iso(before),)).rowcount
+        return int(n)
+
     def write_heartbeat(
         self, *, at: datetime, pid: int, version: str, listen: str, started_at: datetime
     ) -> None:
         with self.write() as conn:
-            conn.execute(
-                "INSERT INTO daemon (id, pid, version, listen, started_at, heartbeat_at) "
-                "VALUES (1, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET pid=excluded.pid, "
-                "version=excluded.version, listen=excluded.listen, "
-                "started_at=excluded.started_at, heartbeat_at=excluded.heartbeat_at",
-                (pid, version, listen, iso(started_at), iso(at)),
-            )
+            _set_row(conn, "daemon", pid=pid, version=version, listen=listen,
+                     started_at=iso(started_at), heartbeat_at=iso(at))  # fmt: skip
 
     def read_heartbeat(self) -> Heartbeat | None:
         rows = self.query("SELECT pid, version, listen, started_at, heartbeat_at FROM daemon")
@@ -372,6 +362,21 @@ _SAMPLE_COLUMNS = "at, model, queue_depth, in_flight, wait_s, service_s"
 _REQUEST_COLUMNS = ("at", "day", "endpoint", "model", "session", "backend", "reason", "status",
                     "wait_s", "service_s", "latency_s", "prompt_tokens", "output_tokens",
                     "outcome")  # fmt: skip
+
+
+def _set_row(conn: sqlite3.Connection, table: str, **values: Any) -> None:
+    """Write the one row (id 1) of a single-row table (override, breaker, daemon)."""
+    cols = ", ".join(values)
+    updates = ", ".join(f"{c}=excluded.{c}" for c in values)
+    conn.execute(
+        f"INSERT INTO {table} (id, {cols}) VALUES (1, {', '.join('?' * len(values))}) "
+        f"ON CONFLICT (id) DO UPDATE SET {updates}",
+        tuple(values.values()),
+    )
+
+
+# Text columns are NOT NULL: a row that leaves one out gets "" rather than an error.
+_TEXT_DEFAULTS = {c: "" for c in ("endpoint", "model", "session", "reason", "outcome")}
 
 
 def _window(since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import typer
 
 from brb.cli.context import ConfigOpt, DbOpt, JsonOpt, load_config, now, open_store, parse_for
+from brb.status import DAEMON_ALIVE_S
 
 ForOpt = Annotated[
     str | None, typer.Option("--for", help="Only for this long: 30s, 10m, 2h, 1h30m")
@@ -67,6 +68,11 @@ def render_panel(s: dict[str, Any]) -> str:
         if d
         else "  daemon     never seen (run `brb serve`)"
     )
+    if d and d["heartbeat_age_seconds"] > DAEMON_ALIVE_S:
+        lines.append(
+            "  WARNING    the daemon's heartbeat is stale: it is not running, so the breaker "
+            "state above is its last word and nothing is being proxied"
+        )
     for b in s["diversion_blocked_by"]:
         lines.append(f"  blocked    {b}")
     return "\n".join(lines)

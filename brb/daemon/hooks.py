@@ -64,6 +64,7 @@ class Hooks:
         self._rollover = RolloverWatch(self.cfg, self.writer.store, self._rolled_over)
         self._rollover.start(self._scheduler)
         self._scheduler.start()
+        self.prune()
         if self._watchdog_s:
             self._loop.create_task(self._watchdog_loop(), name="brb-watchdog")
 
@@ -90,7 +91,13 @@ class Hooks:
         if attempt.final or attempt.ok:
             self.metrics.alert_delivery(attempt.notifier, "ok" if attempt.ok else "failed")
 
+    def prune(self) -> None:
+        """Keep ``retention_days`` of samples and request log (at start, then daily)."""
+        before = self.clock() - timedelta(days=self.cfg.retention_days)
+        self.writer.submit(self.writer.store.prune, before=before)
+
     def _rolled_over(self, rollover: Any) -> None:
+        self.prune()
         if self.alerter is not None:
             self.alerter.rollover(
                 self.clock(),

@@ -306,3 +306,26 @@ def test_request_log(store: Store) -> None:
         None,
     )
     assert [r["session"] for r in store.request_log(since=T0 - timedelta(hours=1))] == ["s1", ""]
+
+
+def test_prune_drops_old_samples_and_request_log_but_keeps_money_and_events(
+    tmp_path: Path,
+) -> None:
+    from datetime import UTC, datetime, timedelta
+    from decimal import Decimal
+
+    from brb.adapters.store import QueueSample, Store, iso
+
+    old = datetime(2026, 10, 1, tzinfo=UTC)
+    new = old + timedelta(days=40)
+    with Store.open(tmp_path / "p.db") as store:
+        for at in (old, new):
+            store.add_queue_samples([QueueSample(at, "m", 1, 1, 0.1, 0.2)])
+            store.log_requests([{"at": at, "day": at.date().isoformat(), "backend": "ollama"}])
+            store.add_event("press", at=at)
+            store.ledger.reserve(f"r{at:%d}", day=at.date(), amount_usd=Decimal("0.01"),
+                                 limit_usd=Decimal(1), at=at)  # fmt: skip
+        assert store.prune(before=new - timedelta(days=30)) == 2
+        assert [s.at for s in store.queue_samples(since=old)] == [new]
+        assert [r["at"] for r in store.request_log(since=old)] == [iso(new)]
+        assert len(store.events()) == 2 and len(store.ledger.rows_between(old)) == 2
