@@ -28,6 +28,7 @@ from brb.adapters.ollama_upstream import OllamaUpstream
 from brb.adapters.store import QueueSample, Store, resolve_path
 from brb.config import BrbConfig, anthropic_key
 from brb.core.breaker import Thresholds
+from brb.core.queueing import QueueView, observe
 from brb.daemon.cloud import CloudLeg, Provider
 from brb.daemon.front import Front, errors_middleware
 from brb.daemon.hooks import Hooks
@@ -194,10 +195,11 @@ class Daemon:
         while True:
             await asyncio.sleep(TICK_S)
             try:
-                self._step()
-                self._sample()
+                views = self.monitor.views(time.monotonic())  # once per tick, shared below
+                self.live.observe(observe(views.values()), self.clock())
+                self._sample(views)
                 self.writer.flush()
-                self.hooks.tick(self)
+                self.hooks.tick(self, views)
                 beats += TICK_S
                 if beats >= HEARTBEAT_S:
                     beats = 0.0
@@ -205,10 +207,10 @@ class Daemon:
             except Exception:
                 log.exception("the 1 s tick failed")
 
-    def _sample(self) -> None:
+    def _sample(self, views: dict[str, QueueView]) -> None:
         """A queue sample per model a second; an idle model is sampled once, not every second."""
         now = self.clock()
-        for model, v in self.monitor.views(time.monotonic()).items():
+        for model, v in views.items():
             in_flight = v.waiting + len(v.in_service_elapsed_s)
             if in_flight == 0 and self._idle_sampled.get(model):
                 continue

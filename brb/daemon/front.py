@@ -23,7 +23,6 @@ from aiohttp import web
 from brb.config import BrbConfig
 from brb.core import breaker
 from brb.core.policy import Decision, Policy, RequestFacts, decide
-from brb.core.queueing import with_arrival
 from brb.core.sessions import SessionFilter
 from brb.daemon.cloud import ANTHROPIC_MESSAGES, USAGE_KEY, CloudLeg, Diversion
 from brb.daemon.live_state import LiveState
@@ -155,8 +154,7 @@ class Front:
 
     def _decide(self, request: web.Request, model: str, session: str, now: datetime) -> Decision:
         mono = time.monotonic()
-        would_queue, predicted = self.monitor.arrival(model, mono)
-        obs = with_arrival(self.monitor.observation(mono), predicted, would_queue=would_queue)
+        would_queue, predicted, obs = self.monitor.arrival(model, mono)
         self.live.observe(obs, now)
         facts = RequestFacts(
             is_excluded_session=self.sessions.is_excluded(session),

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -21,6 +20,7 @@ from brb.config import BrbConfig
 from brb.core.breaker import Observation
 from brb.core.budget import budget_day
 from brb.core.policy import Decision
+from brb.core.queueing import QueueView
 from brb.daemon import sdnotify
 from brb.daemon.alerting import Alerter
 from brb.daemon.metrics import Metrics
@@ -273,9 +273,8 @@ class Hooks:
                     detail=str(e.detail.get("error", e.reason)),
                 )
 
-    def tick(self, daemon: Daemon) -> None:
+    def tick(self, daemon: Daemon, views: dict[str, QueueView]) -> None:
         self._button_events(daemon)
-        views = daemon.monitor.views(time.monotonic())
         obs = daemon.live.last_observation
         self.metrics.queue(
             obs.queue_depth,

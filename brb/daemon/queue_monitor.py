@@ -21,7 +21,7 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 
 from brb.core.breaker import Observation
-from brb.core.queueing import QueueView, ewma, observe
+from brb.core.queueing import QueueView, ewma, observe, with_arrival
 
 
 @dataclass(slots=True)
@@ -123,16 +123,15 @@ class QueueMonitor:
         """The breaker's input; models with a free slot contribute nothing (no list built)."""
         return observe(q.view(now) for q in self._models.values() if not q.has_free_slot)
 
-    def arrival(self, model: str, now: float) -> tuple[bool, float]:
-        """For a request for ``model`` arriving now: would it queue, and how long
-        would it wait for a slot (seconds)?"""
-        q = self._models.get(model)
-        if q is None or q.has_free_slot:
-            return False, 0.0
-        return True, q.view(now).predicted_wait_s()
-
-    def in_flight(self) -> int:
-        return sum(len(q.pending) + len(q.streaming) for q in self._models.values())
+    def arrival(self, model: str, now: float) -> tuple[bool, float, Observation]:
+        """For a request for ``model`` arriving now: would it queue, how long would it
+        wait for a slot (seconds), and the breaker's observation with it counted.
+        Each busy model's view is built once."""
+        views = {m: q.view(now) for m, q in self._models.items() if not q.has_free_slot}
+        mine = views.get(model)
+        predicted = mine.predicted_wait_s() if mine is not None else 0.0
+        obs = with_arrival(observe(views.values()), predicted, would_queue=mine is not None)
+        return mine is not None, predicted, obs
 
     def seed_service_estimate(self, model: str, service_s: float) -> None:
         """Start from a known service time (from the store's samples after a restart)."""
