@@ -19,23 +19,25 @@ app = typer.Typer(help="Check the configuration.", no_args_is_help=True)
 
 
 def _secrets(cfg: Any) -> dict[str, str]:
+    from brb.adapters.notifiers import pagerduty, slack, statuspage, webhook
     from brb.config import anthropic_key, mask, read_secret
 
+    # The same lookups the daemon makes: the env var, then the systemd credential.
     n = cfg.notifications
     return {
         f"providers.anthropic ({cfg.providers.anthropic.api_key_env} / ANTHROPIC_API_KEY / "
         f"credential {cfg.providers.anthropic.credential})": mask(anthropic_key(cfg)),
         f"notifications.slack_webhook_url_env ({n.slack_webhook_url_env})": mask(
-            read_secret([n.slack_webhook_url_env])
+            read_secret([n.slack_webhook_url_env], slack.CREDENTIAL)
         ),
         f"notifications.pagerduty_routing_key_env ({n.pagerduty_routing_key_env})": mask(
-            read_secret([n.pagerduty_routing_key_env])
+            read_secret([n.pagerduty_routing_key_env], pagerduty.CREDENTIAL)
         ),
         f"notifications.webhook_url_env ({n.webhook_url_env})": mask(
-            read_secret([n.webhook_url_env])
+            read_secret([n.webhook_url_env], webhook.CREDENTIAL)
         ),
         f"notifications.statuspage.api_key_env ({n.statuspage.api_key_env})": mask(
-            read_secret([n.statuspage.api_key_env])
+            read_secret([n.statuspage.api_key_env], statuspage.CREDENTIAL)
         ),
         f"admin.token_env ({cfg.admin.token_env})": mask(read_secret([cfg.admin.token_env])),
     }
