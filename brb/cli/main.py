@@ -21,9 +21,8 @@ if TYPE_CHECKING:
     # typer (0.2x) vendors click as typer._click and no longer imports click itself.
     from typer._click import Command, Context
 
-# Commands whose modules arrive with later work. They are imported only when
-# run (or listed by --help): some import asyncio or urllib at module level,
-# which `brb status` must not pay for (about a sixth of its start-up).
+# Commands imported only when run (or listed by --help): some import asyncio,
+# aiohttp or urllib at module level, which `brb status` must not pay for.
 _OPTIONAL = ("serve", "doctor", "incidents", "replay", "drill", "button")
 
 
@@ -41,7 +40,7 @@ class _BrbGroup(TyperGroup):
 
     def list_commands(self, ctx: Context) -> list[str]:
         names = super().list_commands(ctx)
-        return names + [n for n in _OPTIONAL if n not in names and _has_module(n)]
+        return names + [n for n in _OPTIONAL if n not in names]
 
     def get_command(self, ctx: Context, cmd_name: str) -> Command | None:
         return super().get_command(ctx, cmd_name) or _load_optional(cmd_name)
@@ -62,16 +61,10 @@ spend.register(app)
 app.add_typer(config_cmd.app, name="config")
 
 
-def _has_module(name: str) -> bool:
-    import importlib.util
-
-    return importlib.util.find_spec(f"brb.cli.{name}") is not None
-
-
 @functools.cache
 def _load_optional(name: str) -> Command | None:
     """Import ``brb.cli.<name>`` and build its command; each module registers itself."""
-    if name not in _OPTIONAL or not _has_module(name):
+    if name not in _OPTIONAL:
         return None
     import importlib
 

@@ -156,40 +156,27 @@ class Admin:
             raise BadRequest(f"for: {exc}") from None
 
     async def press(self, request: web.Request) -> web.Response:
-        self._authorize(request)
-        body = await self._body(request)
-        until = self._until(body)
-        who = str(body.get("who") or request.remote or "http")
-        result = await asyncio.to_thread(
-            control.press,
-            self.d.reader,
-            now=self.d.clock(),
-            source="http",
-            who=who,
-            reason=str(body.get("reason") or ""),
-            until=until,
-        )
-        self.d.live.set_override(result.override)
-        return web.json_response(
-            {"changed": result.changed, **await asyncio.to_thread(self.snapshot)}
-        )
+        return await self._lever(request, press=True)
 
     async def release(self, request: web.Request) -> web.Response:
+        return await self._lever(request, press=False)
+
+    async def _lever(self, request: web.Request, *, press: bool) -> web.Response:
+        """Press or release through :mod:`brb.control`, as the CLI does."""
         self._authorize(request)
         body = await self._body(request)
-        hold = bool(body.get("hold", False))
-        until = self._until(body) if hold else None
-        who = str(body.get("who") or request.remote or "http")
-        result = await asyncio.to_thread(
-            control.release,
-            self.d.reader,
-            now=self.d.clock(),
-            source="http",
-            who=who,
-            reason=str(body.get("reason") or ""),
-            hold=hold,
-            until=until,
-        )
+        hold = not press and bool(body.get("hold", False))
+        common: dict[str, Any] = {
+            "now": self.d.clock(),
+            "source": "http",
+            "who": str(body.get("who") or request.remote or "http"),
+            "reason": str(body.get("reason") or ""),
+            "until": self._until(body) if press or hold else None,
+        }
+        if press:
+            result = await asyncio.to_thread(control.press, self.d.reader, **common)
+        else:
+            result = await asyncio.to_thread(control.release, self.d.reader, hold=hold, **common)
         self.d.live.set_override(result.override)
         return web.json_response(
             {"changed": result.changed, **await asyncio.to_thread(self.snapshot)}
