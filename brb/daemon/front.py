@@ -104,7 +104,7 @@ class Front:
         writer: StoreWriter,
         clock: Callable[[], datetime],
         on_routed: Callable[[str, Decision], None] | None = None,
-        on_done: Callable[[str, int | str, float], None] | None = None,
+        on_done: Callable[[str, str, float], None] | None = None,
     ) -> None:
         self.cfg = cfg
         self.live = live
@@ -261,8 +261,9 @@ class Front:
         output_tokens: int | None = None,
     ) -> None:
         """One request-log row (the replay's input), buffered off the request path."""
-        if self._on_done:
-            self._on_done(backend, "fallback" if reason == "fallback" else status, latency_s)
+        outcome = "ok" if status < 400 else "error"
+        if self._on_done:  # metrics: a fallback is its own outcome there
+            self._on_done(backend, "fallback" if reason == "fallback" else outcome, latency_s)
         self.writer.log_request(
             {
                 "at": at,
@@ -278,6 +279,6 @@ class Front:
                 "latency_s": latency_s,
                 "prompt_tokens": prompt_tokens,
                 "output_tokens": output_tokens,
-                "outcome": "ok" if status < 400 else "error",
+                "outcome": outcome,
             }
         )

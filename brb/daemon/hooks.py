@@ -160,9 +160,7 @@ class Hooks:
         if decision.divert:
             self.metrics.diverted()
 
-    def request_done(self, backend: str, status: int | str, duration_s: float) -> None:
-        """``status`` is the HTTP status, or an outcome name such as ``fallback``."""
-        outcome = status if isinstance(status, str) else ("ok" if status < 400 else "error")
+    def request_done(self, backend: str, outcome: str, duration_s: float) -> None:
         self.metrics.request_done(backend, outcome, duration_s)
 
     def settled(
