@@ -11,6 +11,7 @@ never existed) are returned as warnings instead.
 
 from __future__ import annotations
 
+import fnmatch
 import os
 import re
 from dataclasses import dataclass
@@ -20,7 +21,14 @@ from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from brb.core import pricing
 from brb.core.pricing import ModelPrice, Price
@@ -80,25 +88,119 @@ class Models(_Section):
     max_input_tokens: int | None = Field(None, ge=1)
 
     def cloud_model_for(self, local_model: str) -> str:
-        import fnmatch
-
         for pattern, cloud in self.map.items():
             if fnmatch.fnmatchcase(local_model, pattern):
                 return cloud
         return self.anthropic_model
 
 
-class AnthropicProvider(_Section):
-    base_url: str = "https://api.anthropic.com"
-    api_key_env: EnvName = "ANTHROPIC_EMERGENCY_KEY"
-    credential: EnvName = "anthropic-key"
+ProviderKind = Literal["anthropic", "openai"]
+# The key names that imply their kind; any other name must say `kind:`.
+_KIND_BY_NAME: dict[str, ProviderKind] = {"anthropic": "anthropic", "openai": "openai"}
+_DEFAULT_BASE_URL: dict[str, str] = {
+    "anthropic": "https://api.anthropic.com",
+    "openai": "https://api.openai.com/v1",
+}
+_PROVIDER_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
+# Names X-BRB-Provider already uses for the local leg.
+_RESERVED_PROVIDER_NAMES = frozenset({"ollama", "local", "cloud"})
+
+
+class ProviderBreaker(_Section):
+    failure_threshold: int = Field(3, ge=1, description="consecutive failures that open it")
+    cooldown_seconds: float = Field(30.0, gt=0, description="open at least this long")
+
+
+class ProviderEntry(_Section):
+    """One provider of the chain (``providers.<name>``); the name is what
+    ``X-BRB-Provider`` shows. ``kind``, ``base_url``, ``api_key_env`` and
+    ``credential`` are filled from the name and kind when left out."""
+
+    kind: ProviderKind
+    base_url: str
+    api_key_env: EnvName
+    credential: EnvName
     timeout_seconds: float = Field(60.0, gt=0)
+    model: str | None = Field(None, min_length=1, description="anthropic: models.anthropic_model")
+    map: dict[str, str] = Field(default_factory=dict, description="local model glob -> model")
+    first_token_timeout_seconds: float = Field(10.0, gt=0)
+    breaker: ProviderBreaker = ProviderBreaker()
 
     _check_env = field_validator("api_key_env")(lambda cls, v: _env_name(v))
 
+    @field_validator("base_url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError("must be an http(s) URL, e.g. https://api.openai.com/v1")
+        return v.rstrip("/")
 
-class Providers(_Section):
-    anthropic: AnthropicProvider = AnthropicProvider()
+    @model_validator(mode="after")
+    def _model_named(self) -> ProviderEntry:
+        if self.kind != "anthropic" and self.model is None:
+            raise ValueError(f"model is required for a provider of kind {self.kind}")
+        return self
+
+
+def _provider_defaults(name: str, entry: Any) -> Any:
+    """Fill kind, base_url, api_key_env and credential from the entry's name."""
+    if not _PROVIDER_NAME.match(name) or name in _RESERVED_PROVIDER_NAMES:
+        raise ValueError(
+            f"{name!r} can't name a provider: use lower-case letters, digits, - and _ "
+            f"(not {', '.join(sorted(_RESERVED_PROVIDER_NAMES))})"
+        )
+    if entry is None:
+        entry = {}
+    if not isinstance(entry, dict):
+        return entry  # pydantic reports the wrong type with its path
+    kind = entry.get("kind", _KIND_BY_NAME.get(name))
+    if kind is None:
+        raise ValueError(f"{name}: kind is required (anthropic or openai) for this name")
+    env = "ANTHROPIC_EMERGENCY_KEY" if name == "anthropic" else f"{name.upper()}_API_KEY"
+    defaults = {
+        "kind": kind,
+        "base_url": _DEFAULT_BASE_URL.get(str(kind), ""),
+        "api_key_env": re.sub(r"[^A-Z0-9_]", "_", env),
+        "credential": f"{name}-key",
+    }
+    return {**defaults, **entry}
+
+
+def _default_providers() -> dict[str, ProviderEntry]:
+    return {"anthropic": ProviderEntry.model_validate(_provider_defaults("anthropic", {}))}
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderSpec:
+    """One provider of the chain as the daemon uses it: defaults resolved."""
+
+    name: str
+    kind: ProviderKind
+    base_url: str
+    api_key_env: str
+    credential: str
+    timeout_s: float
+    first_token_timeout_s: float
+    failure_threshold: int
+    cooldown_s: float
+    model: str
+    map: tuple[tuple[str, str], ...]
+
+    def cloud_model_for(self, local_model: str) -> str:
+        for pattern, cloud in self.map:
+            if fnmatch.fnmatchcase(local_model, pattern):
+                return cloud
+        return self.model
+
+    @property
+    def cloud_models(self) -> list[str]:
+        return list(dict.fromkeys([self.model, *(cloud for _, cloud in self.map)]))
+
+    @property
+    def key_env_names(self) -> list[str]:
+        """Where its key is looked for, in order (ANTHROPIC_API_KEY last, as before)."""
+        extra = ["ANTHROPIC_API_KEY"] if self.kind == "anthropic" else []
+        return list(dict.fromkeys([self.api_key_env, *extra]))
 
 
 class PriceOverride(_Section):
@@ -167,7 +269,9 @@ class BrbConfig(_Section):
     thresholds: Thresholds = Thresholds()
     budget: Budget = Budget()
     models: Models = Models()
-    providers: Providers = Providers()
+    providers: dict[str, ProviderEntry] = Field(
+        default_factory=_default_providers, description="the chain, in order"
+    )
     pricing: dict[str, PriceOverride] = Field(default_factory=dict)
     excluded_sessions: list[str] = Field(default_factory=list)
     notifications: Notifications = Notifications()
@@ -189,6 +293,13 @@ class BrbConfig(_Section):
         if not re.match(r"^https?://[^/\s]+", v):
             raise ValueError("must be an http(s) URL, e.g. http://127.0.0.1:11434")
         return v.rstrip("/")
+
+    @field_validator("providers", mode="before")
+    @classmethod
+    def _provider_names(cls, v: Any) -> Any:
+        if not isinstance(v, dict):
+            return v
+        return {name: _provider_defaults(str(name), entry) for name, entry in v.items()}
 
     @field_validator("timezone")
     @classmethod
@@ -237,8 +348,44 @@ class BrbConfig(_Section):
     def price_for(self, model: str) -> ModelPrice | None:
         return pricing.price_for(model, self.price_overrides())
 
+    def provider_chain(self) -> list[ProviderSpec]:
+        """Every configured provider, in chain order (YAML order), defaults resolved.
+
+        An ``anthropic`` entry with no ``model`` uses ``models.anthropic_model``,
+        and its ``map`` falls back to ``models.map``."""
+        out = []
+        for name, p in self.providers.items():
+            mapping = dict(p.map)
+            if p.kind == "anthropic":
+                mapping = {
+                    **mapping,
+                    **{k: v for k, v in self.models.map.items() if k not in mapping},
+                }
+            out.append(
+                ProviderSpec(
+                    name=name,
+                    kind=p.kind,
+                    base_url=p.base_url,
+                    api_key_env=p.api_key_env,
+                    credential=p.credential,
+                    timeout_s=p.timeout_seconds,
+                    first_token_timeout_s=p.first_token_timeout_seconds,
+                    failure_threshold=p.breaker.failure_threshold,
+                    cooldown_s=p.breaker.cooldown_seconds,
+                    model=p.model or self.models.anthropic_model,
+                    map=tuple(mapping.items()),
+                )
+            )
+        return out
+
+    def anthropic_provider(self) -> ProviderSpec | None:
+        """The first provider of kind anthropic, if the chain has one."""
+        return next((p for p in self.provider_chain() if p.kind == "anthropic"), None)
+
     def cloud_models(self) -> list[str]:
         seen = [self.models.anthropic_model, *self.models.map.values()]
+        for spec in self.provider_chain():
+            seen += spec.cloud_models
         return list(dict.fromkeys(seen))
 
 
@@ -350,9 +497,14 @@ def read_secret(env_names: list[str], credential: str | None = None) -> str | No
     return None
 
 
+def provider_key(spec: ProviderSpec) -> str | None:
+    """A provider's API key: its env var(s), then its systemd credential."""
+    return read_secret(spec.key_env_names, spec.credential)
+
+
 def anthropic_key(cfg: BrbConfig) -> str | None:
-    names = list(dict.fromkeys([cfg.providers.anthropic.api_key_env, "ANTHROPIC_API_KEY"]))
-    return read_secret(names, cfg.providers.anthropic.credential)
+    spec = cfg.anthropic_provider()
+    return provider_key(spec) if spec is not None else None
 
 
 def mask(secret: str | None) -> str:

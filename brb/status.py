@@ -13,7 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 from brb.adapters.store import Heartbeat, Store, iso
-from brb.config import BrbConfig, anthropic_key
+from brb.config import BrbConfig, provider_key
 from brb.core import breaker
 from brb.core.breaker import Mode
 from brb.core.budget import budget_day
@@ -44,12 +44,17 @@ def diversion_blockers(cfg: BrbConfig, daemon_providers: list[str] | None = None
         out.append(f"no price known for cloud model {model!r}: add it under pricing:")
     if daemon_providers is not None:
         if not daemon_providers:
-            out.append("the running daemon has no cloud provider: it found no Anthropic key")
-    elif anthropic_key(cfg) is None:
-        out.append(
-            f"no Anthropic key: set {cfg.providers.anthropic.api_key_env} (or ANTHROPIC_API_KEY, "
-            "or the systemd credential)"
-        )
+            out.append("the running daemon has no cloud provider: it found no provider key")
+    elif not any(provider_key(spec) for spec in cfg.provider_chain()):
+        chain = cfg.provider_chain()
+        if not chain:
+            out.append("no cloud provider is configured (providers: is empty)")
+        for spec in chain:
+            kind = "Anthropic" if spec.kind == "anthropic" else "API"
+            out.append(
+                f"no {kind} key for provider {spec.name}: set "
+                f"{' or '.join(spec.key_env_names)} (or the systemd credential {spec.credential})"
+            )
     return out
 
 

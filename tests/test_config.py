@@ -166,6 +166,8 @@ def env_fields(model: type[BaseModel], prefix: str = "") -> list[str]:
         ann = field.annotation
         if isinstance(ann, type) and issubclass(ann, BaseModel):
             out += env_fields(ann, f"{prefix}{name}.")
+        elif get_origin(ann) is dict and name == "providers":  # a mapping of sections
+            out += env_fields(get_args(ann)[1], f"{prefix}{name}.anthropic.")
         elif name.endswith("_env"):
             out.append(prefix + name)
     return out
@@ -211,7 +213,7 @@ def test_read_secret_order_and_mask(tmp_path: Path, monkeypatch: pytest.MonkeyPa
 
 # Where the example deliberately differs from the defaults, to show the shape
 # of a map (both leave every price and route in force unchanged).
-EXAMPLE_DIFFERS = {"pricing", "models.map"}
+EXAMPLE_DIFFERS = {"pricing", "models.map", "providers.anthropic.model"}
 
 
 def field_paths(model: type[BaseModel], data: dict[str, Any], prefix: str = "") -> list[str]:

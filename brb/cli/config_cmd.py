@@ -20,13 +20,18 @@ app = typer.Typer(help="Check the configuration.", no_args_is_help=True)
 
 def _secrets(cfg: Any) -> dict[str, str]:
     from brb.adapters.notifiers import pagerduty, slack, statuspage, webhook
-    from brb.config import anthropic_key, mask, read_secret
+    from brb.config import mask, provider_key, read_secret
 
     # The same lookups the daemon makes: the env var, then the systemd credential.
     n = cfg.notifications
+    keys = {
+        f"providers.{p.name} ({' / '.join(p.key_env_names)} / credential {p.credential})": mask(
+            provider_key(p)
+        )
+        for p in cfg.provider_chain()
+    }
     return {
-        f"providers.anthropic ({cfg.providers.anthropic.api_key_env} / ANTHROPIC_API_KEY / "
-        f"credential {cfg.providers.anthropic.credential})": mask(anthropic_key(cfg)),
+        **keys,
         f"notifications.slack_webhook_url_env ({n.slack_webhook_url_env})": mask(
             read_secret([n.slack_webhook_url_env], slack.CREDENTIAL)
         ),

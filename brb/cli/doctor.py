@@ -33,7 +33,7 @@ from brb.cli.context import ConfigOpt, DbOpt, JsonOpt, now
 
 if TYPE_CHECKING:
     from brb.adapters.store import Store
-    from brb.config import BrbConfig
+    from brb.config import BrbConfig, ProviderSpec
 
 Status = Literal["ok", "warn", "fail", "skip"]
 SYMBOLS: dict[str, str] = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "-"}
@@ -231,15 +231,23 @@ def check_upstream(cfg: BrbConfig) -> Check:
 
 
 def _key_source(cfg: BrbConfig) -> str:
-    a = cfg.providers.anthropic
-    for name in dict.fromkeys([a.api_key_env, "ANTHROPIC_API_KEY"]):
+    a = _anthropic(cfg)
+    for name in a.key_env_names:
         if os.environ.get(name, "").strip():
             return f"${name}"
     return f"credential {a.credential}"
 
 
+def _anthropic(cfg: BrbConfig) -> ProviderSpec:
+    from brb.config import BrbConfig as Defaults
+
+    spec = cfg.anthropic_provider() or Defaults().anthropic_provider()
+    assert spec is not None
+    return spec
+
+
 def check_key(cfg: BrbConfig, key: str | None) -> Check:
-    a = cfg.providers.anthropic
+    a = _anthropic(cfg)
     if key is None:
         return Check(
             "anthropic key",
@@ -257,13 +265,13 @@ def check_live(cfg: BrbConfig, key: str | None) -> Check:
         return Check("provider", "fail", "no key to check")
     import anthropic
 
-    a = cfg.providers.anthropic
-    model = cfg.models.anthropic_model
+    a = _anthropic(cfg)
+    model = a.model
     client = anthropic.Anthropic(
         api_key=key,
         base_url=a.base_url,
         max_retries=0,
-        timeout=min(LIVE_TIMEOUT_S, a.timeout_seconds),
+        timeout=min(LIVE_TIMEOUT_S, a.timeout_s),
     )
     started = time.monotonic()
     try:

@@ -230,19 +230,17 @@ class Daemon:
 def build_providers(cfg: BrbConfig) -> list[Provider]:
     """The provider chain from config: those with a key, in order."""
     providers: list[Provider] = []
+    a = cfg.anthropic_provider()
     key = anthropic_key(cfg)
-    if key:
+    if a is not None and key:
         from brb.adapters.anthropic_provider import AnthropicProvider
 
-        a = cfg.providers.anthropic
-        providers.append(
-            AnthropicProvider(api_key=key, base_url=a.base_url, timeout_s=a.timeout_seconds)
-        )
-    else:
+        providers.append(AnthropicProvider(api_key=key, base_url=a.base_url, timeout_s=a.timeout_s))
+    elif a is not None:
         log.warning(
-            "no Anthropic key (%s / ANTHROPIC_API_KEY / credential %s): nothing will be diverted",
-            cfg.providers.anthropic.api_key_env,
-            cfg.providers.anthropic.credential,
+            "no Anthropic key (%s / credential %s): nothing will be diverted",
+            " / ".join(a.key_env_names),
+            a.credential,
         )
     return providers
 
