@@ -1,7 +1,9 @@
 """YAML -> validated, frozen configuration; the only reader of config files.
 
-Owns every config key, its default and its validation, and where secrets
-come from (environment variables or systemd credentials, never the file).
+Owns every config key, its default and its validation. Secrets come from
+environment variables or systemd credentials, never the file
+(:mod:`brb.credentials`); the views derived from a validated config live in
+:mod:`brb.config_views`, which the light CLI commands read without pydantic.
 Everything has a default, so brb runs with no file at all. Unknown keys and
 bad values are refused with the dotted key path and the reason
 (:class:`~brb.errors.ConfigError`, exit 2). Problems that must not stop an
@@ -11,8 +13,6 @@ never existed) are returned as warnings instead.
 
 from __future__ import annotations
 
-import fnmatch
-import os
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -30,12 +30,19 @@ from pydantic import (
     model_validator,
 )
 
+from brb.config_views import CONFIG_ENV as CONFIG_ENV
+from brb.config_views import BrbConfigViews, ModelsViews
+from brb.config_views import ProviderKind as ProviderKind
+from brb.config_views import ProviderSpec as ProviderSpec
+from brb.config_views import default_path as default_path
 from brb.core import pricing
-from brb.core.pricing import ModelPrice, Price
+from brb.credentials import anthropic_key as anthropic_key
+from brb.credentials import mask as mask
+from brb.credentials import provider_key as provider_key
+from brb.credentials import read_secret as read_secret
 from brb.errors import ConfigError
 
 TOP_KEY = "big_red_button"
-CONFIG_ENV = "BRB_CONFIG"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -81,20 +88,13 @@ class Budget(_Section):
         return sorted(set(v))
 
 
-class Models(_Section):
+class Models(ModelsViews, _Section):
     anthropic_model: str = pricing.DEFAULT_CLOUD_MODEL
     max_tokens: int = Field(1024, ge=1, description="max_tokens when the client sets none")
     map: dict[str, str] = Field(default_factory=dict, description="local model glob -> cloud model")
     max_input_tokens: int | None = Field(None, ge=1)
 
-    def cloud_model_for(self, local_model: str) -> str:
-        for pattern, cloud in self.map.items():
-            if fnmatch.fnmatchcase(local_model, pattern):
-                return cloud
-        return self.anthropic_model
 
-
-ProviderKind = Literal["anthropic", "openai"]
 # The key names that imply their kind; any other name must say `kind:`.
 _KIND_BY_NAME: dict[str, ProviderKind] = {"anthropic": "anthropic", "openai": "openai"}
 _DEFAULT_BASE_URL: dict[str, str] = {
@@ -170,39 +170,6 @@ def _default_providers() -> dict[str, ProviderEntry]:
     return {"anthropic": ProviderEntry.model_validate(_provider_defaults("anthropic", {}))}
 
 
-@dataclass(frozen=True, slots=True)
-class ProviderSpec:
-    """One provider of the chain as the daemon uses it: defaults resolved."""
-
-    name: str
-    kind: ProviderKind
-    base_url: str
-    api_key_env: str
-    credential: str
-    timeout_s: float
-    first_token_timeout_s: float
-    failure_threshold: int
-    cooldown_s: float
-    model: str
-    map: tuple[tuple[str, str], ...]
-
-    def cloud_model_for(self, local_model: str) -> str:
-        for pattern, cloud in self.map:
-            if fnmatch.fnmatchcase(local_model, pattern):
-                return cloud
-        return self.model
-
-    @property
-    def cloud_models(self) -> list[str]:
-        return list(dict.fromkeys([self.model, *(cloud for _, cloud in self.map)]))
-
-    @property
-    def key_env_names(self) -> list[str]:
-        """Where its key is looked for, in order (ANTHROPIC_API_KEY last, as before)."""
-        extra = ["ANTHROPIC_API_KEY"] if self.kind == "anthropic" else []
-        return list(dict.fromkeys([self.api_key_env, *extra]))
-
-
 class PriceOverride(_Section):
     input_per_mtok: Decimal = Field(ge=0)
     output_per_mtok: Decimal = Field(ge=0)
@@ -255,7 +222,7 @@ class Button(_Section):
     poll_interval_seconds: float = Field(0.07, gt=0)
 
 
-class BrbConfig(_Section):
+class BrbConfig(BrbConfigViews, _Section):
     enabled: bool = True
     listen: str = "127.0.0.1:11435"
     upstream: str = "http://127.0.0.1:11434"
@@ -311,82 +278,6 @@ class BrbConfig(_Section):
                 f"unknown timezone {v!r}: use an IANA name like Europe/London"
             ) from None
         return v
-
-    # --- derived views -----------------------------------------------------
-
-    @property
-    def tz(self) -> ZoneInfo:
-        return ZoneInfo(self.timezone)
-
-    @property
-    def listen_host(self) -> str:
-        return self.listen.rpartition(":")[0].strip("[]")
-
-    @property
-    def listen_port(self) -> int:
-        return int(self.listen.rpartition(":")[2])
-
-    def price_overrides(self) -> dict[str, ModelPrice]:
-        out: dict[str, ModelPrice] = {}
-        for model, p in self.pricing.items():
-            table = pricing.price_for(model)
-            cw = p.cache_write_per_mtok
-            cr = p.cache_read_per_mtok
-            if cw is None:
-                cw = (
-                    table.base.cache_write_per_mtok if table else p.input_per_mtok * Decimal("1.25")
-                )
-            if cr is None:
-                cr = table.base.cache_read_per_mtok if table else p.input_per_mtok * Decimal("0.1")
-            out[model] = ModelPrice(
-                model,
-                Price(p.input_per_mtok, p.output_per_mtok, cw, cr),
-                source="config",
-            )
-        return out
-
-    def price_for(self, model: str) -> ModelPrice | None:
-        return pricing.price_for(model, self.price_overrides())
-
-    def provider_chain(self) -> list[ProviderSpec]:
-        """Every configured provider, in chain order (YAML order), defaults resolved.
-
-        An ``anthropic`` entry with no ``model`` uses ``models.anthropic_model``,
-        and its ``map`` falls back to ``models.map``."""
-        out = []
-        for name, p in self.providers.items():
-            mapping = dict(p.map)
-            if p.kind == "anthropic":
-                mapping = {
-                    **mapping,
-                    **{k: v for k, v in self.models.map.items() if k not in mapping},
-                }
-            out.append(
-                ProviderSpec(
-                    name=name,
-                    kind=p.kind,
-                    base_url=p.base_url,
-                    api_key_env=p.api_key_env,
-                    credential=p.credential,
-                    timeout_s=p.timeout_seconds,
-                    first_token_timeout_s=p.first_token_timeout_seconds,
-                    failure_threshold=p.breaker.failure_threshold,
-                    cooldown_s=p.breaker.cooldown_seconds,
-                    model=p.model or self.models.anthropic_model,
-                    map=tuple(mapping.items()),
-                )
-            )
-        return out
-
-    def anthropic_provider(self) -> ProviderSpec | None:
-        """The first provider of kind anthropic, if the chain has one."""
-        return next((p for p in self.provider_chain() if p.kind == "anthropic"), None)
-
-    def cloud_models(self) -> list[str]:
-        seen = [self.models.anthropic_model, *self.models.map.values()]
-        for spec in self.provider_chain():
-            seen += spec.cloud_models
-        return list(dict.fromkeys(seen))
 
 
 @dataclass(frozen=True, slots=True)
@@ -448,15 +339,6 @@ def model_warnings(cfg: BrbConfig) -> list[str]:
     return out
 
 
-def default_path() -> Path | None:
-    """``$BRB_CONFIG``, else /etc/brb/brb.yaml if it exists, else none (defaults)."""
-    env = os.environ.get(CONFIG_ENV)
-    if env:
-        return Path(env)
-    etc = Path("/etc/brb/brb.yaml")
-    return etc if etc.exists() else None
-
-
 def load(path: str | Path | None = None) -> LoadedConfig:
     """Load and validate the config; no file at all means every default."""
     p = Path(path) if path is not None else default_path()
@@ -475,39 +357,3 @@ def load(path: str | Path | None = None) -> LoadedConfig:
         raise ConfigError(f"{p}: not valid YAML: {exc}") from None
     cfg = parse(data, source=str(p))
     return LoadedConfig(cfg, p, tuple(model_warnings(cfg)))
-
-
-# --- secrets ------------------------------------------------------------------
-
-
-def read_secret(env_names: list[str], credential: str | None = None) -> str | None:
-    """A secret from the first set environment variable, else from the systemd
-    credential ``$CREDENTIALS_DIRECTORY/<credential>``; None if nowhere."""
-    for name in env_names:
-        value = os.environ.get(name, "").strip()
-        if value:
-            return value
-    cred_dir = os.environ.get("CREDENTIALS_DIRECTORY")
-    if credential and cred_dir:
-        try:
-            value = (Path(cred_dir) / credential).read_text(encoding="utf-8").strip()
-        except OSError:
-            return None
-        return value or None
-    return None
-
-
-def provider_key(spec: ProviderSpec) -> str | None:
-    """A provider's API key: its env var(s), then its systemd credential."""
-    return read_secret(spec.key_env_names, spec.credential)
-
-
-def anthropic_key(cfg: BrbConfig) -> str | None:
-    spec = cfg.anthropic_provider()
-    return provider_key(spec) if spec is not None else None
-
-
-def mask(secret: str | None) -> str:
-    if not secret:
-        return "(not set)"
-    return f"set ({len(secret)} chars)"

@@ -10,13 +10,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from brb.adapters.store import Heartbeat, Store, iso
-from brb.config import BrbConfig, provider_key
 from brb.core import breaker
 from brb.core.breaker import Mode
 from brb.core.budget import budget_day
+from brb.credentials import provider_key
+
+if TYPE_CHECKING:
+    from brb.config_cache import ConfigLike
 
 SCHEMA_VERSION = 1
 
@@ -31,7 +34,7 @@ def money(d: Decimal) -> float:
     return float(d.quantize(Decimal("0.000001")))
 
 
-def diversion_blockers(cfg: BrbConfig, daemon_providers: list[str] | None = None) -> list[str]:
+def diversion_blockers(cfg: ConfigLike, daemon_providers: list[str] | None = None) -> list[str]:
     """Why nothing can be diverted, whatever the breaker says (empty: nothing).
 
     ``daemon_providers`` is what the running daemon built at start (it may see
@@ -58,7 +61,7 @@ def diversion_blockers(cfg: BrbConfig, daemon_providers: list[str] | None = None
     return out
 
 
-def snapshot(store: Store, cfg: BrbConfig, now: datetime) -> dict[str, Any]:
+def snapshot(store: Store, cfg: ConfigLike, now: datetime) -> dict[str, Any]:
     override = store.read_mode(now)
     state = store.read_breaker()
     day = budget_day(now, cfg.tz)

@@ -40,3 +40,13 @@ def cli(tmp_db: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
         return runner.invoke(app, list(args), **kwargs)  # type: ignore[arg-type]
 
     return invoke
+
+
+@pytest.fixture(autouse=True)
+def _own_cache_dir(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The light commands remember a validated config under the cache
+    directory: tests keep theirs out of the runner's home."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.delenv("CACHE_DIRECTORY", raising=False)

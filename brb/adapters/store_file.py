@@ -20,13 +20,13 @@ from brb.adapters import migrations
 from brb.errors import StoreError
 
 if TYPE_CHECKING:
-    from brb.config import BrbConfig
+    from brb.config_cache import ConfigLike
 
 DB_ENV = "BRB_DB"
 DB_NAME = "brb.db"
 
 
-def resolve_path(cli_path: str | os.PathLike[str] | None, cfg: BrbConfig | None = None) -> Path:
+def resolve_path(cli_path: str | os.PathLike[str] | None, cfg: ConfigLike | None = None) -> Path:
     """``--db``, else ``$BRB_DB``, else config ``database``, else
     ``$STATE_DIRECTORY/brb.db`` (systemd), else the XDG state dir."""
     if cli_path:

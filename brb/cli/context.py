@@ -13,11 +13,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from brb.config import BrbConfig, load
 from brb.errors import UsageError
 
 if TYPE_CHECKING:
     from brb.adapters.store import Store
+    from brb.config import BrbConfig
+    from brb.config_cache import ConfigLike
 
 ConfigOpt = Annotated[
     Path | None,
@@ -45,14 +46,31 @@ def now() -> datetime:
 
 
 def load_config(path: Path | None, *, quiet: bool = False) -> BrbConfig:
+    """The full pydantic config, for the commands that need the models."""
+    from brb.config import load
+
     loaded = load(path)
-    if not quiet:
-        for w in loaded.warnings:
-            print(f"brb: warning: {w}", file=sys.stderr)
+    _warn(loaded.warnings, quiet)
     return loaded.config
 
 
-def open_store(db: Path | None, cfg: BrbConfig) -> Store:
+def load_light(path: Path | None, *, quiet: bool = False) -> ConfigLike:
+    """The same config, validated as fully, for the light commands (status,
+    press, release, spend): read back from the cache when it is fresh."""
+    from brb import config_cache
+
+    cfg, warnings = config_cache.load(path)
+    _warn(warnings, quiet)
+    return cfg
+
+
+def _warn(warnings: tuple[str, ...], quiet: bool) -> None:
+    if not quiet:
+        for w in warnings:
+            print(f"brb: warning: {w}", file=sys.stderr)
+
+
+def open_store(db: Path | None, cfg: ConfigLike) -> Store:
     from brb.adapters.store import Store, resolve_path
 
     return Store.open(resolve_path(db, cfg))

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 import typer
 
-from brb.cli.context import ConfigOpt, DbOpt, JsonOpt, load_config, now, open_store
+from brb.cli.context import ConfigOpt, DbOpt, JsonOpt, load_light, now, open_store
 from brb.errors import UsageError
 
 if TYPE_CHECKING:
@@ -52,7 +52,7 @@ def register(app: typer.Typer) -> None:
             raise UsageError("give --days or --since, not both")
         if json_out and csv_out:
             raise UsageError("give --json or --csv, not both")
-        cfg = load_config(config, quiet=json_out or csv_out)
+        cfg = load_light(config, quiet=json_out or csv_out)
         today = budget_day(now(), cfg.tz)
         if since is not None:
             try:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from brb.cli.context import ConfigOpt, DbOpt, JsonOpt, load_config, now, open_store, parse_for
+from brb.cli.context import ConfigOpt, DbOpt, JsonOpt, load_light, now, open_store, parse_for
 from brb.status import DAEMON_ALIVE_S
 
 ForOpt = Annotated[
@@ -97,7 +97,7 @@ def register(app: typer.Typer) -> None:
         """What brb is doing now: mode, breaker, spend, queue, daemon."""
         from brb import status as status_mod
 
-        cfg = load_config(config, quiet=json_out or check)
+        cfg = load_light(config, quiet=json_out or check)
         with open_store(db, cfg) as store:
             if watch:
                 from brb.cli.watch import watch_status
@@ -123,7 +123,7 @@ def register(app: typer.Typer) -> None:
         """Press the button: divert every eligible request to the cloud."""
         from brb import control
 
-        cfg = load_config(config, quiet=json_out)
+        cfg = load_light(config, quiet=json_out)
         at = now()
         until = parse_for(for_, at)
         with open_store(db, cfg) as store:
@@ -145,7 +145,7 @@ def register(app: typer.Typer) -> None:
         from brb import control
         from brb.errors import UsageError
 
-        cfg = load_config(config, quiet=json_out)
+        cfg = load_light(config, quiet=json_out)
         at = now()
         if for_ is not None and not hold:
             raise UsageError("--for only applies with --hold (a release to auto has no expiry)")
