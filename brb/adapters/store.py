@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import operator
 import os
 import sqlite3
 import threading
@@ -29,6 +30,8 @@ from typing import TYPE_CHECKING, Any
 from brb.adapters import store_file
 from brb.adapters.store_file import DB_ENV, DB_NAME, resolve_path
 from brb.core.breaker import BreakerState, Mode, Override, Phase
+from brb.core.request_log import COLUMNS as REQUEST_COLUMNS
+from brb.core.request_log import RequestRow
 from brb.errors import StoreError
 
 if TYPE_CHECKING:
@@ -308,22 +311,12 @@ class Store:
         )
         return {r["model"]: float(r["service_s"]) for r in rows if r["service_s"]}
 
-    def log_requests(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Append to the request log (the replay's input); rows carry the
-        columns of the ``requests`` table, ``at`` as a datetime."""
+    def log_requests(self, rows: Sequence[RequestRow]) -> None:
+        """Append to the request log (the replay's input): one column per field."""
         if not rows:
             return
-        cols = _REQUEST_COLUMNS
         with self.write() as conn:
-            conn.executemany(
-                f"INSERT INTO requests ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                [
-                    tuple(
-                        iso(r["at"]) if c == "at" else r.get(c, _TEXT_DEFAULTS.get(c)) for c in cols
-                    )
-                    for r in rows
-                ],
-            )
+            conn.executemany(_INSERT_REQUEST, [(iso(r.at), *_row_tail(r)) for r in rows])
 
     def request_log(self, *, since: datetime, until: datetime | None = None) -> list[sqlite3.Row]:
         where, params = _window(since, until)
@@ -359,9 +352,11 @@ class Store:
 
 
 _SAMPLE_COLUMNS = "at, model, queue_depth, in_flight, wait_s, service_s"
-_REQUEST_COLUMNS = ("at", "day", "endpoint", "model", "session", "backend", "reason", "status",
-                    "wait_s", "service_s", "latency_s", "prompt_tokens", "output_tokens",
-                    "outcome")  # fmt: skip
+_INSERT_REQUEST = (
+    f"INSERT INTO requests ({', '.join(REQUEST_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(REQUEST_COLUMNS))})"
+)
+_row_tail = operator.attrgetter(*REQUEST_COLUMNS[1:])  # every column after ``at``
 
 
 def _set_row(conn: sqlite3.Connection, table: str, **values: Any) -> None:
@@ -373,10 +368,6 @@ def _set_row(conn: sqlite3.Connection, table: str, **values: Any) -> None:
         f"ON CONFLICT (id) DO UPDATE SET {updates}",
         tuple(values.values()),
     )
-
-
-# Text columns are NOT NULL: a row that leaves one out gets "" rather than an error.
-_TEXT_DEFAULTS = {c: "" for c in ("endpoint", "model", "session", "reason", "outcome")}
 
 
 def _window(since: datetime | None, until: datetime | None) -> tuple[str, list[Any]]:

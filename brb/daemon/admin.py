@@ -93,7 +93,7 @@ class Admin:
             "wait_seconds": round(d.live.last_observation.wait_seconds, 3),
             "providers": [
                 {**h, "resting_seconds": d.cloud.resting_s(h["name"])}
-                for h in d.hooks.provider_health([p.name for p in d.providers or []])
+                for h in d.health.report([p.name for p in d.providers or []], now)
             ],
             "upstream": {"url": d.cfg.upstream, "version": getattr(d, "upstream_version", None)},
             "diversion_blocked_by": snap["diversion_blocked_by"],
@@ -183,7 +183,7 @@ class Admin:
         )
 
     async def metrics(self, request: web.Request) -> web.Response:
-        body, content_type = self.d.hooks.metrics.render()
+        body, content_type = self.d.metrics.render()
         return web.Response(body=body, headers={"Content-Type": content_type})
 
     async def healthz(self, request: web.Request) -> web.Response:

@@ -4,6 +4,8 @@ Owns object construction and the daemon's life: start (listening even when
 Ollama is down, and saying so), the background ticks (breaker tick, store
 polling for a CLI press, queue samples, heartbeat, flushing logs), and a
 graceful stop on SIGTERM that drains in-flight requests before exit.
+Components get the one :class:`~brb.daemon.events.EventSink` and publish to
+it; the listeners (:mod:`brb.daemon.listeners`) are built and subscribed here.
 Nothing here decides anything: core decides, adapters talk, this wires.
 """
 
@@ -22,19 +24,38 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from brb import __version__
 from brb.adapters.ollama_upstream import OllamaUpstream
 from brb.adapters.store import QueueSample, Store, resolve_path
 from brb.config import BrbConfig, anthropic_key
 from brb.core.breaker import Thresholds
+from brb.core.budget import budget_day
 from brb.core.queueing import QueueView, observe
 from brb.daemon.cloud import CloudLeg, Provider
+from brb.daemon.events import (
+    BudgetSeen,
+    DaemonReady,
+    DaemonStarted,
+    DaemonStopping,
+    EventSink,
+    RolledOver,
+    Ticked,
+)
 from brb.daemon.front import Front, errors_middleware
-from brb.daemon.hooks import Hooks
+from brb.daemon.listeners.alerts import AlertsListener
+from brb.daemon.listeners.button_watch import ButtonWatch
+from brb.daemon.listeners.incidents import IncidentTracker
+from brb.daemon.listeners.metrics import MetricsListener
+from brb.daemon.listeners.provider_health import ProviderHealth
+from brb.daemon.listeners.prune import Pruner
+from brb.daemon.listeners.systemd import SystemdListener
 from brb.daemon.live_state import LiveState
+from brb.daemon.metrics import Metrics
 from brb.daemon.queue_monitor import QueueMonitor
 from brb.daemon.relay import LocalLeg
+from brb.daemon.rollover import Rollover, RolloverWatch
 from brb.daemon.store_writer import StoreWriter
 
 log = logging.getLogger(__name__)
@@ -58,16 +79,17 @@ class Daemon:
     started_at: datetime = field(default_factory=utc_now)
     _idle_sampled: dict[str, bool] = field(default_factory=dict)
     address: str = ""  # host:port actually bound (the config may say port 0)
+    listeners: list[Any] = field(default_factory=list)  # extra ones (tests): subscribe(sink)
 
     def build(self) -> web.Application:
         cfg = self.cfg
+        self.sink = sink = EventSink()
         self.reader = Store.open(self.db_path)
         self.writer = StoreWriter(Store.open(self.db_path))
         self.monitor = QueueMonitor(slots=cfg.upstream_parallel)
         self.upstream = OllamaUpstream(cfg.upstream)
         if self.providers is None:
             self.providers = build_providers(cfg)
-        self.hooks = Hooks(cfg, self.writer, self.clock)
         t = cfg.thresholds
         self.live = LiveState(
             reader=self.reader,
@@ -76,13 +98,27 @@ class Daemon:
                 t.queue_depth, t.wait_time_seconds, t.release_fraction, t.min_active_seconds
             ),
             clock=self.clock,
-            on_edge=self.hooks,
-            on_transition=self.hooks.breaker_transition,
+            sink=sink,
         )
-        if self.live.is_diverting:  # pressed before this daemon started
-            self.hooks.resume_incident(self.live.override.since or self.clock())
-        self.local = LocalLeg(self.upstream, self.monitor, self._step)
-        self.cloud = CloudLeg(cfg, self.providers, self.writer, self.clock, self.hooks)
+        self.metrics = Metrics()
+        self.health = ProviderHealth()
+        self.alerts = AlertsListener(cfg, self.writer.store, self.clock, sink)
+        self.systemd = SystemdListener()
+        resumed = (self.live.override.since or self.clock()) if self.live.is_diverting else None
+        for listener in (
+            MetricsListener(self.metrics),
+            IncidentTracker(resumed_since=resumed),  # pressed before this daemon started
+            self.alerts,
+            self.systemd,
+            self.health,
+            Pruner(cfg.retention_days, self.writer, self.clock),
+            ButtonWatch(self.reader, since=self.clock()),
+            *self.listeners,
+        ):
+            listener.subscribe(sink)
+        self.rollover = RolloverWatch(cfg, self.writer.store, self._rolled_over)
+        self.local = LocalLeg(self.upstream, self.monitor, self.live, self.clock)
+        self.cloud = CloudLeg(cfg, self.providers, self.writer, self.clock, sink)
         self.front = Front(
             cfg,
             live=self.live,
@@ -91,8 +127,7 @@ class Daemon:
             cloud=self.cloud,
             writer=self.writer,
             clock=self.clock,
-            on_routed=self.hooks.routed,
-            on_done=self.hooks.request_done,
+            sink=sink,
         )
         app = web.Application(middlewares=[errors_middleware], client_max_size=cfg.max_body_bytes)
         from brb.daemon.admin import Admin
@@ -104,18 +139,20 @@ class Daemon:
         app.on_cleanup.append(self._on_cleanup)
         return app
 
-    def _step(self) -> None:
-        """Step the breaker with what the monitor sees now (arrival, first byte, done)."""
-        self.live.observe(self.monitor.observation(time.monotonic()), self.clock())
+    def _rolled_over(self, r: Rollover) -> None:
+        self.sink.publish(RolledOver(r.at, r.day, r.previous_day, r.previous_spend_usd, r.budget))
 
     # --- life --------------------------------------------------------------------
 
     async def _on_startup(self, app: web.Application) -> None:
+        self.sink.bind(asyncio.get_running_loop())
         self._tasks = [
             asyncio.create_task(self._tick_loop(), name="brb-tick"),
             asyncio.create_task(self._poll_loop(), name="brb-poll"),
         ]
-        await self.hooks.start()
+        self._scheduler = AsyncIOScheduler(timezone=self.cfg.tz)
+        self.rollover.start(self._scheduler)
+        self._scheduler.start()
         since = self.clock() - timedelta(days=7)
         for model, service_s in self.reader.last_service_estimates(since=since).items():
             self.monitor.seed_service_estimate(model, service_s)
@@ -129,6 +166,7 @@ class Daemon:
             )
         else:
             log.info("Ollama upstream %s is version %s", self.cfg.upstream, version)
+        self.sink.publish(DaemonStarted(self.clock(), version))
         self.writer.submit(
             self.writer.store.add_event,
             "daemon_start",
@@ -158,7 +196,9 @@ class Daemon:
             if close is not None:
                 with contextlib.suppress(Exception):
                     await close()
-        await self.hooks.stop()
+        self._scheduler.shutdown(wait=False)
+        await self.systemd.aclose()
+        await self.alerts.aclose()
         self.writer.submit(
             self.writer.store.add_event,
             "daemon_stop",
@@ -199,13 +239,22 @@ class Daemon:
                 self.live.observe(observe(views.values()), self.clock())
                 self._sample(views)
                 self.writer.flush()
-                self.hooks.tick(self, views)
+                self._publish_tick(views)
                 beats += TICK_S
                 if beats >= HEARTBEAT_S:
                     beats = 0.0
                     self._heartbeat()
             except Exception:
                 log.exception("the 1 s tick failed")
+
+    def _publish_tick(self, views: dict[str, QueueView]) -> None:
+        live, now = self.live, self.clock()
+        self.sink.publish(
+            Ticked(now, views, live.last_observation, live.phase, live.mode, live.is_diverting)
+        )
+        day, limit = budget_day(now, self.cfg.tz), self.cfg.budget.daily_limit_usd
+        store, sink = self.writer.store, self.sink
+        self.writer.submit(lambda: sink.publish(BudgetSeen(now, store.ledger.snapshot(day, limit))))
 
     def _sample(self, views: dict[str, QueueView]) -> None:
         """A queue sample per model a second; an idle model is sampled once, not every second."""
@@ -282,7 +331,7 @@ async def serve(
     address = daemon.address = _bound_address(site, cfg)
     daemon._heartbeat()
     log.info("brb %s listening on http://%s in front of %s", __version__, address, cfg.upstream)
-    daemon.hooks.ready(address)
+    daemon.sink.publish(DaemonReady(address))
     if ready:
         ready(address)
     await stop.wait()
@@ -291,7 +340,7 @@ async def serve(
         daemon.front.in_flight,
         daemon.drain_timeout_s,
     )
-    daemon.hooks.stopping()
+    daemon.sink.publish(DaemonStopping(daemon.front.in_flight))
     await runner.cleanup()  # stops listening, waits for in-flight handlers, then on_cleanup
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):

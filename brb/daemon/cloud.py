@@ -32,7 +32,8 @@ from brb.core.convert import CloudRequest, Endpoint, StreamRenderer, render_mess
 from brb.core.convert.to_cloud import anthropic_passthrough
 from brb.core.pricing import Usage
 from brb.core.provider_backoff import Backoff, after_failure, after_success
-from brb.daemon.spending import BudgetEvents, Spending
+from brb.daemon.events import EventSink, ProviderClosed, ProviderFailed, ProviderOpened, Settled
+from brb.daemon.spending import Spending
 from brb.daemon.store_writer import StoreWriter
 from brb.errors import ConversionError, ProviderError
 
@@ -58,23 +59,6 @@ class Provider(Protocol):
     def stream(self, params: dict[str, Any]) -> Any: ...  # AsyncIterator[dict]
 
 
-class CloudEvents(BudgetEvents, Protocol):
-    """What the cloud leg reports (alerts and metrics implement it)."""
-
-    def provider_failed(self, at: datetime, provider: str, error: ProviderError) -> None: ...
-
-    def settled(
-        self,
-        at: datetime,
-        *,
-        provider: str,
-        cost_usd: Decimal,
-        input_tokens: int,
-        output_tokens: int,
-        latency_s: float,
-    ) -> None: ...
-
-
 @dataclass(frozen=True, slots=True)
 class Diversion:
     """One request on its way to the cloud."""
@@ -93,15 +77,15 @@ class CloudLeg:
         providers: Sequence[Provider],
         writer: StoreWriter,
         clock: Callable[[], datetime],
-        events: CloudEvents,
+        sink: EventSink,
     ) -> None:
         self.cfg = cfg
         self.providers = list(providers)
         self.writer = writer
         self.clock = clock
-        self.events = events
+        self.sink = sink
         self._prices = cfg.price_overrides()
-        self.spending = Spending(cfg, writer, clock, events)
+        self.spending = Spending(cfg, writer, clock, sink)
         self._backoff: dict[str, Backoff] = {}
         self._price_cache: dict[str, pricing.ModelPrice | None] = {}
 
@@ -190,19 +174,15 @@ class CloudLeg:
     def _settle(
         self, plan: _Plan, provider: str, usage: Usage, started: float, outcome: str
     ) -> Decimal:
-        if provider in self._backoff:
-            self._backoff[provider] = after_success(self._backoff[provider])
         at = self.clock()
+        before = self._backoff.get(provider)
+        if before is not None:
+            self._backoff[provider] = after_success(before)
+            if before.resting_until:
+                self.sink.publish(ProviderClosed(at, provider))
         latency = time.monotonic() - started
         cost = self.spending.settle(plan.request_id, plan.price, usage, latency, outcome)
-        self.events.settled(
-            at,
-            provider=provider,
-            cost_usd=cost,
-            input_tokens=usage.input_tokens,
-            output_tokens=usage.output_tokens,
-            latency_s=latency,
-        )
+        self.sink.publish(Settled(at, provider, plan.cloud_model, cost, usage, latency, outcome))
         return cost
 
     def _release(self, plan: _Plan, outcome: str) -> None:
@@ -249,12 +229,17 @@ class CloudLeg:
     def _failed(self, plan: _Plan, provider: Provider, exc: ProviderError) -> None:
         self._release(plan, f"provider_error:{exc.status or 'network'}")
         if exc.retryable:
-            b = after_failure(self._backoff.get(provider.name, _IDLE), time.monotonic(),
-                              exc.retry_after_s)  # fmt: skip
-            self._backoff[provider.name] = b
-            if b.is_resting(time.monotonic()):
+            now = time.monotonic()
+            before = self._backoff.get(provider.name, _IDLE)
+            b = self._backoff[provider.name] = after_failure(before, now, exc.retry_after_s)
+            if b.is_resting(now):
                 log.warning("%s rests %.1fs after %d failure(s) in a row", provider.name,
-                            b.resting_until - time.monotonic(), b.failures)  # fmt: skip
+                            b.resting_until - now, b.failures)  # fmt: skip
+                if b.resting_until != before.resting_until:
+                    opened = ProviderOpened(
+                        self.clock(), provider.name, b.resting_until - now, b.failures
+                    )
+                    self.sink.publish(opened)
         level = logging.WARNING if exc.retryable else logging.ERROR
         log.log(
             level,
@@ -265,7 +250,7 @@ class CloudLeg:
             exc,
             "" if exc.retryable else " — a conversion or config fault, please report",
         )
-        self.events.provider_failed(self.clock(), provider.name, exc)
+        self.sink.publish(_failure(self.clock(), provider.name, exc))
 
     async def _stream(
         self, request: web.Request, plan: _Plan, d: Diversion, provider: Provider, started: float
@@ -303,7 +288,7 @@ class CloudLeg:
                 self._failed(plan, provider, exc)
                 return None
             log.warning("%s failed mid-stream after content was sent: %s", provider.name, exc)
-            self.events.provider_failed(self.clock(), provider.name, exc)
+            self.sink.publish(_failure(self.clock(), provider.name, exc, midstream=True))
             await response.write(_error_frame(renderer, str(exc)))
             self._settle(plan, provider.name, usage, started, "error_midstream")
             await response.write_eof()
@@ -353,6 +338,12 @@ class _Plan:
     req: CloudRequest | None
     worst_usd: Decimal
     request_id: str
+
+
+def _failure(at: datetime, provider: str, exc: ProviderError, *, midstream: bool = False
+             ) -> ProviderFailed:  # fmt: skip
+    return ProviderFailed(at, provider, exc.status, str(exc), exc.retryable, exc.request_id,
+                          midstream)  # fmt: skip
 
 
 def _merge_usage(usage: Usage, event: dict[str, Any]) -> Usage:

@@ -23,8 +23,10 @@ from aiohttp import web
 from brb.config import BrbConfig
 from brb.core import breaker
 from brb.core.policy import Decision, Policy, RequestFacts, decide
+from brb.core.request_log import RequestRow
 from brb.core.sessions import SessionFilter
 from brb.daemon.cloud import ANTHROPIC_MESSAGES, USAGE_KEY, CloudLeg, Diversion
+from brb.daemon.events import EventSink, RequestDone, Routed
 from brb.daemon.live_state import LiveState
 from brb.daemon.queue_monitor import QueueMonitor
 from brb.daemon.relay import LocalLeg
@@ -103,8 +105,7 @@ class Front:
         cloud: CloudLeg,
         writer: StoreWriter,
         clock: Callable[[], datetime],
-        on_routed: Callable[[str, Decision], None] | None = None,
-        on_done: Callable[[str, str, float], None] | None = None,
+        sink: EventSink,
     ) -> None:
         self.cfg = cfg
         self.live = live
@@ -115,8 +116,7 @@ class Front:
         self.clock = clock
         self.sessions = SessionFilter(cfg.excluded_sessions)
         self.policy = Policy(cfg.policy)
-        self._on_routed = on_routed
-        self._on_done = on_done
+        self.sink = sink
         self._day_cache: tuple[datetime, str] = (datetime.min.replace(tzinfo=UTC), "")
         self.in_flight = 0
 
@@ -185,8 +185,7 @@ class Front:
         session = request.headers.get(self.cfg.session_header, "")
         now = self.clock()
         decision = self._decide(request, model, session, now)
-        if self._on_routed:
-            self._on_routed(path, decision)
+        self.sink.publish(Routed(now, path, model, session, decision.divert, decision.reason))
         started = time.monotonic()
         if decision.divert:
             response = await self.cloud.serve(
@@ -261,24 +260,21 @@ class Front:
         output_tokens: int | None = None,
     ) -> None:
         """One request-log row (the replay's input), buffered off the request path."""
-        outcome = "ok" if status < 400 else "error"
-        if self._on_done:  # metrics: a fallback is its own outcome there
-            self._on_done(backend, "fallback" if reason == "fallback" else outcome, latency_s)
-        self.writer.log_request(
-            {
-                "at": at,
-                "day": self._day(at),
-                "endpoint": path,
-                "model": model,
-                "session": session,
-                "backend": backend,
-                "reason": reason,
-                "status": status,
-                "wait_s": wait_s,
-                "service_s": service_s,
-                "latency_s": latency_s,
-                "prompt_tokens": prompt_tokens,
-                "output_tokens": output_tokens,
-                "outcome": outcome,
-            }
+        row = RequestRow(
+            at,
+            self._day(at),
+            path,
+            model,
+            session,
+            backend,
+            reason,
+            status,
+            wait_s,
+            service_s,
+            latency_s,
+            prompt_tokens,
+            output_tokens,
+            "ok" if status < 400 else "error",
         )
+        self.writer.log_request(row)
+        self.sink.publish(RequestDone(row))

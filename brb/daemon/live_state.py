@@ -3,8 +3,10 @@
 Owns stepping the pure breaker (on every arrival and completion, and on a
 1 s tick), noticing a press or release made by another process (``PRAGMA
 data_version`` polled a few times a second), expiring overrides, and turning
-changes into store events and alerts. Decisions read this in-memory state:
-no SQLite on the request path. Writes go through the store writer.
+changes into store events and daemon events (:class:`BreakerMoved`, and the
+diverting edges :class:`DivertingStarted` / :class:`DivertingStopped`).
+Decisions read this in-memory state: no SQLite on the request path. Writes
+go through the store writer.
 """
 
 from __future__ import annotations
@@ -12,24 +14,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from typing import Protocol
 
 from brb.adapters.store import Store
 from brb.core import breaker
 from brb.core.breaker import BreakerState, Mode, Observation, Override, Phase, Thresholds
+from brb.daemon.events import BreakerMoved, DivertingStarted, DivertingStopped, EventSink
 from brb.daemon.store_writer import StoreWriter
 
 log = logging.getLogger(__name__)
-
-
-class EdgeListener(Protocol):
-    """Told when diverting starts and stops (the alerter implements this)."""
-
-    def diverting_started(
-        self, at: datetime, *, reason: str, obs: Observation | None, source: str, who: str
-    ) -> None: ...
-
-    def diverting_stopped(self, at: datetime, *, reason: str, source: str, who: str) -> None: ...
 
 
 class LiveState:
@@ -40,15 +32,13 @@ class LiveState:
         writer: StoreWriter,
         limits: Thresholds,
         clock: Callable[[], datetime],
-        on_edge: EdgeListener | None = None,
-        on_transition: Callable[[str], None] | None = None,
+        sink: EventSink,
     ) -> None:
         self._reader = reader
         self._writer = writer
         self.limits = limits
         self._clock = clock
-        self._on_edge = on_edge
-        self._on_transition = on_transition
+        self._sink = sink
         self.override: Override = reader.read_override()
         self.breaker: BreakerState = reader.read_breaker()
         if self.breaker.phase is Phase.ACTIVE:
@@ -94,8 +84,7 @@ class LiveState:
             detail["active_seconds"] = round(transition.active_seconds, 3)
         log.warning("breaker %s: %s", transition.kind, transition.reason)
         self._writer.submit(self._writer.store.write_breaker, new, at, (transition.kind, detail))
-        if self._on_transition:
-            self._on_transition(transition.kind)
+        self._sink.publish(BreakerMoved(at, transition.kind, transition.reason, obs))
         self._check_edge(at, reason=transition.reason, obs=obs, source="breaker", who="brb")
 
     def poll(self) -> None:
@@ -156,14 +145,9 @@ class LiveState:
         if now_diverting == self._diverting:
             return
         self._diverting = now_diverting
-        if self._on_edge is None:
-            return
-        try:
-            if now_diverting:
-                self._on_edge.diverting_started(
-                    at, reason=reason, obs=obs or self.last_observation, source=source, who=who
-                )
-            else:
-                self._on_edge.diverting_stopped(at, reason=reason, source=source, who=who)
-        except Exception:  # an alerting bug must never break the proxy
-            log.exception("alerting failed on a diverting edge")
+        if now_diverting:
+            self._sink.publish(
+                DivertingStarted(at, reason, source, who, obs or self.last_observation)
+            )
+        else:
+            self._sink.publish(DivertingStopped(at, reason, source, who))

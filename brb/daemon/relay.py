@@ -5,7 +5,8 @@ headers minus hop-by-hop; streamed both ways, never buffered whole) and the
 queue monitor's view of each inference request: arrival, first byte (the
 upstream's response headers: Ollama sends them with its first chunk, and a
 non-streamed answer's only chunk), completion, and the service time Ollama
-itself reports in its final object.
+itself reports in its final object. After each of those the breaker is
+stepped with what the monitor sees (:meth:`LiveState.observe`).
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 import aiohttp
 from aiohttp import web
 
 from brb.adapters.ollama_upstream import OllamaUpstream, forward_headers, response_headers
+from brb.daemon.live_state import LiveState
 from brb.daemon.queue_monitor import QueueMonitor
 
 log = logging.getLogger(__name__)
@@ -68,11 +71,20 @@ class Outcome:
 
 class LocalLeg:
     def __init__(
-        self, upstream: OllamaUpstream, monitor: QueueMonitor, on_change: Callable[[], None]
+        self,
+        upstream: OllamaUpstream,
+        monitor: QueueMonitor,
+        live: LiveState,
+        clock: Callable[[], datetime],
     ) -> None:
         self.upstream = upstream
         self.monitor = monitor
-        self._on_change = on_change  # step the breaker (after arrival / first byte / done)
+        self.live = live
+        self.clock = clock
+
+    def _step(self) -> None:
+        """Step the breaker with what the monitor sees now (after abandon / done)."""
+        self.live.observe(self.monitor.observation(time.monotonic()), self.clock())
 
     async def relay(
         self,
@@ -99,7 +111,7 @@ class LocalLeg:
         except BaseException:
             if ticket is not None:
                 self.monitor.abandon(ticket, model or "")
-                self._on_change()
+                self._step()
             raise
         try:
             if ticket is not None:
@@ -131,4 +143,4 @@ class LocalLeg:
             up.release()
             if ticket is not None:
                 self.monitor.done(ticket, model or "", clock(), service_s=facts.service_s)
-                self._on_change()
+                self._step()

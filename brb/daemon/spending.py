@@ -4,7 +4,8 @@ Owns a diverted request's reservation lifecycle against the ledger on the
 store writer's thread: the worst case is reserved (and awaited: it must be on
 disk before the first byte leaves), the real usage settles it, a failure
 releases it; after each, the day's spend is checked against the alert
-percentages and exhaustion, and crossings are reported once. A request the
+percentages and exhaustion, and crossings are published (once) as
+:class:`~brb.daemon.events.BudgetCrossed`. A request the
 remaining budget can't cover simply stays local.
 """
 
@@ -14,31 +15,16 @@ import logging
 from collections.abc import Callable
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Protocol
 
 from brb.config import BrbConfig
 from brb.core import pricing
 from brb.core.alerts import EXHAUSTED_KEY
 from brb.core.budget import budget_day, crossed_alerts
 from brb.core.pricing import Usage
+from brb.daemon.events import BudgetCrossed, EventSink
 from brb.daemon.store_writer import StoreWriter
 
 log = logging.getLogger(__name__)
-
-
-class BudgetEvents(Protocol):
-    def budget_crossed(
-        self,
-        at: datetime,
-        *,
-        day: str,
-        percents: list[float],
-        spent_usd: Decimal,
-        limit_usd: Decimal,
-        exhausted: bool,
-    ) -> None:
-        """Called on the store writer's thread."""
-        ...
 
 
 class Spending:
@@ -47,12 +33,12 @@ class Spending:
         cfg: BrbConfig,
         writer: StoreWriter,
         clock: Callable[[], datetime],
-        events: BudgetEvents,
+        sink: EventSink,
     ) -> None:
         self.cfg = cfg
         self.writer = writer
         self.clock = clock
-        self.events = events
+        self.sink = sink
 
     async def reserve(self, request_id: str, worst_usd: Decimal, **row: str) -> bool:
         """Reserve the worst case on today's budget; False: it doesn't fit, stay local."""
@@ -112,11 +98,8 @@ class Spending:
         )
         exhausted = snap.is_exhausted and EXHAUSTED_KEY not in keys
         if crossed or exhausted:
-            self.events.budget_crossed(
-                at,
-                day=day.isoformat(),
-                percents=crossed,
-                spent_usd=snap.settled_usd,
-                limit_usd=snap.limit_usd,
-                exhausted=exhausted,
+            self.sink.publish(  # from the writer thread: the sink hops to the loop
+                BudgetCrossed(
+                    at, day.isoformat(), tuple(crossed), snap.settled_usd, snap.limit_usd, exhausted
+                )
             )

@@ -17,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from brb.adapters.store import QueueSample, Store
+from brb.core.request_log import RequestRow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -26,7 +27,7 @@ class StoreWriter:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="brb-store")
-        self._requests: list[dict[str, Any]] = []
+        self._requests: list[RequestRow] = []
         self._samples: list[QueueSample] = []
         self._pending: set[asyncio.Future[Any]] = set()
 
@@ -47,7 +48,7 @@ class StoreWriter:
         if not fut.cancelled() and fut.exception() is not None:
             log.error("store write failed: %s", fut.exception())
 
-    def log_request(self, row: dict[str, Any]) -> None:
+    def log_request(self, row: RequestRow) -> None:
         self._requests.append(row)
 
     def add_sample(self, sample: QueueSample) -> None:

@@ -8,6 +8,7 @@ import hashlib
 import os
 import sqlite3
 import stat
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from brb.adapters.store import QueueSample, Store, iso, parse_iso, resolve_path
 from brb.config import BrbConfig
 from brb.core.breaker import BreakerState, Mode, Override, Phase
+from brb.core.request_log import RequestRow
 from brb.errors import StoreError
 
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
@@ -285,19 +287,19 @@ def test_queue_samples(store: Store) -> None:
 
 
 def test_request_log(store: Store) -> None:
-    row = {
-        "at": T0,
-        "day": "2026-11-25",
-        "endpoint": "/api/chat",
-        "model": "llama3",
-        "session": "",
-        "backend": "ollama",
-        "reason": "standby",
-        "status": 200,
-        "wait_s": 0.5,
-        "outcome": "ok",
-    }
-    store.log_requests([row, {**row, "at": T0 - timedelta(seconds=1), "session": "s1"}])
+    row = RequestRow(
+        at=T0,
+        day="2026-11-25",
+        endpoint="/api/chat",
+        model="llama3",
+        session="",
+        backend="ollama",
+        reason="standby",
+        status=200,
+        wait_s=0.5,
+        outcome="ok",
+    )
+    store.log_requests([row, replace(row, at=T0 - timedelta(seconds=1), session="s1")])
     (got,) = store.request_log(since=T0)
     assert (got["backend"], got["status"], got["wait_s"], got["service_s"]) == (
         "ollama",
@@ -321,7 +323,8 @@ def test_prune_drops_old_samples_and_request_log_but_keeps_money_and_events(
     with Store.open(tmp_path / "p.db") as store:
         for at in (old, new):
             store.add_queue_samples([QueueSample(at, "m", 1, 1, 0.1, 0.2)])
-            store.log_requests([{"at": at, "day": at.date().isoformat(), "backend": "ollama"}])
+            day = at.date().isoformat()
+            store.log_requests([RequestRow(at, day, "/api/chat", "m", "", "ollama", "", 200)])
             store.add_event("press", at=at)
             store.ledger.reserve(f"r{at:%d}", day=at.date(), amount_usd=Decimal("0.01"),
                                  limit_usd=Decimal(1), at=at)  # fmt: skip

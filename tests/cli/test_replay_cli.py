@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from click.testing import Result
 
 from brb.cli.replay import expand_settings, parse_sets, records_from_log
 from brb.config import BrbConfig
+from brb.core.request_log import RequestRow
 from brb.errors import UsageError
 
 Cli = Callable[..., Result]
@@ -171,23 +173,23 @@ def test_from_db(cli: Cli, tmp_db: Path) -> None:
 
     t0 = datetime(2026, 11, 27, 20, 0, tzinfo=UTC)
     rows = [
-        {
-            "at": t0 + timedelta(seconds=i * 0.5),
-            "day": "2026-11-27",
-            "endpoint": "/api/chat",
-            "model": "m",
-            "session": "s",
-            "backend": "ollama" if i < 8 else "anthropic",
-            "reason": "standby",
-            "status": 200,
-            "service_s": 1.0 if i < 8 else 9.0,
-            "prompt_tokens": 1000,
-            "output_tokens": 30,
-            "outcome": "ok",
-        }
+        RequestRow(
+            at=t0 + timedelta(seconds=i * 0.5),
+            day="2026-11-27",
+            endpoint="/api/chat",
+            model="m",
+            session="s",
+            backend="ollama" if i < 8 else "anthropic",
+            reason="standby",
+            status=200,
+            service_s=1.0 if i < 8 else 9.0,
+            prompt_tokens=1000,
+            output_tokens=30,
+            outcome="ok",
+        )
         for i in range(10)
     ]
-    rows.append({**rows[0], "at": t0 - timedelta(hours=3)})  # outside the window
+    rows.append(replace(rows[0], at=t0 - timedelta(hours=3)))  # outside the window
     with Store.open(tmp_db) as store:
         store.log_requests(rows)
     res = cli(

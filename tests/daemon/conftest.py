@@ -49,7 +49,8 @@ def start_brb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Start
     """``start_brb(ollama=FakeOllama(...), anthropic=FakeAnthropic(...), db=..., **settings)``:
     brb in front of the two fakes; ``settings`` are ``big_red_button`` keys laid over
     the rig's defaults (listen on port 0, idle thresholds, ``compliance-*`` excluded);
-    ``db`` defaults to a fresh file (pass an earlier rig's ``db`` to restart on it).
+    ``db`` defaults to a fresh file (pass an earlier rig's ``db`` to restart on it);
+    ``listeners`` are extra event listeners (objects with ``subscribe(sink)``).
     Everything is stopped at the end of the test, and a daemon error fails it."""
     monkeypatch.setenv(KEY_ENV, DEFAULT_API_KEY)
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
@@ -62,6 +63,7 @@ def start_brb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Start
         ollama: FakeOllama | None = None,
         anthropic: FakeAnthropic | None = None,
         db: Path | None = None,
+        listeners: list[Any] | None = None,
         **settings: Any,
     ) -> Rig:
         r = Running(
@@ -69,6 +71,7 @@ def start_brb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Start
             anthropic or FakeAnthropic(),
             settings,
             db or tmp_path / f"brb{len(running)}.db",
+            listeners,
         )
         running.append(r)
         return r.start()

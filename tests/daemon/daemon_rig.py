@@ -306,11 +306,13 @@ class Running:
         anthropic: FakeAnthropic,
         settings: Mapping[str, Any],
         db: Path,
+        listeners: list[Any] | None = None,
     ) -> None:
         self.ollama = ollama
         self.anthropic = anthropic
         self.settings = settings
         self.db = db
+        self.listeners = list(listeners or [])  # extra event listeners: subscribe(sink)
         self.loop = asyncio.new_event_loop()
         self.ready = threading.Event()
         self.found: dict[str, Any] = {}
@@ -335,7 +337,7 @@ class Running:
                     self.found["address"] = address
                     self.ready.set()
 
-                await run_daemon(cfg, self.db, ready=on_ready, stop=stop)
+                await run_daemon(cfg, self.db, ready=on_ready, stop=stop, listeners=self.listeners)
         except BaseException as exc:  # reported to the test's thread
             self.found["error"] = exc
             self.ready.set()
