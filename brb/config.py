@@ -41,6 +41,7 @@ from brb.credentials import mask as mask
 from brb.credentials import provider_key as provider_key
 from brb.credentials import read_secret as read_secret
 from brb.errors import ConfigError
+from brb.routing_config import ProviderAction, Routing
 
 TOP_KEY = "big_red_button"
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -241,6 +242,7 @@ class BrbConfig(BrbConfigViews, _Section):
     )
     pricing: dict[str, PriceOverride] = Field(default_factory=dict)
     excluded_sessions: list[str] = Field(default_factory=list)
+    routing: Routing = Routing()
     notifications: Notifications = Notifications()
     alerts: Alerts = Alerts()
     admin: Admin = Admin()
@@ -278,6 +280,19 @@ class BrbConfig(BrbConfigViews, _Section):
                 f"unknown timezone {v!r}: use an IANA name like Europe/London"
             ) from None
         return v
+
+    @model_validator(mode="after")
+    def _rules_name_providers(self) -> BrbConfig:
+        unknown = [
+            f"routing.rules.{i}.action.provider: unknown provider {rule.action.provider!r} "
+            f"(configured: {', '.join(self.providers) or 'none'})"
+            for i, rule in enumerate(self.routing.rules)
+            if isinstance(rule.action, ProviderAction)
+            and rule.action.provider not in self.providers
+        ]
+        if unknown:
+            raise ValueError("; ".join(unknown))
+        return self
 
 
 @dataclass(frozen=True, slots=True)

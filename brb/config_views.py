@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from brb.core import pricing
+from brb.core import pricing, rules
 from brb.core.pricing import ModelPrice, Price
 
 CONFIG_ENV = "BRB_CONFIG"
@@ -94,6 +94,7 @@ class BrbConfigViews:
         pricing: dict[str, Any]
         providers: dict[str, Any]
         models: Any
+        routing: Any
 
     @property
     def tz(self) -> ZoneInfo:
@@ -168,3 +169,28 @@ class BrbConfigViews:
         for spec in self.provider_chain():
             seen += spec.cloud_models
         return list(dict.fromkeys(seen))
+
+    def rule_set(self) -> rules.RuleSet:
+        """``routing.rules`` as the core matches them (header names in lower case)."""
+        return rules.RuleSet(tuple(_rule(rule) for rule in self.routing.rules))
+
+
+def _rule(rule: Any) -> rules.Rule:
+    m = rule.match
+    match = rules.Match(
+        model=m.model,
+        endpoint=m.endpoint,
+        session=m.session,
+        header={name.lower(): glob for name, glob in m.header.items()},
+        prompt_tokens=_bound(m.prompt_tokens),
+        has_tools=m.has_tools,
+        has_images=m.has_images,
+        complexity=_bound(m.complexity),
+    )
+    if isinstance(rule.action, str):
+        return rules.Rule(match, rules.Action(rule.action))
+    return rules.Rule(match, rules.Action.PROVIDER, rule.action.provider)
+
+
+def _bound(bound: Any) -> rules.Bound | None:
+    return None if bound is None else rules.Bound(bound.gt, bound.lt)

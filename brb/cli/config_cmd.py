@@ -1,8 +1,9 @@
 """``brb config check``: validate a config and print what is in force.
 
 Prints the effective config (every default filled in) with secrets shown
-only as set/not set, the price in force for each configured cloud model, and
-the warnings. Exit 0 when it loads (warnings included), 2 when it doesn't.
+only as set/not set, the price in force for each configured cloud model, the
+routing rules in the order they are tried, and the warnings. Exit 0 when it
+loads (warnings included), 2 when it doesn't.
 """
 
 from __future__ import annotations
@@ -97,6 +98,7 @@ def check(
         "warnings": list(loaded.warnings),
         "prices": prices,
         "secrets": secrets,
+        "rules": [rule.describe() for rule in cfg.rule_set().rules],
         "effective": effective,
     }
     if json_out:
@@ -120,6 +122,11 @@ def check(
                     f"{p['long_prompt_input_per_mtok']:g}, output "
                     f"{p['long_prompt_output_per_mtok']:g}"
                 )
+    print("\n# routing rules, in the order they are tried (the first match decides)")
+    if not report["rules"]:
+        print("  none: the breaker's policy decides alone")
+    for number, line in enumerate(report["rules"], start=1):
+        print(f"  {number}. {line}")
     print("\n# secrets (values never shown)")
     for name, state in secrets.items():
         print(f"  {name}: {state}")

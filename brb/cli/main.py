@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
 # Commands imported only when run (or listed by --help): some import asyncio,
 # aiohttp or urllib at module level, which `brb status` must not pay for.
-_OPTIONAL = ("serve", "doctor", "incidents", "replay", "drill", "button")
+_OPTIONAL = ("serve", "doctor", "incidents", "replay", "drill", "button", "estimate")
 
 
 class _BrbGroup(TyperGroup):

@@ -6,7 +6,15 @@ anything: the caller reserves the budget after a ``divert`` decision, and a
 failed reservation keeps the request local.
 
 Order matters: a compliance session stays local whatever the mode, pressed
-included; only then do the operator's mode and the breaker count.
+included; then the request must be eligible (local-only header, convertible,
+a provider, a price); only then does a routing rule (:mod:`brb.core.rules`)
+count, then the operator's mode and the breaker. A ``local`` rule keeps a
+request local even when pressed; a ``cloud`` rule diverts it even in
+standby, but not while the operator holds brb off, and the budget (the
+caller's reservation, after this decision) still has the last word: a
+failed reservation keeps the request local. ``overflow`` and ``provider``
+rules leave the decision to the mode and the breaker; ``provider`` names the
+provider to try first.
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from brb.core.breaker import Mode, Phase
+from brb.core.rules import Action, Verdict
 
 
 class Policy(StrEnum):
@@ -36,7 +45,8 @@ class RequestFacts:
 @dataclass(frozen=True, slots=True)
 class Decision:
     divert: bool
-    reason: str  # a stable short code, e.g. "excluded_session", "pressed", "overflow"
+    reason: str  # a stable short code, e.g. "excluded_session", "pressed", "rule:2:cloud"
+    provider: str | None = None  # the provider to try first (a ``provider`` rule)
 
 
 LOCAL_REASONS = (
@@ -50,6 +60,7 @@ LOCAL_REASONS = (
     "standby",
     "fits_locally",
 )
+# Plus "rule:N:local" (and "rule:N:cloud" when diverting): see Verdict.reason.
 
 
 def decide(
@@ -64,6 +75,7 @@ def decide(
     would_queue: bool = False,
     queue_depth: int = 0,
     queue_depth_threshold: int | None = None,
+    rule: Verdict | None = None,
 ) -> Decision:
     """Decide where one request goes (before the budget is consulted).
 
@@ -72,7 +84,8 @@ def decide(
     the depth it would make. Overflow keeps the local queue inside both
     thresholds: it diverts an arrival that would wait past the wait threshold,
     or would queue past the depth threshold (which is what still works when no
-    service time is known yet, e.g. the first burst after a cold start)."""
+    service time is known yet, e.g. the first burst after a cold start).
+    ``rule`` is the first routing rule that matched this request, if any."""
     if not is_enabled:
         return Decision(False, "disabled")
     if facts.is_excluded_session:
@@ -85,16 +98,21 @@ def decide(
         return Decision(False, "no_provider")
     if not facts.is_model_priced:
         return Decision(False, "unpriced_model")
+    if rule is not None and rule.action is Action.LOCAL:
+        return Decision(False, rule.reason)
     if mode is Mode.OFF:
         return Decision(False, "held")
+    if rule is not None and rule.action is Action.CLOUD:
+        return Decision(True, rule.reason)
+    first = rule.provider if rule is not None and rule.action is Action.PROVIDER else None
     if mode is Mode.ON:
-        return Decision(True, "pressed")
+        return Decision(True, "pressed", first)
     if phase is Phase.STANDBY:
-        return Decision(False, "standby")
+        return Decision(False, "standby", first)
     if policy is Policy.ALL:
-        return Decision(True, "breaker_active")
+        return Decision(True, "breaker_active", first)
     if predicted_wait_s > wait_threshold_s:
-        return Decision(True, "overflow")
+        return Decision(True, "overflow", first)
     if would_queue and queue_depth_threshold is not None and queue_depth > queue_depth_threshold:
-        return Decision(True, "overflow")
-    return Decision(False, "fits_locally")
+        return Decision(True, "overflow", first)
+    return Decision(False, "fits_locally", first)

@@ -28,10 +28,10 @@ from aiohttp import web
 from brb.config import BrbConfig
 from brb.core import pricing
 from brb.core.capabilities import capabilities_for
-from brb.core.convert import CloudRequest, Endpoint, StreamRenderer, render_message, to_cloud
-from brb.core.convert.to_cloud import anthropic_passthrough
+from brb.core.convert import CloudRequest, Endpoint, StreamRenderer, render_message
 from brb.core.pricing import Usage
 from brb.core.provider_backoff import Backoff, after_failure, after_success
+from brb.core.reservation import plan_diversion
 from brb.daemon.events import EventSink, ProviderClosed, ProviderFailed, ProviderOpened, Settled
 from brb.daemon.spending import Spending
 from brb.daemon.store_writer import StoreWriter
@@ -134,31 +134,19 @@ class CloudLeg:
         price = pricing.price_for(cloud_model, self._prices)
         if price is None:
             raise ConversionError(f"no price known for {cloud_model}")
-        if d.endpoint == ANTHROPIC_MESSAGES:
-            params = anthropic_passthrough(d.body, cloud_model)
-            is_stream = bool(params.pop("stream", False))
-            raw_len = len(json.dumps(params, ensure_ascii=False).encode())
-            max_tokens = params.get("max_tokens")
-            if type(max_tokens) is not int or max_tokens <= 0:
-                raise ConversionError("/v1/messages needs max_tokens, a positive integer")
-            req = None
-            bound = raw_len + 600
-        else:
-            caps = capabilities_for(cloud_model, provider.api_version)
-            req = to_cloud(
-                Endpoint(d.endpoint),
-                d.body,
-                cloud_model=cloud_model,
-                default_max_tokens=self.cfg.models.max_tokens,
-                max_input_tokens=self.cfg.models.max_input_tokens,
-                caps=caps,
-            )
-            params = req.params
-            is_stream = req.is_stream
-            max_tokens = int(params["max_tokens"])
-            bound = req.input_tokens_upper_bound
-        worst = pricing.worst_case_usd(price, input_tokens=bound, max_tokens=max_tokens)
-        return _Plan(cloud_model, price, params, is_stream, req, worst, uuid.uuid4().hex)
+        plan = plan_diversion(
+            d.endpoint,
+            d.body,
+            cloud_model=cloud_model,
+            price=price,
+            caps=capabilities_for(cloud_model, provider.api_version),
+            default_max_tokens=self.cfg.models.max_tokens,
+            max_input_tokens=self.cfg.models.max_input_tokens,
+        )
+        return _Plan(
+            cloud_model, price, plan.params, plan.is_stream, plan.req, plan.worst_usd,
+            uuid.uuid4().hex,
+        )  # fmt: skip
 
     async def _reserve(self, plan: _Plan, d: Diversion, provider: Provider) -> bool:
         return await self.spending.reserve(

@@ -1,0 +1,201 @@
+"""A cheap, forgiving reading of an inference body: what routing and estimates look at.
+
+Owns the text, turns, tools, images and ``max_tokens`` of a body of any of
+the four inference endpoints (Ollama ``/api/chat`` and ``/api/generate``,
+OpenAI ``/v1/chat/completions``, Anthropic ``/v1/messages``), and the
+prompt-token *estimate* brb shows (``brb estimate``, the rules'
+``prompt_tokens``, ``X-BRB-Cost-Estimate-USD``). It runs on every request
+when rules or estimates need it, so it never decodes images, never builds
+the cloud request and never raises on an odd shape: what it can't read, it
+leaves out. The true upper bound the budget reserves is not this: it is
+:mod:`brb.core.convert.token_bound`'s. Must not do I/O.
+
+The estimate: about four characters a token for English text and code (the
+ratio Anthropic's and OpenAI's tokenizer pages quote; the same rule brb's
+Anthropic simulator counts with), plus framing per message, a typical image
+(a 1092x1092 picture is ~1600 tokens: width*height/750, Anthropic's vision
+page) and the tool-use system prompt (~350 tokens for current models,
+Anthropic's tool-use pricing table).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+CHARS_PER_TOKEN = 4
+REQUEST_TOKENS = 8
+MESSAGE_TOKENS = 4
+IMAGE_TOKENS = 1600
+TOOL_SYSTEM_PROMPT_TOKENS = 350
+
+OLLAMA_CHAT = "/api/chat"
+OLLAMA_GENERATE = "/api/generate"
+OPENAI_CHAT = "/v1/chat/completions"
+ANTHROPIC_MESSAGES = "/v1/messages"
+ENDPOINTS = (OLLAMA_CHAT, OLLAMA_GENERATE, OPENAI_CHAT, ANTHROPIC_MESSAGES)
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """What a body says, as plain counts and text."""
+
+    system: str = ""
+    user_texts: tuple[str, ...] = ()  # every user turn's text, in order
+    other_texts: tuple[str, ...] = ()  # assistant turns, tool calls and results
+    turns: int = 0  # user + assistant messages (system not counted)
+    tools: int = 0  # tool definitions offered to the model
+    tool_chars: int = 0  # characters of the tool definitions as JSON
+    images: int = 0
+    max_tokens: int | None = None  # what the client allowed, if it said
+
+    @property
+    def last_user_text(self) -> str:
+        return self.user_texts[-1] if self.user_texts else ""
+
+    @property
+    def has_tools(self) -> bool:
+        return self.tools > 0
+
+    @property
+    def has_images(self) -> bool:
+        return self.images > 0
+
+    @property
+    def chars(self) -> int:
+        return (
+            len(self.system)
+            + sum(len(t) for t in self.user_texts)
+            + sum(len(t) for t in self.other_texts)
+            + self.tool_chars
+        )
+
+
+def estimate_prompt_tokens(conv: Conversation) -> int:
+    """About how many tokens the prompt is (an estimate, not a bound: see the module doc)."""
+    tokens = REQUEST_TOKENS + MESSAGE_TOKENS * (conv.turns + (1 if conv.system else 0))
+    tokens += math.ceil(conv.chars / CHARS_PER_TOKEN)
+    tokens += IMAGE_TOKENS * conv.images
+    if conv.tools:
+        tokens += TOOL_SYSTEM_PROMPT_TOKENS
+    return tokens
+
+
+def read_conversation(endpoint: str, body: Mapping[str, Any]) -> Conversation:
+    """The conversation in ``body``, an inference body sent to ``endpoint``."""
+    if endpoint == OLLAMA_GENERATE:
+        return _generate(body)
+    reader = _Reader()
+    if endpoint == ANTHROPIC_MESSAGES:
+        reader.system(body.get("system"))
+    for message in _list(body.get("messages")):
+        if isinstance(message, dict):
+            reader.message(message)
+    tools = _list(body.get("tools"))
+    options = body.get("options")
+    if endpoint == OLLAMA_CHAT:
+        max_tokens = _int(options.get("num_predict")) if isinstance(options, dict) else None
+    elif endpoint == OPENAI_CHAT:
+        max_tokens = _int(body.get("max_completion_tokens")) or _int(body.get("max_tokens"))
+    else:
+        max_tokens = _int(body.get("max_tokens"))
+    return Conversation(
+        system="\n".join(reader.system_parts),
+        user_texts=tuple(reader.user),
+        other_texts=tuple(reader.other),
+        turns=reader.turns,
+        tools=len(tools),
+        tool_chars=_json_chars(tools) if tools else 0,
+        images=reader.images,
+        max_tokens=max_tokens,
+    )
+
+
+def _generate(body: Mapping[str, Any]) -> Conversation:
+    prompt = body.get("prompt")
+    system = body.get("system")
+    images = _list(body.get("images"))
+    options = body.get("options")
+    return Conversation(
+        system=system if isinstance(system, str) else "",
+        user_texts=(prompt,) if isinstance(prompt, str) and prompt else (),
+        turns=1 if isinstance(prompt, str) and prompt else 0,
+        images=len(images),
+        max_tokens=_int(options.get("num_predict")) if isinstance(options, dict) else None,
+    )
+
+
+class _Reader:
+    """Accumulates texts over messages of any of the dialects."""
+
+    def __init__(self) -> None:
+        self.system_parts: list[str] = []
+        self.user: list[str] = []
+        self.other: list[str] = []
+        self.turns = 0
+        self.images = 0
+
+    def system(self, value: object) -> None:
+        self.system_parts.extend(self._texts(value))
+
+    def message(self, message: Mapping[str, Any]) -> None:
+        role = message.get("role")
+        texts = self._texts(message.get("content"))
+        self.images += len(_list(message.get("images")))  # Ollama: base64 strings
+        if role in ("system", "developer"):
+            self.system_parts.extend(texts)
+            return
+        for call in _list(message.get("tool_calls")):
+            texts.append(_json_text(call))
+        if role == "user":
+            self.user.append("\n".join(texts))
+        else:
+            self.other.append("\n".join(texts))
+        if role in ("user", "assistant"):
+            self.turns += 1
+
+    def _texts(self, content: object) -> list[str]:
+        """Text of a content field: a string, or a list of parts/blocks of any dialect."""
+        if isinstance(content, str):
+            return [content]
+        out: list[str] = []
+        for part in _list(content):
+            if isinstance(part, str):
+                out.append(part)
+                continue
+            if not isinstance(part, dict):
+                continue
+            kind = part.get("type")
+            if kind in ("image", "image_url", "input_image"):
+                self.images += 1
+            elif isinstance(part.get("text"), str):
+                out.append(part["text"])
+            elif kind == "tool_use":
+                out.append(_json_text(part.get("input")))
+            elif kind == "tool_result":
+                out.extend(self._texts(part.get("content")))
+        return out
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _int(value: object) -> int | None:
+    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
+        return None
+    return value
+
+
+def _json_text(value: object) -> str:
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return ""
+
+
+def _json_chars(value: object) -> int:
+    return len(_json_text(value))
