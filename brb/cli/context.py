@@ -1,24 +1,22 @@
-"""What every command needs first: the config, the store, the time.
+"""The options every command shares, as Typer declares them.
 
-Owns the shared ``--config``/``--db`` options and turning them into a loaded
-config and an open store. Keeps imports light: no HTTP stack, no SDKs.
+Owns the ``--config``/``--db``/``--json`` declarations; what they turn into
+(a loaded config, an open store, the time) is :mod:`brb.cli.loading`,
+re-exported here. Keeps imports light: no HTTP stack, no SDKs.
 """
 
 from __future__ import annotations
 
-import sys
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 
-from brb.errors import UsageError
-
-if TYPE_CHECKING:
-    from brb.adapters.store import Store
-    from brb.config import BrbConfig
-    from brb.config_cache import ConfigLike
+from brb.cli.loading import load_config as load_config
+from brb.cli.loading import load_light as load_light
+from brb.cli.loading import now as now
+from brb.cli.loading import open_store as open_store
+from brb.cli.loading import parse_for as parse_for
 
 ConfigOpt = Annotated[
     Path | None,
@@ -39,49 +37,3 @@ DbOpt = Annotated[
     ),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output")]
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
-
-
-def load_config(path: Path | None, *, quiet: bool = False) -> BrbConfig:
-    """The full pydantic config, for the commands that need the models."""
-    from brb.config import load
-
-    loaded = load(path)
-    _warn(loaded.warnings, quiet)
-    return loaded.config
-
-
-def load_light(path: Path | None, *, quiet: bool = False) -> ConfigLike:
-    """The same config, validated as fully, for the light commands (status,
-    press, release, spend): read back from the cache when it is fresh."""
-    from brb import config_cache
-
-    cfg, warnings = config_cache.load(path)
-    _warn(warnings, quiet)
-    return cfg
-
-
-def _warn(warnings: tuple[str, ...], quiet: bool) -> None:
-    if not quiet:
-        for w in warnings:
-            print(f"brb: warning: {w}", file=sys.stderr)
-
-
-def open_store(db: Path | None, cfg: ConfigLike) -> Store:
-    from brb.adapters.store import Store, resolve_path
-
-    return Store.open(resolve_path(db, cfg))
-
-
-def parse_for(text: str | None, at: datetime) -> datetime | None:
-    if text is None:
-        return None
-    from brb.core.durations import parse_duration
-
-    try:
-        return at + parse_duration(text)
-    except ValueError as exc:
-        raise UsageError(f"--for: {exc}") from None
