@@ -69,7 +69,7 @@ class ButtonEffects(Protocol):
 class StoreEffects:
     """The real thing: :func:`brb.control.press`/``release`` on the database."""
 
-    def __init__(self, db_path: Path, *, source: str, who: str | None = None) -> None:
+    def __init__(self, db_path: Path | str, *, source: str, who: str | None = None) -> None:
         self._db_path = db_path
         self._source = source
         self._who = who

@@ -36,7 +36,9 @@ from brb.config_views import ProviderKind as ProviderKind
 from brb.config_views import ProviderSpec as ProviderSpec
 from brb.config_views import default_path as default_path
 from brb.core import pricing
+from brb.credentials import DATABASE_URL_ENV
 from brb.credentials import anthropic_key as anthropic_key
+from brb.credentials import database_url as database_url
 from brb.credentials import mask as mask
 from brb.credentials import provider_key as provider_key
 from brb.credentials import read_secret as read_secret
@@ -233,6 +235,9 @@ class BrbConfig(BrbConfigViews, _Section):
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
     timezone: str = "UTC"
     database: str | None = None
+    database_url_env: str = Field(
+        DATABASE_URL_ENV, description="env var holding a postgresql:// URL: fleet mode"
+    )
     retention_days: int = Field(30, ge=1, description="days of queue samples and request log kept")
     thresholds: Thresholds = Thresholds()
     budget: Budget = Budget()
@@ -247,6 +252,8 @@ class BrbConfig(BrbConfigViews, _Section):
     alerts: Alerts = Alerts()
     admin: Admin = Admin()
     button: Button = Button()
+
+    _database_url_env = field_validator("database_url_env")(_env_name)
 
     @field_validator("listen")
     @classmethod

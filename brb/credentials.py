@@ -43,6 +43,17 @@ def anthropic_key(cfg: ConfigLike) -> str | None:
     return provider_key(spec) if spec is not None else None
 
 
+DATABASE_URL_ENV = "BRB_DATABASE_URL"  # the default of the config's database_url_env
+DATABASE_URL_CREDENTIAL = "database-url"
+
+
+def database_url(cfg: ConfigLike | None) -> str | None:
+    """The fleet's database URL (it carries a password): ``$<database_url_env>``,
+    else the systemd credential ``database-url``; None: the SQLite file."""
+    env = cfg.database_url_env if cfg is not None else DATABASE_URL_ENV
+    return read_secret([env], DATABASE_URL_CREDENTIAL)
+
+
 def mask(secret: str | None) -> str:
     if not secret:
         return "(not set)"

@@ -1,4 +1,5 @@
-"""Fixtures every test directory may use: a throwaway database and the CLI.
+"""Fixtures every test directory may use: a throwaway database, the CLI, and a
+throwaway PostgreSQL cluster (see pg_cluster.py).
 
 Kept small and generic on purpose; a fixture only one directory needs lives
 in that directory's own conftest.
@@ -6,14 +7,23 @@ in that directory's own conftest.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from pg_cluster import Cluster, find_bin, fresh_database, running_cluster
 
 if TYPE_CHECKING:
     from typer.testing import Result
+
+
+@pytest.fixture(autouse=True)
+def no_fleet_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A ``$BRB_DATABASE_URL`` in the developer's shell must not send tests to it."""
+    monkeypatch.delenv("BRB_DATABASE_URL", raising=False)
 
 
 @pytest.fixture
@@ -50,3 +60,27 @@ def _own_cache_dir(
     directory: tests keep theirs out of the runner's home."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
     monkeypatch.delenv("CACHE_DIRECTORY", raising=False)
+
+
+@pytest.fixture(scope="session")
+def pg_cluster() -> Iterator[Cluster]:
+    """One PostgreSQL cluster for the whole run (started on first use). Skipped only
+    where PostgreSQL's server binaries are not installed, and never when
+    ``$BRB_REQUIRE_POSTGRES`` is set (CI sets it: there a missing server fails)."""
+    bin_dir = find_bin()
+    if bin_dir is None:
+        reason = "PostgreSQL server binaries (initdb, pg_ctl) not found: apt-get install postgresql"
+        if os.environ.get("BRB_REQUIRE_POSTGRES"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    with running_cluster(bin_dir) as cluster:
+        yield cluster
+
+
+_DB_NUMBERS = itertools.count(1)
+
+
+@pytest.fixture
+def pg_url(pg_cluster: Cluster) -> str:
+    """The URL (password included) of a fresh, empty database on the cluster."""
+    return fresh_database(pg_cluster, f"t{next(_DB_NUMBERS)}")

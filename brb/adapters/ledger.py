@@ -4,9 +4,11 @@ Owns one row per diverted request, keyed by the budget day (the local date in
 the configured timezone, passed in by the caller). Amounts are integer
 micro-dollars on disk so sums are exact; Decimal dollars at this boundary.
 
-A reservation is the request's worst case, taken under ``BEGIN IMMEDIATE``
-after summing what the day already holds, so concurrent requests from any
-number of processes can never push reserved + settled past the limit. A
+A reservation is the request's worst case, taken in one transaction that
+holds the budget day's lock (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: an
+advisory lock on the day) while it sums what the day already holds, so
+concurrent requests from any number of processes — or instances of a fleet —
+can never push reserved + settled past the limit. A
 crash leaves the row ``reserved``: over-counted, never under-counted.
 """
 
@@ -58,7 +60,7 @@ class Ledger:
         """Reserve ``amount_usd`` on ``day`` if it fits under ``limit_usd``."""
         amount = to_micro(amount_usd)
         limit = to_micro(limit_usd)
-        with self._store.write() as conn:
+        with self._store.write(lock=f"budget:{day.isoformat()}") as conn:
             committed = conn.execute(
                 "SELECT COALESCE(SUM(CASE status WHEN 'reserved' THEN reserved_micro_usd "
                 "ELSE cost_micro_usd END), 0) FROM ledger WHERE day = ? AND status != 'released'",

@@ -1,16 +1,17 @@
-"""The SQLite store: the one place brb's state lives on disk.
+"""The store: the one place brb's state lives, in SQLite or PostgreSQL.
 
-Owns the small state in the database file (:mod:`brb.adapters.store_file`
-finds, creates and checks the file): the operator's override, the breaker,
-events, queue samples, the request log, the daemon's heartbeat and which
-alerts have fired. Money lives in :mod:`brb.adapters.ledger` on the same connection.
+Owns the small state in the database: the operator's override, the breaker,
+events, queue samples, the request log, the daemons' heartbeats and which
+alerts have fired. Money lives in :mod:`brb.adapters.ledger` on the same
+database. The SQL is written once, with ``?`` placeholders, against the
+:class:`~brb.adapters.database.Database` seam; which engine holds the data
+(the SQLite file by default, PostgreSQL for a fleet: see :func:`open_store`)
+is the backend's business.
 
-The CLI, the button listener and the daemon all open the same file; WAL mode
-lets them read while one writes, ``BEGIN IMMEDIATE`` serialises writers, and
-``PRAGMA data_version`` tells the daemon cheaply that someone else committed.
-A corrupt or foreign file is a :class:`~brb.errors.StoreError`, never a
-silent reset. Plain ``sqlite3`` is used for the hot paths; sqlite-utils runs
-the migrations (see :mod:`brb.adapters.migrations`).
+The CLI, the button listener and the daemons all open the same database; a
+write is one transaction, and a press announces itself so a daemon notices it
+within a second (:meth:`Store.data_version`). A corrupt or foreign file, or an
+unreachable server, is a :class:`~brb.errors.StoreError`, never a silent reset.
 """
 
 from __future__ import annotations
@@ -19,26 +20,28 @@ import contextlib
 import json
 import operator
 import os
-import sqlite3
-import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from brb.adapters import store_file
-from brb.adapters.store_file import DB_ENV, DB_NAME, resolve_path
+from brb.adapters.database import Database, Row, Tx, is_postgres_url
+from brb.adapters.store_file import DB_ENV, DB_NAME, SqliteDatabase, resolve_path
 from brb.core.breaker import BreakerState, Mode, Override, Phase
 from brb.core.request_log import COLUMNS as REQUEST_COLUMNS
 from brb.core.request_log import RequestRow
-from brb.errors import StoreError
+from brb.credentials import DATABASE_URL_ENV, database_url
+from brb.errors import ConfigError
 
 if TYPE_CHECKING:
     from brb.adapters.ledger import Ledger
 
-__all__ = ["DB_ENV", "DB_NAME", "Event", "Heartbeat", "QueueSample", "Store", "iso", "parse_iso",
-           "resolve_path"]  # fmt: skip
+if TYPE_CHECKING:
+    from brb.config_cache import ConfigLike
+
+__all__ = ["DB_ENV", "DB_NAME", "Event", "Heartbeat", "Instance", "QueueSample", "Store",
+           "iso", "locate", "open_store", "parse_iso", "resolve_path"]  # fmt: skip
 
 
 def iso(dt: datetime | None) -> str | None:
@@ -84,25 +87,59 @@ class Heartbeat:
     heartbeat_at: datetime | None
 
 
-class Store:
-    """An open brb database. Thread-safe: one connection behind a lock."""
+@dataclass(frozen=True, slots=True)
+class Instance:
+    """One daemon of the fleet, as its last heartbeat left it."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
-        self.path = path
-        self._conn = conn
-        self._lock = threading.RLock()
+    id: str
+    host: str
+    pid: int | None
+    version: str
+    listen: str
+    started_at: datetime | None
+    heartbeat_at: datetime
+    heartbeat_interval_s: float
+    breaker: str
+    queue_depth: int
+    is_diverting: bool
+
+
+class Store:
+    """An open brb database. Thread-safe."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
         self._ledger: Ledger | None = None
 
     # --- opening -------------------------------------------------------------
 
     @classmethod
     def open(cls, path: str | os.PathLike[str], *, create: bool = True) -> Store:
-        p = Path(path)
-        return cls(p, store_file.connect(p, create=create))
+        """The SQLite file at ``path``, or the PostgreSQL database a URL names."""
+        if isinstance(path, str) and is_postgres_url(path):
+            return cls.connect(path)
+        return cls(SqliteDatabase.open(Path(path), create=create))
+
+    @classmethod
+    def connect(cls, url: str) -> Store:
+        """The PostgreSQL database at ``url`` (schema brought up to date)."""
+        # Imported here, not at the top: psycopg is loaded only in fleet mode,
+        # so the SQLite path and the quick CLI commands never pay for it.
+        from brb.adapters.store_postgres import PostgresDatabase
+
+        return cls(PostgresDatabase.connect(url))
+
+    @property
+    def kind(self) -> str:
+        return self.db.kind
+
+    @property
+    def label(self) -> str:
+        """Where the data is, safe to print (a PostgreSQL URL has no password)."""
+        return self.db.label
 
     def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        self.db.close()
 
     def __enter__(self) -> Store:
         return self
@@ -121,36 +158,21 @@ class Store:
     # --- low-level -----------------------------------------------------------
 
     @contextlib.contextmanager
-    def write(self) -> Iterator[sqlite3.Connection]:
-        """A ``BEGIN IMMEDIATE`` transaction: the write lock is taken before
-        anything is read, so read-then-write can't fail with BUSY_SNAPSHOT."""
-        with self._lock:
-            conn = self._conn
-            try:
-                conn.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as exc:
-                raise StoreError(
-                    f"the brb database {self.path} is busy or read-only: {exc}"
-                ) from None
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            else:
-                conn.execute("COMMIT")
+    def write(self, lock: str | None = None) -> Iterator[Tx]:
+        """One write transaction; reads in it see every earlier commit, and no
+        other writer naming the same ``lock`` (SQLite: no other writer) runs."""
+        with self.db.transaction(lock) as tx:
+            yield tx
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
-        with self._lock:
-            try:
-                return list(self._conn.execute(sql, params))
-            except sqlite3.DatabaseError as exc:
-                raise StoreError(f"can't read the brb database {self.path}: {exc}") from None
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return self.db.query(sql, params)
 
     def data_version(self) -> int:
-        """Changes whenever another connection commits (cheap to poll)."""
-        with self._lock:
-            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+        """Changes when another connection may have changed the override (cheap to poll)."""
+        return self.db.change_token()
+
+    def applied_migrations(self) -> list[str]:
+        return self.db.applied_migrations()
 
     # --- override and breaker ------------------------------------------------
 
@@ -178,6 +200,7 @@ class Store:
         with self.write() as conn:
             _set_row(conn, "override", mode=o.mode.value, until=iso(o.until), since=iso(o.since),
                      who=o.who, source=o.source, reason=o.reason)  # fmt: skip
+            self.db.announce_change(conn)
             if event is not None:
                 kind, detail = event
                 self._insert_event(
@@ -205,7 +228,7 @@ class Store:
 
     @staticmethod
     def _insert_event(
-        conn: sqlite3.Connection,
+        conn: Tx,
         kind: str,
         at: datetime,
         source: str,
@@ -214,10 +237,11 @@ class Store:
         detail: dict[str, Any] | None,
     ) -> int:
         cur = conn.execute(
-            "INSERT INTO events (at, kind, source, who, reason, detail) VALUES (?, ?, ?, ?, ?, ?)",
+            "INSERT INTO events (at, kind, source, who, reason, detail) "
+            "VALUES (?, ?, ?, ?, ?, ?) RETURNING id",
             (iso(at), kind, source, who, reason or "", json.dumps(detail or {}, default=str)),
         )
-        return int(cur.lastrowid or 0)
+        return int(cur.fetchone()[0])
 
     def add_event(
         self,
@@ -267,7 +291,7 @@ class Store:
         """True the first time ``key`` is marked on ``day``; False ever after."""
         with self.write() as conn:
             cur = conn.execute(
-                "INSERT OR IGNORE INTO alerts_fired (day, key, at) VALUES (?, ?, ?)",
+                "INSERT INTO alerts_fired (day, key, at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
                 (day, key, iso(at)),
             )
             return cur.rowcount == 1
@@ -318,7 +342,7 @@ class Store:
         with self.write() as conn:
             conn.executemany(_INSERT_REQUEST, [(iso(r.at), *_row_tail(r)) for r in rows])
 
-    def request_log(self, *, since: datetime, until: datetime | None = None) -> list[sqlite3.Row]:
+    def request_log(self, *, since: datetime, until: datetime | None = None) -> list[Row]:
         where, params = _window(since, until)
         return self.query(f"SELECT * FROM requests WHERE {where} ORDER BY at, id", params)
 
@@ -350,6 +374,75 @@ class Store:
             parse_iso(r["heartbeat_at"]),
         )
 
+    # --- the fleet's instances -------------------------------------------------
+
+    def write_instance(self, inst: Instance) -> None:
+        """Record one daemon's heartbeat (a row per instance id, replaced each beat)."""
+        values = {
+            "id": inst.id, "host": inst.host, "pid": inst.pid, "version": inst.version,
+            "listen": inst.listen, "started_at": iso(inst.started_at),
+            "heartbeat_at": iso(inst.heartbeat_at),
+            "heartbeat_interval_s": inst.heartbeat_interval_s, "breaker": inst.breaker,
+            "queue_depth": inst.queue_depth, "diverting": int(inst.is_diverting),
+        }  # fmt: skip
+        cols = ", ".join(values)
+        updates = ", ".join(f"{c}=excluded.{c}" for c in values if c != "id")
+        with self.write() as conn:
+            conn.execute(
+                f"INSERT INTO instances ({cols}) VALUES ({', '.join('?' * len(values))}) "
+                f"ON CONFLICT (id) DO UPDATE SET {updates}",
+                tuple(values.values()),
+            )
+
+    def remove_instance(self, instance_id: str) -> None:
+        """A daemon that stops cleanly leaves the fleet's list."""
+        with self.write() as conn:
+            conn.execute("DELETE FROM instances WHERE id = ?", (instance_id,))
+
+    def instances(self) -> list[Instance]:
+        rows = self.query(
+            "SELECT id, host, pid, version, listen, started_at, heartbeat_at, "
+            "heartbeat_interval_s, breaker, queue_depth, diverting FROM instances ORDER BY id"
+        )
+        return [
+            Instance(
+                r["id"],
+                r["host"],
+                r["pid"],
+                r["version"],
+                r["listen"],
+                parse_iso(r["started_at"]),
+                parse_iso(r["heartbeat_at"]) or datetime.now(UTC),
+                float(r["heartbeat_interval_s"]),
+                r["breaker"],
+                int(r["queue_depth"]),
+                bool(r["diverting"]),
+            )  # fmt: skip
+            for r in rows
+        ]
+
+
+def locate(cli_path: str | os.PathLike[str] | None, cfg: ConfigLike | None = None) -> str | Path:
+    """Where the configured store is: ``--db`` (a file) if given; else the
+    ``postgresql://`` URL in ``$<database_url_env>`` (or the ``database-url``
+    credential): fleet mode; else the SQLite file :func:`resolve_path` finds.
+    A URL carries a password: show :attr:`Store.label`, never this."""
+    url = None if cli_path else database_url(cfg)
+    if not url:
+        return resolve_path(cli_path, cfg)
+    if not is_postgres_url(url):
+        env = cfg.database_url_env if cfg is not None else DATABASE_URL_ENV
+        raise ConfigError(
+            f"${env} is set but is not a postgresql:// URL; unset it to use the SQLite file"
+        )
+    return url
+
+
+def open_store(cli_path: str | os.PathLike[str] | None, cfg: ConfigLike | None = None, *,
+               create: bool = True) -> Store:  # fmt: skip
+    """The store brb is configured for (see :func:`locate`)."""
+    return Store.open(locate(cli_path, cfg), create=create)
+
 
 _SAMPLE_COLUMNS = "at, model, queue_depth, in_flight, wait_s, service_s"
 _INSERT_REQUEST = (
@@ -359,7 +452,7 @@ _INSERT_REQUEST = (
 _row_tail = operator.attrgetter(*REQUEST_COLUMNS[1:])  # every column after ``at``
 
 
-def _set_row(conn: sqlite3.Connection, table: str, **values: Any) -> None:
+def _set_row(conn: Tx, table: str, **values: Any) -> None:
     """Write the one row (id 1) of a single-row table (override, breaker, daemon)."""
     cols = ", ".join(values)
     updates = ", ".join(f"{c}=excluded.{c}" for c in values)
@@ -382,7 +475,7 @@ def _window(since: datetime | None, until: datetime | None) -> tuple[str, list[A
     return " AND ".join(clauses), params
 
 
-def _sample(r: sqlite3.Row) -> QueueSample:
+def _sample(r: Row) -> QueueSample:
     at = parse_iso(r["at"]) or datetime.now(UTC)
     return QueueSample(at, r["model"], r["queue_depth"], r["in_flight"], r["wait_s"],
                        r["service_s"])  # fmt: skip

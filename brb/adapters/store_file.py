@@ -3,18 +3,25 @@
 Owns finding the file (``--db``, ``$BRB_DB``, config, ``$STATE_DIRECTORY``,
 the XDG state dir), creating it with tight permissions, opening it in WAL
 mode, and refusing — without touching a byte — a file that is corrupt,
-another program's, or written by a newer brb. Migrations themselves live in
-:mod:`brb.adapters.migrations`.
+another program's, or written by a newer brb; and :class:`SqliteDatabase`,
+the SQLite side of the store's :class:`~brb.adapters.database.Database` seam.
+WAL mode lets readers run while one writes, ``BEGIN IMMEDIATE`` serialises
+writers (so read-then-write can't fail with BUSY_SNAPSHOT), and ``PRAGMA
+data_version`` tells a long-lived connection cheaply that another committed.
+Migrations themselves live in :mod:`brb.adapters.migrations`.
 """
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import sqlite3
 import stat
+import threading
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from brb.adapters import migrations
 from brb.errors import StoreError
@@ -144,3 +151,61 @@ def connect(p: Path, *, create: bool = True) -> sqlite3.Connection:
         conn.close()
         raise
     return conn
+
+
+class SqliteDatabase:
+    """The brb database file: one connection behind a lock."""
+
+    kind = "sqlite"
+
+    def __init__(self, path: Path, conn: sqlite3.Connection) -> None:
+        self.path = path
+        self.label = str(path)
+        self._conn = conn
+        self._lock = threading.RLock()
+
+    @classmethod
+    def open(cls, path: Path, *, create: bool = True) -> SqliteDatabase:
+        return cls(path, connect(path, create=create))
+
+    @contextlib.contextmanager
+    def transaction(self, lock: str | None = None) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE``: the write lock (on the whole file, whatever ``lock``
+        names) is taken before anything is read."""
+        with self._lock:
+            conn = self._conn
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                raise StoreError(
+                    f"the brb database {self.path} is busy or read-only: {exc}"
+                ) from None
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        with self._lock:
+            try:
+                return list(self._conn.execute(sql, params))
+            except sqlite3.DatabaseError as exc:
+                raise StoreError(f"can't read the brb database {self.path}: {exc}") from None
+
+    def change_token(self) -> int:
+        """``PRAGMA data_version``: changes whenever another connection commits."""
+        with self._lock:
+            return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
+
+    def announce_change(self, tx: Any) -> None:
+        """Nothing to do: every commit changes the others' ``data_version``."""
+
+    def applied_migrations(self) -> list[str]:
+        return _applied(self._conn)[1]
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()

@@ -109,9 +109,9 @@ def _listen(
     if dry_run:
         effects: DryRunEffects | StoreEffects = DryRunEffects(typer.echo, source=tag)
     else:
-        from brb.adapters.store import Store, resolve_path
+        from brb.adapters.store import Store, locate
 
-        db_path = resolve_path(db, cfg)
+        db_path = locate(db, cfg)
         Store.open(db_path).close()  # an unusable database fails now, not at the first press
         effects = StoreEffects(db_path, source=tag)
     settings = ListenerSettings(

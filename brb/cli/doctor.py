@@ -146,10 +146,16 @@ def check_config(path: Path | None) -> tuple[Check, BrbConfig | None]:
 
 def check_database(db: Path | None, cfg: BrbConfig) -> tuple[Check, Store | None]:
     from brb.adapters import migrations
-    from brb.adapters.store import Store, resolve_path
-    from brb.errors import StoreError
+    from brb.adapters.store import Store, locate
+    from brb.errors import BrbError, StoreError
 
-    path = resolve_path(db, cfg)
+    try:
+        where = locate(db, cfg)
+    except BrbError as exc:
+        return Check("database", "fail", str(exc)), None
+    if isinstance(where, str):
+        return _check_postgres(where)
+    path = where
     if not path.exists():
         parent = next((p for p in path.parents if p.exists()), Path("/"))
         if not os.access(parent, os.W_OK | os.X_OK):
@@ -176,15 +182,9 @@ def check_database(db: Path | None, cfg: BrbConfig) -> tuple[Check, Store | None
         return Check("database", "fail", str(exc)), None
     mode = stat.S_IMODE(path.stat().st_mode)
     journal = str(store.query("PRAGMA journal_mode")[0][0]).upper()
-    applied = [
-        r[0]
-        for r in store.query(
-            "SELECT name FROM _sqlite_migrations WHERE migration_set = ? ORDER BY id",
-            (migrations.MIGRATION_SET,),
-        )
-    ]
+    applied = store.applied_migrations()
     schema = applied[-1] if applied else "none"
-    summary = f"{path} (mode {mode:04o}, {journal}, schema {schema})"
+    summary = f"SQLite file {path} (mode {mode:04o}, {journal}, schema {schema})"
     problems = []
     if mode & stat.S_IROTH:
         problems.append(f"readable by every user on this host: chmod o-rwx {path}")
@@ -193,6 +193,25 @@ def check_database(db: Path | None, cfg: BrbConfig) -> tuple[Check, Store | None
     if list(applied) != list(migrations.NAMES):
         problems.append(f"schema {schema} is not this brb's {migrations.NAMES[-1]}")
     return Check("database", "warn" if problems else "ok", summary, tuple(problems)), store
+
+
+def _check_postgres(url: str) -> tuple[Check, Store | None]:
+    """Fleet mode: the shared PostgreSQL database (shown without its password)."""
+    from brb.adapters import migrations
+    from brb.adapters.store import Store
+    from brb.errors import StoreError
+
+    try:
+        store = Store.open(url)
+    except StoreError as exc:
+        return Check("database", "fail", str(exc)), None
+    applied = store.applied_migrations()
+    schema = applied[-1] if applied else "none"
+    summary = f"PostgreSQL {store.label} (fleet mode, schema {schema})"
+    problems = ()
+    if list(applied) != list(migrations.NAMES):
+        problems = (f"schema {schema} is not this brb's {migrations.NAMES[-1]}",)
+    return Check("database", "warn" if problems else "ok", summary, problems), store
 
 
 # --- upstream and provider ------------------------------------------------------------

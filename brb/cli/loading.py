@@ -50,9 +50,10 @@ def _warn(warnings: tuple[str, ...], quiet: bool) -> None:
 
 
 def open_store(db: Path | None, cfg: ConfigLike) -> Store:
-    from brb.adapters.store import Store, resolve_path
+    """The SQLite file, or in fleet mode (``$BRB_DATABASE_URL``) PostgreSQL."""
+    from brb.adapters.store import open_store
 
-    return Store.open(resolve_path(db, cfg))
+    return open_store(db, cfg)
 
 
 def parse_for(text: str | None, at: datetime) -> datetime | None:

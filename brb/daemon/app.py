@@ -28,7 +28,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from brb import __version__
 from brb.adapters.ollama_upstream import OllamaUpstream
-from brb.adapters.store import QueueSample, Store, resolve_path
+from brb.adapters.store import QueueSample, Store, locate
 from brb.config import BrbConfig, anthropic_key
 from brb.core.breaker import Thresholds
 from brb.core.budget import budget_day
@@ -72,7 +72,7 @@ def utc_now() -> datetime:
 @dataclass
 class Daemon:
     cfg: BrbConfig
-    db_path: Path
+    db_path: Path | str  # the SQLite file, or the fleet's postgresql:// URL (never logged)
     clock: Callable[[], datetime] = utc_now
     providers: list[Provider] | None = None  # None: built from config (tests inject fakes)
     drain_timeout_s: float = 30.0
@@ -307,7 +307,7 @@ async def serve(
 
     ``ready`` gets the bound address once listening; ``on_daemon`` gets the built
     daemon (the drill watches its live state)."""
-    daemon = Daemon(cfg, resolve_path(db, cfg), **kwargs)
+    daemon = Daemon(cfg, locate(db, cfg), **kwargs)
     app = daemon.build()
     if on_daemon is not None:
         on_daemon(daemon)

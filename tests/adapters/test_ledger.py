@@ -1,12 +1,10 @@
-"""brb.adapters.ledger on a real file: reserve, settle, release, and the reports."""
+"""brb.adapters.ledger on both backends (an SQLite file and a real PostgreSQL
+database: the ``store`` fixture): reserve, settle, release, and the reports."""
 
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
-
-import pytest
 
 from brb.adapters.ledger import Usage, from_micro, to_micro
 from brb.adapters.store import Store
@@ -14,12 +12,6 @@ from brb.adapters.store import Store
 T0 = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 DAY = date(2026, 11, 25)
 LIMIT = Decimal("1.00")
-
-
-@pytest.fixture
-def store(tmp_db: Path) -> Store:
-    with Store.open(tmp_db) as s:
-        yield s  # type: ignore[misc]
 
 
 def reserve(

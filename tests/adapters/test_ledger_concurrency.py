@@ -1,4 +1,5 @@
-"""Reservations from several processes at once never overspend, and lose no row.
+"""Reservations from several processes at once never overspend, and lose no row,
+on an SQLite file and on PostgreSQL (processes standing in for a fleet's instances).
 
 Six spawned processes x 40 reservations race for a $1.00 day; each accepted
 reservation is then settled (for at most what was reserved), released, or
@@ -19,7 +20,6 @@ import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from pathlib import Path
 
 from brb.adapters.ledger import Usage, to_micro
 from brb.adapters.store import Store
@@ -72,12 +72,12 @@ def worker(args: tuple[str, int, float]) -> Outcome:
     return out
 
 
-def test_concurrent_reservations_never_exceed_the_limit(tmp_db: Path) -> None:
-    Store.open(tmp_db).close()  # create and migrate once, before the race
+def test_concurrent_reservations_never_exceed_the_limit(store_location: str) -> None:
+    Store.open(store_location).close()  # create and migrate once, before the race
     ctx = multiprocessing.get_context("spawn")
     start_at = time.time() + 1.5  # after every process has imported brb
     with ctx.Pool(PROCESSES) as pool:
-        outcomes = pool.map(worker, [(str(tmp_db), k, start_at) for k in range(PROCESSES)])
+        outcomes = pool.map(worker, [(store_location, k, start_at) for k in range(PROCESSES)])
 
     settled = {k: v for o in outcomes for k, v in o.settled.items()}
     released = {rid for o in outcomes for rid in o.released}
@@ -90,7 +90,7 @@ def test_concurrent_reservations_never_exceed_the_limit(tmp_db: Path) -> None:
     assert len(accepted) + len(refused) == attempts
     assert len(refused) > attempts / 2  # the limit really was contended
 
-    with Store.open(tmp_db) as store:
+    with Store.open(store_location) as store:
         rows = store.query(
             "SELECT id, request_id, status, reserved_micro_usd, cost_micro_usd "
             "FROM ledger ORDER BY id"

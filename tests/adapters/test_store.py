@@ -1,6 +1,8 @@
-"""brb.adapters.store against real SQLite files: pragmas, permissions, refusing
-corrupt / foreign / newer files without touching them, where the file is,
-and the small state (override, breaker, events, heartbeat, alerts)."""
+"""brb.adapters.store: against real SQLite files, the file itself (pragmas,
+permissions, refusing corrupt / foreign / newer files without touching them,
+where the file is); and against both backends (the ``store`` fixture runs each
+test on an SQLite file and on a real PostgreSQL database), the small state
+(override, breaker, events, heartbeat, alerts, samples, request log)."""
 
 from __future__ import annotations
 
@@ -8,12 +10,15 @@ import hashlib
 import os
 import sqlite3
 import stat
+import time
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from brb.adapters import migrations
 from brb.adapters.store import QueueSample, Store, iso, parse_iso, resolve_path
 from brb.config import BrbConfig
 from brb.core.breaker import BreakerState, Mode, Override, Phase
@@ -27,16 +32,11 @@ def digest(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
-@pytest.fixture
-def store(tmp_db: Path) -> Store:
-    with Store.open(tmp_db) as s:
-        yield s  # type: ignore[misc]
-
-
 # --- the file ------------------------------------------------------------------------
 
 
-def test_pragmas_and_schema(store: Store) -> None:
+def test_pragmas_and_schema(tmp_db: Path) -> None:
+    store = Store.open(tmp_db)
     assert store.query("PRAGMA journal_mode")[0][0] == "wal"
     assert store.query("PRAGMA busy_timeout")[0][0] == 10000
     assert store.query("PRAGMA synchronous")[0][0] == 1  # NORMAL
@@ -52,6 +52,7 @@ def test_pragmas_and_schema(store: Store) -> None:
         "alerts_fired",
         "_sqlite_migrations",
     } <= tables
+    store.close()
 
 
 def test_reopen_keeps_state_and_does_not_migrate_again(tmp_db: Path) -> None:
@@ -59,7 +60,7 @@ def test_reopen_keeps_state_and_does_not_migrate_again(tmp_db: Path) -> None:
         s.add_event("hello", at=T0)
     with Store.open(tmp_db) as s:
         assert [e.kind for e in s.events()] == ["hello"]
-        assert len(s.query("SELECT * FROM _sqlite_migrations")) == 1
+        assert len(s.query("SELECT * FROM _sqlite_migrations")) == len(migrations.NAMES)
 
 
 def mode_of(p: Path) -> int:
@@ -232,6 +233,7 @@ def test_failed_write_rolls_back(store: Store) -> None:
 
 
 def test_data_version_changes_only_when_another_connection_commits(tmp_db: Path) -> None:
+    """SQLite's token is exact; PostgreSQL's is a notification (see the next test)."""
     with Store.open(tmp_db) as daemon, Store.open(tmp_db) as cli:
         v0 = daemon.data_version()
         daemon.add_event("own", at=T0)
@@ -240,6 +242,18 @@ def test_data_version_changes_only_when_another_connection_commits(tmp_db: Path)
         v1 = daemon.data_version()
         assert v1 != v0
         assert daemon.data_version() == v1  # stable until the next foreign commit
+        assert daemon.read_override().mode is Mode.ON
+
+
+def test_data_version_tells_of_another_connections_press(store_location: str) -> None:
+    with Store.open(store_location) as daemon, Store.open(store_location) as cli:
+        v0 = daemon.data_version()
+        cli.write_override(Override(Mode.ON, None, T0, "ana", "cli"))
+        for _ in range(400):  # bounded: PostgreSQL delivers the notification on its own thread
+            if daemon.data_version() != v0:
+                break
+            time.sleep(0.025)
+        assert daemon.data_version() != v0
         assert daemon.read_override().mode is Mode.ON
 
 
@@ -269,8 +283,8 @@ def test_mark_alert_once(store: Store) -> None:
     assert store.alerts_fired("2026-11-25") == {"budget_80", "budget_100"}
 
 
-def test_mark_alert_once_across_connections(tmp_db: Path) -> None:
-    with Store.open(tmp_db) as a, Store.open(tmp_db) as b:
+def test_mark_alert_once_across_connections(store_location: str) -> None:
+    with Store.open(store_location) as a, Store.open(store_location) as b:
         results = [s.mark_alert_once("2026-11-25", "budget_50", T0) for s in (a, b, a, b)]
     assert results == [True, False, False, False]
 
@@ -311,24 +325,18 @@ def test_request_log(store: Store) -> None:
 
 
 def test_prune_drops_old_samples_and_request_log_but_keeps_money_and_events(
-    tmp_path: Path,
+    store: Store,
 ) -> None:
-    from datetime import UTC, datetime, timedelta
-    from decimal import Decimal
-
-    from brb.adapters.store import QueueSample, Store, iso
-
     old = datetime(2026, 10, 1, tzinfo=UTC)
     new = old + timedelta(days=40)
-    with Store.open(tmp_path / "p.db") as store:
-        for at in (old, new):
-            store.add_queue_samples([QueueSample(at, "m", 1, 1, 0.1, 0.2)])
-            day = at.date().isoformat()
-            store.log_requests([RequestRow(at, day, "/api/chat", "m", "", "ollama", "", 200)])
-            store.add_event("press", at=at)
-            store.ledger.reserve(f"r{at:%d}", day=at.date(), amount_usd=Decimal("0.01"),
-                                 limit_usd=Decimal(1), at=at)  # fmt: skip
-        assert store.prune(before=new - timedelta(days=30)) == 2
-        assert [s.at for s in store.queue_samples(since=old)] == [new]
-        assert [r["at"] for r in store.request_log(since=old)] == [iso(new)]
-        assert len(store.events()) == 2 and len(store.ledger.rows_between(old)) == 2
+    for at in (old, new):
+        store.add_queue_samples([QueueSample(at, "m", 1, 1, 0.1, 0.2)])
+        day = at.date().isoformat()
+        store.log_requests([RequestRow(at, day, "/api/chat", "m", "", "ollama", "", 200)])
+        store.add_event("press", at=at)
+        store.ledger.reserve(f"r{at:%d}", day=at.date(), amount_usd=Decimal("0.01"),
+                             limit_usd=Decimal(1), at=at)  # fmt: skip
+    assert store.prune(before=new - timedelta(days=30)) == 2
+    assert [s.at for s in store.queue_samples(since=old)] == [new]
+    assert [r["at"] for r in store.request_log(since=old)] == [iso(new)]
+    assert len(store.events()) == 2 and len(store.ledger.rows_between(old)) == 2

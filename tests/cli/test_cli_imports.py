@@ -12,7 +12,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-HEAVY = ("aiohttp", "anthropic", "ollama", "openai", "httpx")
+HEAVY = ("aiohttp", "anthropic", "ollama", "openai", "httpx", "psycopg", "psycopg_pool")
 
 SCRIPT = """
 import json, sys

@@ -97,7 +97,7 @@ def test_all_good_exits_0_and_never_prints_a_secret(cli: Cli, healthy: Path) -> 
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert lines_of(result, "config")[0].lstrip().startswith("✓")
-    assert "✓ database" in out and "WAL, schema m001_initial" in out
+    assert "✓ database" in out and "WAL, schema m002_instances" in out
     assert f"Ollama {VERSION} at http://127.0.0.1:" in out
     assert "✓ anthropic key" in out and "set (from $ANTHROPIC_EMERGENCY_KEY)" in out
     assert "- provider" in out and "--live" in out
