@@ -90,7 +90,7 @@ def _read_text(name: str) -> str:
 
 def _route_state(cfg: BrbConfig, db: Path | None) -> RouteState:
     """The mode, breaker and queue as the store has them (the daemon writes them)."""
-    from brb.adapters.store import Store, resolve_path
+    from brb.adapters.store import open_store
     from brb.cli.context import now
     from brb.config import provider_key
     from brb.estimation import RouteState
@@ -98,7 +98,7 @@ def _route_state(cfg: BrbConfig, db: Path | None) -> RouteState:
     has_provider = any(provider_key(spec) for spec in cfg.provider_chain())
     at = now()
     try:
-        with Store.open(resolve_path(db, cfg), create=False) as store:
+        with open_store(db, cfg, create=False) as store:
             override = store.read_mode(at)
             state = store.read_breaker()
             sample = store.last_queue_sample()
