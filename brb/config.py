@@ -178,6 +178,7 @@ class PriceOverride(_Section):
     output_per_mtok: Decimal = Field(ge=0)
     cache_write_per_mtok: Decimal | None = Field(None, ge=0)
     cache_read_per_mtok: Decimal | None = Field(None, ge=0)
+    cache_write_1h_per_mtok: Decimal | None = Field(None, ge=0)
 
 
 class Statuspage(_Section):
@@ -248,6 +249,8 @@ class BrbConfig(BrbConfigViews, _Section):
     pricing: dict[str, PriceOverride] = Field(default_factory=dict)
     excluded_sessions: list[str] = Field(default_factory=list)
     routing: Routing = Routing()
+    session_match: Literal["exact", "case_insensitive"] = "exact"
+    require_session: bool = False
     notifications: Notifications = Notifications()
     alerts: Alerts = Alerts()
     admin: Admin = Admin()

@@ -120,9 +120,12 @@ class BrbConfigViews:
                 )
             if cr is None:
                 cr = table.base.cache_read_per_mtok if table else p.input_per_mtok * Decimal("0.1")
+            cw1h = p.cache_write_1h_per_mtok
+            if cw1h is None:  # 2x input: the published rule
+                cw1h = p.input_per_mtok * 2
             out[model] = ModelPrice(
                 model,
-                Price(p.input_per_mtok, p.output_per_mtok, cw, cr),
+                Price(p.input_per_mtok, p.output_per_mtok, cw, cr, cw1h),
                 source="config",
             )
         return out

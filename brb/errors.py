@@ -12,6 +12,7 @@ exit status, the HTTP front maps ``http_status`` to an Ollama-style
     ├── BadRequest              HTTP 400: a client sent something brb cannot read
     │   ├── BodyTooLarge        HTTP 413
     │   └── ConversionError     the cloud can't take this request faithfully: it stays local
+    │       └── UnboundedCost   no honest upper bound on its cost: it stays local
     ├── UpstreamUnavailable     HTTP 502: Ollama can't be reached
     ├── ProviderError           a cloud provider failed (status, retryable, request_id)
     └── ButtonError             a physical button can't be opened or read
@@ -62,6 +63,14 @@ class BodyTooLarge(BadRequest):
 
 class ConversionError(BadRequest):
     """The request can't be converted faithfully for the cloud; it stays local."""
+
+    reason = "not_convertible"  # the request log's reason code when it stays local
+
+
+class UnboundedCost(ConversionError):
+    """No honest upper bound exists on what the provider would bill: it stays local."""
+
+    reason = "unbounded_cost"
 
 
 class UpstreamUnavailable(BrbError):

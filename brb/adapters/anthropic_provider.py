@@ -6,7 +6,10 @@ translation of SDK errors into :class:`~brb.errors.ProviderError` with the
 provider's status, request id and whether falling back locally is right
 (429, 529, 5xx, timeouts and connection errors are; another 4xx is a
 conversion or config fault to log, and also falls back — a request is never
-dropped because a provider failed). The SDK takes seconds to import: it is
+dropped because a provider failed). An exception the SDK raises before
+anything is sent (a TypeError on an argument, a value it won't encode) is
+brb's fault, not the provider's: it becomes a ConversionError (the request
+stays local, nothing counts against the provider). The SDK takes seconds to import: it is
 imported when the daemon builds this adapter, never by the light CLI.
 """
 
@@ -15,7 +18,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from brb.errors import ProviderError
+from brb.errors import ConversionError, ProviderError
 
 NAME = "anthropic"
 
@@ -39,6 +42,12 @@ class AnthropicProvider:
             http_client=http_client,
         )
         self.api_version: str = getattr(anthropic._constants, "ANTHROPIC_API_VERSION", "")
+
+    def _translate_call(self, exc: Exception) -> ProviderError | ConversionError:
+        """An exception from starting a call: the provider's, or brb's own."""
+        if isinstance(exc, self._anthropic.APIError):
+            return self._translate(exc)
+        return ConversionError(f"the anthropic SDK refused the request: {_short(exc)}")
 
     def _translate(self, exc: Exception) -> ProviderError:
         a = self._anthropic
@@ -77,7 +86,7 @@ class AnthropicProvider:
         try:
             msg = await self._client.messages.create(**params)
         except Exception as exc:  # noqa: BLE001 - every SDK failure is translated
-            raise self._translate(exc) from None
+            raise self._translate_call(exc) from None
         return msg.to_dict(), getattr(msg, "_request_id", None)
 
     async def stream(self, params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
@@ -85,7 +94,7 @@ class AnthropicProvider:
         try:
             stream = await self._client.messages.create(**params, stream=True)
         except Exception as exc:  # noqa: BLE001
-            raise self._translate(exc) from None
+            raise self._translate_call(exc) from None
         try:
             async for event in stream:
                 yield event.to_dict()

@@ -36,8 +36,10 @@ class RequestFacts:
     """What the dispatcher knows about one request before deciding."""
 
     is_excluded_session: bool = False
+    is_session_missing: bool = False  # no session id, and require_session is on
     is_local_only: bool = False
     is_convertible: bool = True
+    is_cost_bounded: bool = True  # False: no honest upper bound on the provider's bill
     has_provider: bool = True
     is_model_priced: bool = True
 
@@ -52,13 +54,18 @@ class Decision:
 LOCAL_REASONS = (
     "disabled",
     "excluded_session",
+    "no_session",
     "local_only",
     "not_convertible",
+    "unbounded_cost",
     "no_provider",
     "unpriced_model",
     "held",
     "standby",
     "fits_locally",
+    # decided after the policy, by the cloud leg: the request then stays local
+    "store_unavailable",
+    "fallback",
 )
 # Plus "rule:N:local" (and "rule:N:cloud" when diverting): see Verdict.reason.
 
@@ -90,10 +97,14 @@ def decide(
         return Decision(False, "disabled")
     if facts.is_excluded_session:
         return Decision(False, "excluded_session")
+    if facts.is_session_missing:
+        return Decision(False, "no_session")
     if facts.is_local_only:
         return Decision(False, "local_only")
     if not facts.is_convertible:
         return Decision(False, "not_convertible")
+    if not facts.is_cost_bounded:
+        return Decision(False, "unbounded_cost")
     if not facts.has_provider:
         return Decision(False, "no_provider")
     if not facts.is_model_priced:

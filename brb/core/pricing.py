@@ -9,7 +9,9 @@ Source: https://platform.claude.com/docs/en/about-claude/pricing ("Model
 pricing" table and the per-model pages), read 2026-11-25; cross-checked
 against the Sonnet 5.5 cache-read cut of 2026-10-07 and the Haiku 5.5
 launch (2026-10-07), whose prompts over 100k tokens are billed at a higher
-tier. ``cache_write_per_mtok`` is the 5-minute cache write rate. Prices move
+tier. ``cache_write_per_mtok`` is the 5-minute cache write rate; 1-hour
+cache writes are billed at 2x the base input price (the same page: "1h cache
+writes: 2x base input"), unless a row says otherwise. Prices move
 often (Opus went $15/$75 -> $5/$25 -> $4/$20 per MTok within a year): keep
 this table dated and let config override any row under ``pricing:``.
 """
@@ -38,6 +40,14 @@ class Price:
     output_per_mtok: Decimal
     cache_write_per_mtok: Decimal
     cache_read_per_mtok: Decimal
+    cache_write_1h_per_mtok: Decimal | None = None  # None: 2x input, the published rule
+
+    @property
+    def write_1h_per_mtok(self) -> Decimal:
+        """The 1-hour cache write rate."""
+        if self.cache_write_1h_per_mtok is not None:
+            return self.cache_write_1h_per_mtok
+        return self.input_per_mtok * 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +71,7 @@ class ModelPrice:
 
 
 def _p(inp: str, out: str, cw: str, cr: str) -> Price:
-    return Price(Decimal(inp), Decimal(out), Decimal(cw), Decimal(cr))
+    return Price(Decimal(inp), Decimal(out), Decimal(cw), Decimal(cr), Decimal(inp) * 2)
 
 
 _OPUS_45 = _p("5", "25", "6.25", "0.50")
@@ -133,12 +143,17 @@ def price_for(model: str, overrides: Mapping[str, ModelPrice] | None = None) -> 
 @dataclass(frozen=True, slots=True)
 class Usage:
     """One request's token counts, as Anthropic reports them (``usage``); brb sets no
-    cache_control, so the cache fields stay 0 unless a client's /v1/messages asks."""
+    cache_control, so the cache fields stay 0 unless a client's /v1/messages asks.
+
+    ``cache_creation_input_tokens`` counts every cache write; the part written
+    to the 1-hour cache (``usage.cache_creation.ephemeral_1h_input_tokens``)
+    is ``cache_creation_1h_input_tokens`` and is billed at its own rate."""
 
     input_tokens: int = 0
     output_tokens: int = 0
     cache_creation_input_tokens: int = 0
     cache_read_input_tokens: int = 0
+    cache_creation_1h_input_tokens: int = 0
 
     @property
     def prompt_tokens(self) -> int:
@@ -151,9 +166,21 @@ class Usage:
             return self
         values = {
             name: usage[name] if isinstance(usage.get(name), int) else getattr(self, name)
-            for name in Usage.__slots__
+            for name in _REPORTED
         }
-        return Usage(**values)
+        creation = usage.get("cache_creation")
+        one_hour = creation.get("ephemeral_1h_input_tokens") if isinstance(creation, dict) else None
+        if not isinstance(one_hour, int):
+            one_hour = self.cache_creation_1h_input_tokens
+        return Usage(**values, cache_creation_1h_input_tokens=one_hour)
+
+
+_REPORTED = (
+    "input_tokens",
+    "output_tokens",
+    "cache_creation_input_tokens",
+    "cache_read_input_tokens",
+)
 
 
 def usage_cost_usd(price: ModelPrice, usage: Usage) -> Decimal:
@@ -164,6 +191,7 @@ def usage_cost_usd(price: ModelPrice, usage: Usage) -> Decimal:
         output_tokens=usage.output_tokens,
         cache_write_tokens=usage.cache_creation_input_tokens,
         cache_read_tokens=usage.cache_read_input_tokens,
+        cache_write_1h_tokens=usage.cache_creation_1h_input_tokens,
     )
 
 
@@ -174,24 +202,34 @@ def cost_usd(
     output_tokens: int,
     cache_write_tokens: int = 0,
     cache_read_tokens: int = 0,
+    cache_write_1h_tokens: int = 0,
 ) -> Decimal:
-    """Dollars for one request's usage, to the micro-dollar."""
+    """Dollars for one request's usage, to the micro-dollar. ``cache_write_tokens``
+    counts every cache write, ``cache_write_1h_tokens`` the part of them written
+    to the 1-hour cache (billed at the 1-hour rate, the rest at the 5-minute one)."""
     prompt_tokens = input_tokens + cache_write_tokens + cache_read_tokens
     p = price.tier(prompt_tokens)
+    one_hour = min(max(cache_write_1h_tokens, 0), cache_write_tokens)
     total = (
         Decimal(input_tokens) * p.input_per_mtok
         + Decimal(output_tokens) * p.output_per_mtok
-        + Decimal(cache_write_tokens) * p.cache_write_per_mtok
+        + Decimal(cache_write_tokens - one_hour) * p.cache_write_per_mtok
+        + Decimal(one_hour) * p.write_1h_per_mtok
         + Decimal(cache_read_tokens) * p.cache_read_per_mtok
     ) / MILLION
     return total.quantize(MICRO, rounding=ROUND_HALF_UP)
 
 
-def worst_case_usd(price: ModelPrice, *, input_tokens: int, max_tokens: int) -> Decimal:
+def worst_case_usd(
+    price: ModelPrice, *, input_tokens: int, max_tokens: int, has_1h_cache_writes: bool = False
+) -> Decimal:
     """The most a request can cost: every prompt token uncached (or written to
-    the cache, whichever is dearer) and every allowed output token produced."""
+    the cache, whichever is dearer; the 1-hour cache too when the request asks
+    for it) and every allowed output token produced."""
     p = price.tier(input_tokens)
     per_input = max(p.input_per_mtok, p.cache_write_per_mtok)
+    if has_1h_cache_writes:
+        per_input = max(per_input, p.write_1h_per_mtok)
     total = (Decimal(input_tokens) * per_input + Decimal(max_tokens) * p.output_per_mtok) / MILLION
     # Round up to the micro-dollar: a reservation must never under-count.
     return total.quantize(MICRO, rounding="ROUND_CEILING")

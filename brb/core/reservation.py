@@ -1,19 +1,19 @@
 """What a diversion of one body to one cloud model would send, and the worst case it reserves.
 
 Owns the step between "divert this body" and the money: the body converted
-to Anthropic Messages params (``/v1/messages`` bodies pass through with the
-cloud model set), a true upper bound on its input tokens, the ``max_tokens``
+to Anthropic Messages params (``/v1/messages`` bodies through the allow-list
+and bound of :mod:`brb.core.convert.passthrough`), a true upper bound on its input tokens, the ``max_tokens``
 the cloud may produce, and the worst-case cost the budget reserves before
 the first byte leaves. The daemon's cloud leg and ``brb estimate`` both call
 :func:`plan_diversion`, so the worst case an estimate shows is exactly what
 the daemon would reserve for the same body. Must not do I/O or reserve
 anything itself. Raises ConversionError when the body can't go to the cloud
-(it stays local).
+(it stays local; UnboundedCost when no honest bound exists), BadRequest when a
+``/v1/messages`` body has a field the Messages API doesn't.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -21,13 +21,8 @@ from typing import Any
 from brb.core import pricing
 from brb.core.capabilities import ModelCapabilities
 from brb.core.conversation import ANTHROPIC_MESSAGES
-from brb.core.convert import CloudRequest, Endpoint, anthropic_passthrough, to_cloud
-from brb.errors import ConversionError
-
-# /v1/messages bodies are not converted, so their bound is their JSON size
-# (a byte per token at most, see token_bound) plus the framing and tool-use
-# prompt allowance that conversion's bound gives the other endpoints.
-PASSTHROUGH_OVERHEAD_TOKENS = 600
+from brb.core.convert import CloudRequest, Endpoint, to_cloud
+from brb.core.convert.passthrough import passthrough_request
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,15 +51,15 @@ def plan_diversion(
 ) -> DiversionPlan:
     """Convert ``body`` (sent to ``endpoint``) for ``cloud_model`` and bound its cost."""
     req: CloudRequest | None
+    has_1h_cache_writes = False
     if endpoint == ANTHROPIC_MESSAGES:
-        params = dict(anthropic_passthrough(body, cloud_model))
-        is_stream = bool(params.pop("stream", False))
-        max_tokens = params.get("max_tokens")
-        if type(max_tokens) is not int or max_tokens <= 0:
-            raise ConversionError("/v1/messages needs max_tokens, a positive integer")
-        raw_len = len(json.dumps(params, ensure_ascii=False).encode())
+        passed = passthrough_request(body, cloud_model=cloud_model, caps=caps)
+        params = passed.params
+        is_stream = passed.is_stream
+        max_tokens = passed.max_tokens
         req = None
-        bound = raw_len + PASSTHROUGH_OVERHEAD_TOKENS
+        bound = passed.input_tokens_upper_bound
+        has_1h_cache_writes = passed.has_1h_cache_writes
     else:
         req = to_cloud(
             Endpoint(endpoint),
@@ -78,5 +73,7 @@ def plan_diversion(
         is_stream = req.is_stream
         max_tokens = int(params["max_tokens"])
         bound = req.input_tokens_upper_bound
-    worst = pricing.worst_case_usd(price, input_tokens=bound, max_tokens=max_tokens)
+    worst = pricing.worst_case_usd(
+        price, input_tokens=bound, max_tokens=max_tokens, has_1h_cache_writes=has_1h_cache_writes
+    )
     return DiversionPlan(cloud_model, price, params, is_stream, req, bound, max_tokens, worst)

@@ -189,18 +189,26 @@ class CloudLeg:
         except ProviderError as exc:
             self._failed(plan, provider, exc)
             return None
+        except ConversionError as exc:  # brb's side of the wire: not the provider's failure
+            log.warning("%s request not sent: %s; it stays local", d.endpoint, exc)
+            self._release(plan, "not_sent")
+            return None
         usage = Usage().updated(message.get("usage"))
         cost = self._settle(plan, provider.name, usage, started, "ok")
         if plan.req is None:
             body = message
         else:
-            body = render_message(
-                Endpoint(d.endpoint),
-                message,
-                plan.req,
-                now=self.clock(),
-                elapsed_ns=int((time.monotonic() - started) * 1e9),
-            )
+            try:
+                body = render_message(
+                    Endpoint(d.endpoint),
+                    message,
+                    plan.req,
+                    now=self.clock(),
+                    elapsed_ns=int((time.monotonic() - started) * 1e9),
+                )
+            except Exception:  # a rendering bug is brb's: the client still gets an answer
+                log.exception("rendering a %s answer failed: it is answered locally", d.endpoint)
+                return None
         headers = self._headers(plan, provider, d)
         headers["X-BRB-Cost-USD"] = f"{cost:.6f}"
         if request_id:
@@ -271,6 +279,10 @@ class CloudLeg:
                     frames, held = held, []
                 for frame in frames:
                     await response.write(frame)
+        except ConversionError as exc:  # raised before anything was sent
+            log.warning("%s request not sent: %s; it stays local", d.endpoint, exc)
+            self._release(plan, "not_sent")
+            return None
         except ProviderError as exc:
             if response is None:
                 self._failed(plan, provider, exc)

@@ -22,6 +22,7 @@ from aiohttp import web
 
 from brb.config import BrbConfig
 from brb.core import breaker
+from brb.core.convert.passthrough import check_fields, is_cost_bounded
 from brb.core.policy import Decision, Policy, RequestFacts, decide
 from brb.core.request_log import RequestRow
 from brb.core.sessions import SessionFilter
@@ -91,6 +92,8 @@ def parse_body(raw: bytes, path: str) -> dict[str, Any]:
         raise BadRequest(f"{path}: prompt must be a string")
     if "stream" in body and not isinstance(body["stream"], bool):
         raise BadRequest(f"{path}: stream must be true or false")
+    if path == ANTHROPIC_MESSAGES:
+        check_fields(body)
     return body
 
 
@@ -114,7 +117,9 @@ class Front:
         self.cloud = cloud
         self.writer = writer
         self.clock = clock
-        self.sessions = SessionFilter(cfg.excluded_sessions)
+        self.sessions = SessionFilter(
+            cfg.excluded_sessions, case_insensitive=cfg.session_match == "case_insensitive"
+        )
         self.policy = Policy(cfg.policy)
         self.sink = sink
         self._day_cache: tuple[datetime, str] = (datetime.min.replace(tzinfo=UTC), "")
@@ -152,15 +157,21 @@ class Front:
         finally:
             self.in_flight -= 1
 
-    def _decide(self, request: web.Request, model: str, session: str, now: datetime) -> Decision:
+    def _decide(
+        self, request: web.Request, body: dict[str, Any], model: str, now: datetime
+    ) -> Decision:
         mono = time.monotonic()
         would_queue, predicted, obs = self.monitor.arrival(model, mono)
         self.live.observe(obs, now)
+        # Every copy of the header counts: one matching value keeps it local.
+        sessions = [s for s in request.headers.getall(self.cfg.session_header, ()) if s.strip()]
         facts = RequestFacts(
-            is_excluded_session=self.sessions.is_excluded(session),
+            is_excluded_session=self.sessions.is_any_excluded(sessions),
+            is_session_missing=self.cfg.require_session and not sessions,
             is_local_only=request.headers.get(LOCAL_ONLY_HEADER, "").strip().lower()
             in ("1", "true", "yes"),
             is_convertible=True,
+            is_cost_bounded=request.path != ANTHROPIC_MESSAGES or is_cost_bounded(body),
             has_provider=bool(self.cloud.available()),
             is_model_priced=self.cloud.price(model) is not None,
         )
@@ -184,7 +195,7 @@ class Front:
         model: str = body["model"]
         session = request.headers.get(self.cfg.session_header, "")
         now = self.clock()
-        decision = self._decide(request, model, session, now)
+        decision = self._decide(request, body, model, now)
         self.sink.publish(Routed(now, path, model, session, decision.divert, decision.reason))
         started = time.monotonic()
         if decision.divert:

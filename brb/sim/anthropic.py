@@ -1,6 +1,8 @@
 """A simulated Anthropic Messages API: a real aiohttp server, strict like the real one.
 
 Owns: `POST /v1/messages` (JSON or SSE stream) and `POST /v1/messages/count_tokens`,
+the prompt cache (which prefixes were written, so a repeat reads them: usage
+then reports cache reads and 5-minute and 1-hour cache writes like the real API),
 the `request-id` header on every answer, Anthropic's error body, injected failures
 (`fail_next`, `error_event_after`, `latency_s`, `hang`) and the record of every
 request received, for assertions.
@@ -20,7 +22,7 @@ import json
 import logging
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from aiohttp import web
 
@@ -106,6 +108,7 @@ class FakeAnthropic:
         self._failures: deque[_Failure] = deque()
         self._error_after: deque[int] = deque()
         self._sequence: Counter[str] = Counter()
+        self._cached: set[str] = set()  # prefix keys written to the prompt cache
 
     # -- failure injection -------------------------------------------------------------
 
@@ -221,9 +224,22 @@ class FakeAnthropic:
             tool_id=self._next_id("toolu"),
             thinking=self.thinking,
         )
+        plan = replace(plan, cache=self._cache_split(body, plan.input_tokens))
         if body.get("stream") is True:
             return await self._stream(request, plan, message_id, body["model"])
         return web.json_response(reply.message_json(plan, message_id, body["model"]))
+
+    def _cache_split(self, body: JSON, input_tokens: int) -> reply.CacheSplit:
+        prefix = reply.cache_prefix(body)
+        if prefix is None or prefix.tokens > input_tokens:
+            return reply.CacheSplit(input_tokens)
+        rest = input_tokens - prefix.tokens
+        if prefix.key in self._cached:
+            return reply.CacheSplit(rest, cache_read_tokens=prefix.tokens)
+        self._cached.add(prefix.key)
+        if prefix.ttl == "1h":
+            return reply.CacheSplit(rest, cache_write_1h_tokens=prefix.tokens)
+        return reply.CacheSplit(rest, cache_write_5m_tokens=prefix.tokens)
 
     async def _hang(self) -> web.Response:
         """Never answer. The handler ends only when cancelled: by the client going away

@@ -1,6 +1,10 @@
 """What the simulated Anthropic API answers to a valid request: one plan, two wire forms.
 
-Owns: the deterministic input-token count, the reply plan (optional thinking block,
+Owns: the deterministic input-token count, the prompt-cache split (the prefix up
+to the last ``cache_control`` breakpoint, in the API's tools -> system -> messages
+order, is written to the cache the first time and read from it after; its
+``ttl`` says whether the write is a 5-minute or a 1-hour one; unlike the real API
+there is no minimum cacheable length), the reply plan (optional thinking block,
 then a text block or a forced tool_use block; max_tokens and stop_sequences applied),
 the non-streaming Message JSON and the streaming event sequence (message_start,
 content_block_start, ping, content_block_delta, content_block_stop, message_delta,
@@ -53,12 +57,27 @@ class Block:
 
 
 @dataclass(frozen=True, slots=True)
+class CacheSplit:
+    """How a prompt's tokens are billed: uncached, read from the cache, written to it."""
+
+    input_tokens: int
+    cache_read_tokens: int = 0
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     blocks: tuple[Block, ...]
     stop_reason: str
     stop_sequence: str | None
     input_tokens: int
     output_tokens: int
+    cache: CacheSplit | None = None
+
+    @property
+    def split(self) -> CacheSplit:
+        return self.cache if self.cache is not None else CacheSplit(self.input_tokens)
 
 
 def tokens_of(text: str) -> list[str]:
@@ -102,6 +121,48 @@ def count_input_tokens(body: JSON) -> int:
         chars += len(json.dumps(tools, sort_keys=True))
     overhead = REQUEST_OVERHEAD_TOKENS + MESSAGE_OVERHEAD_TOKENS * len(messages)
     return math.ceil(chars / 4) + overhead + IMAGE_TOKENS * images
+
+
+@dataclass(frozen=True, slots=True)
+class CachePrefix:
+    """The cacheable prefix of a prompt: its identity, its size and its lifetime."""
+
+    key: str
+    tokens: int
+    ttl: str  # "5m" or "1h"
+
+
+def cache_prefix(body: JSON) -> CachePrefix | None:
+    """The prefix up to the last ``cache_control`` breakpoint (tools, then system, then
+    messages); a top-level ``cache_control`` marks the whole prompt. None: no breakpoint."""
+    top = body.get("cache_control")
+    if isinstance(top, dict):
+        prefix: JSON = {k: body[k] for k in ("tools", "system", "messages") if k in body}
+        return _prefix(prefix, top)
+    found: tuple[JSON, JSON] | None = None
+    tools = body.get("tools") if isinstance(body.get("tools"), list) else []
+    for i, tool in enumerate(tools):
+        if isinstance(tool, dict) and isinstance(tool.get("cache_control"), dict):
+            found = ({"tools": tools[: i + 1]}, tool["cache_control"])
+    system = body.get("system")
+    if isinstance(system, list):
+        for i, block in enumerate(system):
+            if isinstance(block, dict) and isinstance(block.get("cache_control"), dict):
+                found = ({"tools": tools, "system": system[: i + 1]}, block["cache_control"])
+    messages = body.get("messages") if isinstance(body.get("messages"), list) else []
+    for i, message in enumerate(messages):
+        content = message.get("content") if isinstance(message, dict) else None
+        for block in content if isinstance(content, list) else ():
+            if isinstance(block, dict) and isinstance(block.get("cache_control"), dict):
+                head = {"tools": tools, "system": system, "messages": messages[: i + 1]}
+                found = (head, block["cache_control"])
+    return None if found is None else _prefix(*found)
+
+
+def _prefix(prefix: JSON, control: JSON) -> CachePrefix:
+    ttl = "1h" if control.get("ttl") == "1h" else "5m"
+    key = json.dumps(prefix, sort_keys=True, default=str)
+    return CachePrefix(key, count_input_tokens(prefix), ttl)
 
 
 def sample_input(schema: object) -> object:
@@ -168,12 +229,16 @@ def plan_reply(body: JSON, *, reply_text: str, tool_id: str, thinking: bool = Fa
     )
 
 
-def _usage(input_tokens: int, output_tokens: int) -> JSON:
+def _usage(split: CacheSplit, output_tokens: int) -> JSON:
     return {
-        "input_tokens": input_tokens,
+        "input_tokens": split.input_tokens,
         "output_tokens": output_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
+        "cache_creation_input_tokens": split.cache_write_5m_tokens + split.cache_write_1h_tokens,
+        "cache_read_input_tokens": split.cache_read_tokens,
+        "cache_creation": {
+            "ephemeral_5m_input_tokens": split.cache_write_5m_tokens,
+            "ephemeral_1h_input_tokens": split.cache_write_1h_tokens,
+        },
     }
 
 
@@ -186,7 +251,7 @@ def message_json(plan: Plan, message_id: str, model: str) -> JSON:
         "content": [block.as_json() for block in plan.blocks],
         "stop_reason": plan.stop_reason,
         "stop_sequence": plan.stop_sequence,
-        "usage": _usage(plan.input_tokens, plan.output_tokens),
+        "usage": _usage(plan.split, plan.output_tokens),
     }
 
 
@@ -211,7 +276,7 @@ def stream_events(plan: Plan, message_id: str, model: str) -> list[tuple[str, JS
     """The SSE events, in order, as (event name, data) pairs."""
     start = message_json(plan, message_id, model)
     start.update(content=[], stop_reason=None, stop_sequence=None)
-    start["usage"] = _usage(plan.input_tokens, 1)
+    start["usage"] = _usage(plan.split, 1)
     events: list[tuple[str, JSON]] = [
         ("message_start", {"type": "message_start", "message": start})
     ]

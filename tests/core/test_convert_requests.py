@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from brb.core.capabilities import UNKNOWN_MODEL, ModelCapabilities, capabilities_for
-from brb.core.convert import JSON_TOOL_NAME, CloudRequest, Endpoint, anthropic_passthrough, to_cloud
+from brb.core.convert import JSON_TOOL_NAME, CloudRequest, Endpoint, to_cloud
 from brb.core.convert.token_bound import TOOL_USE_SYSTEM_PROMPT_TOKENS
 from brb.errors import BadRequest, ConversionError
 
@@ -569,11 +569,3 @@ def test_think_asks_for_visible_thinking() -> None:
     assert convert(CHAT, chat(u("q"), think="high")).expose_thinking
     assert not convert(CHAT, chat(u("q"), think=False)).expose_thinking
     assert "think" not in convert(CHAT, chat(u("q"), think=True)).params
-
-
-def test_anthropic_passthrough_only_replaces_the_model() -> None:
-    body = {"model": "anything", "max_tokens": 5, "messages": [u("q")], "stream": True}
-    assert anthropic_passthrough(body, "claude-x") == {**body, "model": "claude-x"}
-    assert body["model"] == "anything"
-    with pytest.raises(BadRequest):
-        anthropic_passthrough([], "claude-x")

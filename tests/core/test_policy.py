@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 
 import pytest
@@ -61,6 +62,16 @@ def run(
             {"facts": RequestFacts(has_provider=False), "mode": Mode.ON},
             Decision(False, "no_provider"),
         ),
+        # require_session: a request with no session id stays local, pressed or not.
+        (
+            {"facts": RequestFacts(is_session_missing=True), "mode": Mode.ON},
+            Decision(False, "no_session"),
+        ),
+        # No honest bound on the provider's bill: it stays local, pressed or not.
+        (
+            {"facts": RequestFacts(is_cost_bounded=False), "mode": Mode.ON},
+            Decision(False, "unbounded_cost"),
+        ),
         (
             {"facts": RequestFacts(is_model_priced=False), "mode": Mode.ON},
             Decision(False, "unpriced_model"),
@@ -84,16 +95,19 @@ def test_every_combination_is_consistent() -> None:
     """Exhaustively: a local decision always carries a documented reason, and
     any blocking fact or the held/disabled state keeps the request local."""
     bools = (False, True)
+    names = [f.name for f in dataclasses.fields(RequestFacts)]
     for flags, enabled, mode, phase, policy, wait in itertools.product(
-        itertools.product(bools, repeat=5), bools, Mode, Phase, Policy, (0.0, 120.0)
+        itertools.product(bools, repeat=len(names)), bools, Mode, Phase, Policy, (0.0, 120.0)
     ):
-        facts = RequestFacts(*flags)
+        facts = RequestFacts(**dict(zip(names, flags, strict=True)))
         d = run(facts, enabled=enabled, mode=mode, phase=phase, policy=policy, wait=wait)
         blocked = (
             not enabled
             or facts.is_excluded_session
+            or facts.is_session_missing
             or facts.is_local_only
             or not facts.is_convertible
+            or not facts.is_cost_bounded
             or not facts.has_provider
             or not facts.is_model_priced
             or mode is Mode.OFF

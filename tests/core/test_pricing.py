@@ -109,6 +109,7 @@ def test_worst_case_covers_any_usage_within_bounds(
     cache_write = data.draw(st.integers(0, prompt))
     cache_read = data.draw(st.integers(0, prompt - cache_write))
     output = data.draw(st.integers(0, max_tokens))
+    one_hour = data.draw(st.integers(0, cache_write))
     actual = cost_usd(
         mp,
         input_tokens=prompt - cache_write - cache_read,
@@ -118,6 +119,19 @@ def test_worst_case_covers_any_usage_within_bounds(
     )
     worst = worst_case_usd(mp, input_tokens=prompt, max_tokens=max_tokens)
     assert isinstance(worst, Decimal) and worst >= actual >= 0
+    # with 1-hour cache writes in the mix, the 1-hour-aware bound still covers it
+    actual_1h = cost_usd(
+        mp,
+        input_tokens=prompt - cache_write - cache_read,
+        output_tokens=output,
+        cache_write_tokens=cache_write,
+        cache_read_tokens=cache_read,
+        cache_write_1h_tokens=one_hour,
+    )
+    worst_1h = worst_case_usd(
+        mp, input_tokens=prompt, max_tokens=max_tokens, has_1h_cache_writes=True
+    )
+    assert worst_1h >= actual_1h >= 0
 
 
 def test_canonical_and_nearest_models() -> None:
@@ -166,3 +180,86 @@ def test_config_prices_an_unknown_model() -> None:
     assert p.base.cache_write_per_mtok == Decimal("2.50")  # 1.25 x input by default
     assert p.base.cache_read_per_mtok == Decimal("0.15")
     assert BrbConfig().price_for("claude-next-9") is None
+
+
+# Distinct prime-ish rates per token kind: swapping any two kinds changes the total.
+KINDS = ModelPrice(
+    "kinds",
+    Price(Decimal("3"), Decimal("17"), Decimal("5"), Decimal("0.7"), Decimal("11")),
+)
+
+
+@pytest.mark.parametrize(
+    ("usage", "expected_micro_usd"),
+    [
+        (pricing.Usage(input_tokens=1_000), 3_000),
+        (pricing.Usage(output_tokens=1_000), 17_000),
+        (pricing.Usage(cache_creation_input_tokens=1_000), 5_000),
+        (pricing.Usage(cache_read_input_tokens=1_000), 700),
+        (
+            pricing.Usage(cache_creation_input_tokens=1_000, cache_creation_1h_input_tokens=1_000),
+            11_000,
+        ),
+        (  # a mix: 400 5-minute writes and 600 1-hour writes
+            pricing.Usage(cache_creation_input_tokens=1_000, cache_creation_1h_input_tokens=600),
+            400 * 5 + 600 * 11,
+        ),
+    ],
+)
+def test_cost_is_usage_times_price_for_each_kind_of_token(
+    usage: pricing.Usage, expected_micro_usd: int
+) -> None:
+    assert pricing.usage_cost_usd(KINDS, usage) == Decimal(expected_micro_usd) / 1_000_000
+
+
+def test_one_hour_cache_writes_default_to_twice_the_input_price() -> None:
+    assert SONNET.base.write_1h_per_mtok == 2 * SONNET.base.input_per_mtok
+    one_hour = pricing.Usage(
+        cache_creation_input_tokens=1_000_000, cache_creation_1h_input_tokens=1_000_000
+    )
+    assert pricing.usage_cost_usd(SONNET, one_hour) == 2 * SONNET.base.input_per_mtok
+
+
+def test_usage_reads_the_one_hour_part_of_cache_creation() -> None:
+    usage = pricing.Usage().updated(
+        {
+            "input_tokens": 5,
+            "output_tokens": 7,
+            "cache_creation_input_tokens": 30,
+            "cache_read_input_tokens": 11,
+            "cache_creation": {"ephemeral_5m_input_tokens": 10, "ephemeral_1h_input_tokens": 20},
+        }
+    )
+    assert usage == pricing.Usage(5, 7, 30, 11, 20)
+    # a later message_delta without cache_creation keeps what message_start said
+    assert usage.updated({"output_tokens": 9}).cache_creation_1h_input_tokens == 20
+
+
+def test_the_worst_case_covers_one_hour_cache_writes_when_asked() -> None:
+    plain = worst_case_usd(SONNET, input_tokens=1_000_000, max_tokens=0)
+    hour = worst_case_usd(SONNET, input_tokens=1_000_000, max_tokens=0, has_1h_cache_writes=True)
+    assert plain == SONNET.base.cache_write_per_mtok  # 1.25x input
+    assert hour == 2 * SONNET.base.input_per_mtok
+    worst_actual = pricing.usage_cost_usd(
+        SONNET,
+        pricing.Usage(
+            cache_creation_input_tokens=1_000_000, cache_creation_1h_input_tokens=1_000_000
+        ),
+    )
+    assert hour >= worst_actual > plain
+
+
+def test_a_config_row_may_price_one_hour_writes() -> None:
+    cfg = BrbConfig.model_validate(
+        {
+            "pricing": {
+                "claude-sonnet-5-5": {
+                    "input_per_mtok": 2,
+                    "output_per_mtok": 10,
+                    "cache_write_1h_per_mtok": 7,
+                }
+            }
+        }  # fmt: skip
+    )
+    p = cfg.price_for("claude-sonnet-5-5")
+    assert p is not None and p.base.write_1h_per_mtok == Decimal(7)

@@ -47,3 +47,25 @@ def test_glob_features_and_empty_filter() -> None:
 def test_agrees_with_fnmatchcase(globs: list[str], session: str) -> None:
     expected = any(fnmatch.fnmatchcase(session, g) for g in globs)
     assert SessionFilter(globs).is_excluded(session) is expected
+
+
+def test_case_insensitive_matching_when_asked() -> None:
+    loose = SessionFilter(["compliance-*"], case_insensitive=True)
+    assert loose.is_excluded("Compliance-1") and loose.is_excluded("COMPLIANCE-x")
+    assert not loose.is_excluded("customer-COMPLIANCE-1")
+    assert not SessionFilter(["compliance-*"]).is_excluded("Compliance-1")  # the default
+
+
+@pytest.mark.parametrize(
+    ("sessions", "excluded"),
+    [
+        (["customer-1", "compliance-7"], True),  # any value matching excludes the request
+        (["compliance-7", "customer-1"], True),
+        (["customer-1", "customer-2"], False),
+        ([], False),
+    ],
+)
+def test_a_repeated_session_header_is_excluded_if_any_value_matches(
+    sessions: list[str], excluded: bool
+) -> None:
+    assert ORIGINAL.is_any_excluded(sessions) is excluded

@@ -107,3 +107,62 @@ def test_compliance_stays_local_through_the_official_clients_when_pressed(
     assert list(oa.chat.completions.create(model="llama3", messages=msgs, stream=True))
     assert oa.chat.completions.create(model="llama3", messages=msgs).choices
     assert rig.cloud_hits() == before
+
+
+def post_with_headers(rig: Rig, path: str, body: Any, headers: list[tuple[str, str]]) -> Answer:
+    """One POST whose headers may repeat (urllib would merge them)."""
+    import http.client
+    from urllib.parse import urlsplit
+
+    url = urlsplit(rig.url)
+    conn = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port, timeout=10)
+    try:
+        data = json.dumps(body).encode()
+        conn.putrequest("POST", path)
+        for name, value in [("Content-Type", "application/json"), *headers]:
+            conn.putheader(name, value)
+        conn.putheader("Content-Length", str(len(data)))
+        conn.endheaders(data)
+        resp = conn.getresponse()
+        return Answer(resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read())
+    finally:
+        conn.close()
+
+
+def test_a_repeated_session_header_stays_local_if_any_value_matches(start_brb: StartRig) -> None:
+    rig = start_brb()
+    rig.press()
+    h = rig.cfg.session_header
+    before = rig.cloud_hits()
+    for values in (["team-a", "compliance-9"], ["compliance-9", "team-a"]):
+        answer = post_with_headers(
+            rig, "/api/chat", chat_body("/api/chat", SECRET), [(h, v) for v in values]
+        )
+        assert (answer.provider, answer.headers["x-brb-route"]) == ("ollama", "excluded_session")
+    ordinary = post_with_headers(rig, "/api/chat", chat_body("/api/chat"), [(h, "a"), (h, "b")])
+    assert ordinary.provider == "anthropic"  # the test can fail: ordinary traffic diverts
+    assert rig.cloud_hits() == before + 1
+    assert not [r for r in rig.anthropic.requests if SECRET in json.dumps(r.body)]
+
+
+def test_case_insensitive_session_match_when_configured(start_brb: StartRig) -> None:
+    rig = start_brb(session_match="case_insensitive")
+    rig.press()
+    for session in ("Compliance-1", "COMPLIANCE-x"):
+        answer = rig.ask(text=SECRET, session=session)
+        assert (answer.provider, answer.headers["x-brb-route"]) == ("ollama", "excluded_session")
+    assert rig.ask(session="customer-1").provider == "anthropic"
+    assert not [r for r in rig.anthropic.requests if SECRET in json.dumps(r.body)]
+
+
+def test_require_session_keeps_requests_without_one_local(start_brb: StartRig) -> None:
+    rig = start_brb(require_session=True)
+    rig.press()
+    for path in PATHS:
+        answer = rig.post(path, chat_body(path, SECRET))
+        assert answer.provider == "ollama", path
+        assert answer.headers["x-brb-route"] == "no_session", path
+    blank = rig.ask(text=SECRET, session="  ")
+    assert blank.headers["x-brb-route"] == "no_session"
+    assert rig.cloud_hits() == 0
+    assert rig.ask(session="customer-1").provider == "anthropic"

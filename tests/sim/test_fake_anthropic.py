@@ -278,3 +278,53 @@ def test_unknown_path_and_oversized_body_keep_the_error_shape(base_url: str) -> 
     huge = httpx.post(f"{base_url}/v1/messages", headers=OLD_API, content=b"x" * (34 * 1024 * 1024))
     assert huge.status_code == 413
     assert huge.json()["error"]["type"] == "request_too_large"
+
+
+LONG_SYSTEM = "You are a careful assistant. " * 40
+
+
+def cached_system(ttl: str | None = None) -> list[dict[str, object]]:
+    control: dict[str, object] = {"type": "ephemeral"}
+    if ttl:
+        control["ttl"] = ttl
+    return [{"type": "text", "text": LONG_SYSTEM, "cache_control": control}]
+
+
+@pytest.mark.parametrize("ttl", [None, "5m", "1h"])
+def test_a_cached_prefix_is_written_once_then_read(
+    client: anthropic.Anthropic, ttl: str | None
+) -> None:
+    """The usage splits the prompt like the real API: the prefix up to the breakpoint
+    is a cache write the first time (5-minute or 1-hour), a cache read after."""
+    first = client.messages.create(
+        model=MODEL, max_tokens=50, messages=HI, system=cached_system(ttl)
+    ).usage
+    counted = client.messages.count_tokens(model=MODEL, messages=HI, system=cached_system(ttl))
+    assert first.cache_creation_input_tokens > 0 and first.cache_read_input_tokens == 0
+    assert first.input_tokens + first.cache_creation_input_tokens == counted.input_tokens
+    one_hour = first.cache_creation.ephemeral_1h_input_tokens
+    five_min = first.cache_creation.ephemeral_5m_input_tokens
+    assert (one_hour, five_min) == (
+        (first.cache_creation_input_tokens, 0) if ttl == "1h" else (0, five_min)
+    )
+    assert one_hour + five_min == first.cache_creation_input_tokens
+    events = list(
+        client.messages.create(
+            model=MODEL, max_tokens=50, messages=HI, system=cached_system(ttl), stream=True
+        )
+    )
+    second = events[0].message.usage  # message_start carries the prompt's usage
+    assert second.cache_read_input_tokens == first.cache_creation_input_tokens
+    assert second.cache_creation_input_tokens == 0
+    assert second.input_tokens == first.input_tokens
+
+
+def test_a_top_level_cache_control_caches_the_whole_prompt(base_url: str) -> None:
+    body = {"model": MODEL, "max_tokens": 10, "messages": HI,
+            "cache_control": {"type": "ephemeral", "ttl": "1h"}}  # fmt: skip
+    usage = httpx.post(f"{base_url}/v1/messages", headers=OLD_API, json=body).json()["usage"]
+    assert usage["cache_creation_input_tokens"] > 0
+    assert (
+        usage["cache_creation"]["ephemeral_1h_input_tokens"] == usage["cache_creation_input_tokens"]
+    )
+    assert usage["input_tokens"] == 0

@@ -14,7 +14,8 @@ for an event stream (NDJSON for Ollama, SSE for OpenAI).
 
 Modules: request (values), wire (reading fields), requests_ollama /
 requests_openai (dialects in), images, tools, sampling, messages (turn
-shape), token_bound, trimming, to_cloud (the pipeline), reply (reading
+shape), token_bound, trimming, to_cloud (the pipeline), passthrough
+(``/v1/messages`` bodies: an allow-list and an honest bound), reply (reading
 answers), render_ollama / render_openai (dialects out), streaming.
 """
 
@@ -22,14 +23,13 @@ from __future__ import annotations
 
 from .request import JSON_TOOL_NAME, CloudRequest, Endpoint
 from .streaming import StreamRenderer, render_message
-from .to_cloud import anthropic_passthrough, to_cloud
+from .to_cloud import to_cloud
 
 __all__ = [
     "JSON_TOOL_NAME",
     "CloudRequest",
     "Endpoint",
     "StreamRenderer",
-    "anthropic_passthrough",
     "render_message",
     "to_cloud",
 ]

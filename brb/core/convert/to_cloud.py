@@ -109,8 +109,3 @@ def build_cloud_request(
         expose_thinking=client.expose_thinking,
         include_usage=client.include_usage,
     )
-
-
-def anthropic_passthrough(body: object, cloud_model: str) -> JSON:
-    """A ``/v1/messages`` body as it is, with the configured cloud model."""
-    return {**require_object(body, "body"), "model": cloud_model}
