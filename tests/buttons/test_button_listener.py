@@ -21,7 +21,8 @@ from brb.adapters.store import Store
 from brb.button_listener import ButtonListener, DryRunEffects, ListenerSettings, StoreEffects
 
 FAST = ListenerSettings(
-    long_press_seconds=0.4,
+    # 1 s: the hold check below runs at ~0.3 s, so a loaded machine has 0.7 s of slack
+    long_press_seconds=1.0,
     debounce_seconds=0.25,
     backoff_initial_seconds=0.02,
     backoff_max_seconds=0.1,
@@ -112,7 +113,7 @@ def test_a_long_press_returns_to_auto_while_still_held(rig: Any, db: Path) -> No
             await asyncio.sleep(0.1)
             rig.still_held()
         assert mode(db) == "on", "released before the hold reached long_press_seconds"
-        await eventually(lambda: mode(db) == "auto", within_s=1.0)
+        await eventually(lambda: mode(db) == "auto", within_s=5.0)
         rig.up()  # letting go after the release does nothing more
         await asyncio.sleep(0.1)
 

@@ -132,9 +132,10 @@ def test_requests_stay_local_once_the_budget_cant_cover_the_worst_case(
 
 
 def test_concurrent_diversions_never_reserve_past_the_limit(start_brb: StartRig) -> None:
-    # the fake holds each answer 0.5 s, so all 12 reservations overlap: only
-    # floor(0.35 / 0.10) = 3 fit; the other 9 go local at once.
-    rig = budget_rig(start_brb, "0.35", latency_s=0.5)
+    # the fake holds each answer 2 s (a wide margin for a loaded machine: the 12 are
+    # sent at once), so all 12 reservations overlap: only floor(0.35 / 0.10) = 3
+    # fit; the other 9 go local at once.
+    rig = budget_rig(start_brb, "0.35", latency_s=2.0)
     answers = rig.burst([Req("/api/chat", chat_body("/api/chat", f"c{i}")) for i in range(12)])
     assert [a.status for a in answers] == [200] * 12
     assert sum(a.provider == "anthropic" for a in answers) == 3
