@@ -2,14 +2,15 @@
 
 Owns the step between "divert this body" and the money: the body converted
 to Anthropic Messages params (``/v1/messages`` bodies through the allow-list
-and bound of :mod:`brb.core.convert.passthrough`), a true upper bound on its input tokens, the ``max_tokens``
-the cloud may produce, and the worst-case cost the budget reserves before
-the first byte leaves. The daemon's cloud leg and ``brb estimate`` both call
-:func:`plan_diversion`, so the worst case an estimate shows is exactly what
-the daemon would reserve for the same body. Must not do I/O or reserve
-anything itself. Raises ConversionError when the body can't go to the cloud
-(it stays local; UnboundedCost when no honest bound exists), BadRequest when a
-``/v1/messages`` body has a field the Messages API doesn't.
+and bound of :mod:`brb.core.convert.passthrough`), a true upper bound on its
+input tokens, the ``max_tokens`` the cloud may produce, and the worst-case
+cost the budget reserves before the first byte leaves. The daemon's cloud
+leg and ``brb estimate`` both call :func:`plan_diversion`, so the worst case
+an estimate shows is exactly what the daemon would reserve for the same
+body. Must not do I/O or reserve anything itself. Raises ConversionError
+when the body can't go to the cloud (it stays local; UnboundedCost when no
+honest bound exists), BadRequest when a ``/v1/messages`` body has a field
+the Messages API doesn't.
 """
 
 from __future__ import annotations
