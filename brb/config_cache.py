@@ -31,9 +31,10 @@ if TYPE_CHECKING:
     from brb.config import BrbConfig
 
 FORMAT = 1
-# Modules whose code decides what a file validates to: when any of their
-# files changes (an upgrade, an edit in a checkout), the cache is stale.
-_CODE_PACKAGES = ("brb", "pydantic", "pydantic_core", "yaml", "annotated_types")
+# Code that decides what a file validates to: when any of brb's loaded module
+# files changes (an edit in a checkout, an upgrade), or the top module of a
+# validating library (rewritten by an upgrade), the cache is stale.
+_LIBRARIES = ("pydantic", "pydantic_core", "pydantic.version", "yaml", "annotated_types")
 
 
 class SectionView:
@@ -131,7 +132,7 @@ def _code_files() -> list[list[Any]]:
     """The source files of the loaded validating code, with their size and mtime."""
     out = []
     for name, module in sorted(sys.modules.items()):
-        if name.partition(".")[0] not in _CODE_PACKAGES:
+        if name.partition(".")[0] != "brb" and name not in _LIBRARIES:
             continue
         file = getattr(module, "__file__", None)
         if file:

@@ -20,8 +20,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
-from brb.core import pricing, rules
+from brb.core import pricing
 from brb.core.pricing import ModelPrice, Price
+
+if TYPE_CHECKING:
+    from brb.core import rules
 
 CONFIG_ENV = "BRB_CONFIG"
 ProviderKind = Literal["anthropic", "openai"]
@@ -175,10 +178,15 @@ class BrbConfigViews:
 
     def rule_set(self) -> rules.RuleSet:
         """``routing.rules`` as the core matches them (header names in lower case)."""
+        # Imported here, not at the top: the light CLI commands never route.
+        from brb.core import rules
+
         return rules.RuleSet(tuple(_rule(rule) for rule in self.routing.rules))
 
 
 def _rule(rule: Any) -> rules.Rule:
+    from brb.core import rules
+
     m = rule.match
     match = rules.Match(
         model=m.model,
@@ -196,4 +204,6 @@ def _rule(rule: Any) -> rules.Rule:
 
 
 def _bound(bound: Any) -> rules.Bound | None:
+    from brb.core import rules
+
     return None if bound is None else rules.Bound(bound.gt, bound.lt)

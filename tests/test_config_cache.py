@@ -34,6 +34,10 @@ big_red_button:
     anthropic: {}
     backup: {kind: openai, model: gpt-x, map: {"qwen*": gpt-y}}
   excluded_sessions: [ci-*]
+  routing:
+    rules:
+      - {match: {prompt_tokens: {gt: 2000}, header: {X-Team: "ml*"}}, action: cloud}
+      - {match: {model: "tiny*", complexity: {lt: 0.2}}, action: {provider: backup}}
   notifications: {slack_channel: "#ops", statuspage: {page_id: p1}}
 """
 
@@ -78,6 +82,7 @@ def test_the_cached_config_is_the_validated_config(
     assert cfg.cloud_models() == full.config.cloud_models()
     assert cfg.provider_chain() == full.config.provider_chain()
     assert cfg.anthropic_provider() == full.config.anthropic_provider()
+    assert cfg.rule_set() == full.config.rule_set()
     for model in [*full.config.cloud_models(), "unknown-model"]:
         assert cfg.price_for(model) == full.config.price_for(model)
     for local in ("llama3:8b", "qwen2", "mistral"):

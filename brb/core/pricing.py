@@ -18,7 +18,6 @@ this table dated and let config override any row under ``pricing:``.
 
 from __future__ import annotations
 
-import difflib
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -127,6 +126,8 @@ def canonical_model(model: str) -> str:
 
 def nearest_models(model: str, n: int = 3) -> list[str]:
     """The priced model ids that look most like ``model`` (for error messages)."""
+    import difflib  # only for a warning: not on the light commands' path
+
     return difflib.get_close_matches(canonical_model(model), list(PRICE_TABLE), n=n, cutoff=0.3)
 
 
