@@ -33,6 +33,7 @@ from brb.core.pricing import Usage
 from brb.core.provider_backoff import Backoff, after_failure, after_success
 from brb.core.reservation import plan_diversion
 from brb.daemon.events import EventSink, ProviderClosed, ProviderFailed, ProviderOpened, Settled
+from brb.daemon.leg import CloudRoute, Leg, LegResult
 from brb.daemon.spending import Spending
 from brb.daemon.store_writer import StoreWriter
 from brb.errors import ConversionError, ProviderError
@@ -41,8 +42,6 @@ log = logging.getLogger(__name__)
 
 ANTHROPIC_MESSAGES = "/v1/messages"
 _IDLE = Backoff()
-# A cloud response carries its Usage here, for the request log.
-USAGE_KEY = web.ResponseKey("brb.usage", Usage)
 _CONTENT_TYPES = {
     Endpoint.OLLAMA_CHAT: "application/x-ndjson",
     Endpoint.OLLAMA_GENERATE: "application/x-ndjson",
@@ -67,7 +66,8 @@ class Diversion:
     body: dict[str, Any]
     local_model: str
     session: str
-    reason: str = ""  # why it is diverted: pressed, breaker_active, overflow
+    reason: str  # why it is diverted: pressed, breaker_active, overflow
+    route: CloudRoute  # computed once, by the routing decision
 
 
 class CloudLeg:
@@ -86,32 +86,36 @@ class CloudLeg:
         self.sink = sink
         self._prices = cfg.price_overrides()
         self.spending = Spending(cfg, writer, clock, sink)
+        self._by_name = {p.name: p for p in self.providers}
         self._backoff: dict[str, Backoff] = {}
-        self._price_cache: dict[str, pricing.ModelPrice | None] = {}
+        self._model_cache: dict[str, tuple[str, pricing.ModelPrice | None]] = {}
 
-    def price(self, local_model: str) -> pricing.ModelPrice | None:
-        """The price of the cloud model ``local_model`` maps to (memoised: on every request)."""
+    def route(self, local_model: str) -> CloudRoute:
+        """Where a request for ``local_model`` would go now: the providers not resting
+        (in chain order), the cloud model and its price (memoised: on every request)."""
         try:
-            return self._price_cache[local_model]
+            cloud_model, price = self._model_cache[local_model]
         except KeyError:
-            price = pricing.price_for(self.cfg.models.cloud_model_for(local_model), self._prices)
-            if len(self._price_cache) < 4096:
-                self._price_cache[local_model] = price
-            return price
-
-    def available(self) -> list[Provider]:
-        """The providers not resting after failures, in chain order."""
+            cloud_model = self.cfg.models.cloud_model_for(local_model)
+            price = pricing.price_for(cloud_model, self._prices)
+            if len(self._model_cache) < 4096:
+                self._model_cache[local_model] = (cloud_model, price)
         now = time.monotonic()
-        return [p for p in self.providers if not self._backoff.get(p.name, _IDLE).is_resting(now)]
+        names = tuple(
+            p.name for p in self.providers if not self._backoff.get(p.name, _IDLE).is_resting(now)
+        )
+        return CloudRoute(names, cloud_model, price)
 
     def resting_s(self, provider: str) -> float:
         """Seconds ``provider`` still rests after failures (0: it is tried)."""
         b = self._backoff.get(provider, _IDLE)
         return round(max(0.0, b.resting_until - time.monotonic()), 3)
 
-    async def serve(self, request: web.Request, d: Diversion) -> web.StreamResponse | None:
+    async def serve(self, request: web.Request, d: Diversion) -> LegResult | None:
         """Answer from the cloud, or return None (nothing sent) to go local."""
-        for provider in self.available():
+        t0 = time.monotonic()
+        for name in d.route.providers:
+            provider = self._by_name[name]
             try:
                 plan = self._plan(d, provider)
             except ConversionError as exc:
@@ -122,16 +126,15 @@ class CloudLeg:
                 return None
             if not await self._reserve(plan, d, provider):
                 return None
-            response = await self._call(request, plan, d, provider)
-            if response is not None:
-                return response
+            result = await self._call(request, plan, d, provider, t0)
+            if result is not None:
+                return result
         return None
 
     # --- planning and money ----------------------------------------------------
 
     def _plan(self, d: Diversion, provider: Provider) -> _Plan:
-        cloud_model = self.cfg.models.cloud_model_for(d.local_model)
-        price = pricing.price_for(cloud_model, self._prices)
+        cloud_model, price = d.route.cloud_model, d.route.price
         if price is None:
             raise ConversionError(f"no price known for {cloud_model}")
         plan = plan_diversion(
@@ -178,13 +181,37 @@ class CloudLeg:
 
     # --- the call ----------------------------------------------------------------
 
+    def _result(
+        self,
+        response: web.StreamResponse,
+        plan: _Plan,
+        d: Diversion,
+        provider: Provider,
+        usage: Usage,
+        t0: float,
+        outcome: str = "ok",
+    ) -> LegResult:
+        return LegResult(
+            response,
+            Leg.CLOUD,
+            provider.name,
+            provider.name,
+            plan.cloud_model,
+            response.status,
+            d.reason,
+            time.monotonic() - t0,
+            usage,
+            outcome=outcome,
+        )
+
     async def _call(
-        self, request: web.Request, plan: _Plan, d: Diversion, provider: Provider
-    ) -> web.StreamResponse | None:
+        self, request: web.Request, plan: _Plan, d: Diversion, provider: Provider, t0: float
+    ) -> LegResult | None:
+        """``t0``: when the cloud leg took the request (its latency starts there)."""
         started = time.monotonic()
         try:
             if plan.is_stream:
-                return await self._stream(request, plan, d, provider, started)
+                return await self._stream(request, plan, d, provider, started, t0)
             message, request_id = await provider.create(plan.params)
         except ProviderError as exc:
             self._failed(plan, provider, exc)
@@ -219,8 +246,7 @@ class CloudLeg:
             content_type="application/json",
             headers=headers,
         )
-        response[USAGE_KEY] = usage
-        return response
+        return self._result(response, plan, d, provider, usage, t0)
 
     def _failed(self, plan: _Plan, provider: Provider, exc: ProviderError) -> None:
         self._release(plan, f"provider_error:{exc.status or 'network'}")
@@ -249,8 +275,14 @@ class CloudLeg:
         self.sink.publish(_failure(self.clock(), provider.name, exc))
 
     async def _stream(
-        self, request: web.Request, plan: _Plan, d: Diversion, provider: Provider, started: float
-    ) -> web.StreamResponse | None:
+        self,
+        request: web.Request,
+        plan: _Plan,
+        d: Diversion,
+        provider: Provider,
+        started: float,
+        t0: float,
+    ) -> LegResult | None:
         renderer = (
             StreamRenderer(Endpoint(d.endpoint), plan.req, now=self.clock())
             if plan.req is not None
@@ -292,8 +324,7 @@ class CloudLeg:
             await response.write(_error_frame(renderer, str(exc)))
             self._settle(plan, provider.name, usage, started, "error_midstream")
             await response.write_eof()
-            response[USAGE_KEY] = usage
-            return response
+            return self._result(response, plan, d, provider, usage, t0, "error")
         except (ConnectionResetError, ConnectionError):
             # The client went away: charge what the provider produced.
             self._settle(plan, provider.name, usage, started, "client_gone")
@@ -308,8 +339,7 @@ class CloudLeg:
                 await response.write(frame)
         self._settle(plan, provider.name, usage, started, "ok")
         await response.write_eof()
-        response[USAGE_KEY] = usage
-        return response
+        return self._result(response, plan, d, provider, usage, t0)
 
     async def _open_stream(
         self, request: web.Request, plan: _Plan, d: Diversion, provider: Provider

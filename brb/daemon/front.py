@@ -24,10 +24,10 @@ from brb.config import BrbConfig
 from brb.core import breaker
 from brb.core.convert.passthrough import check_fields, is_cost_bounded
 from brb.core.policy import Decision, Policy, RequestFacts, decide
-from brb.core.request_log import RequestRow
 from brb.core.sessions import SessionFilter
-from brb.daemon.cloud import ANTHROPIC_MESSAGES, USAGE_KEY, CloudLeg, Diversion
+from brb.daemon.cloud import ANTHROPIC_MESSAGES, CloudLeg, Diversion
 from brb.daemon.events import EventSink, RequestDone, Routed
+from brb.daemon.leg import CloudRoute
 from brb.daemon.live_state import LiveState
 from brb.daemon.queue_monitor import QueueMonitor
 from brb.daemon.relay import LocalLeg
@@ -134,8 +134,7 @@ class Front:
     async def passthrough(self, request: web.Request) -> web.StreamResponse:
         self.in_flight += 1
         try:
-            response, _ = await self.local.relay(request, None, model=None)
-            return response
+            return (await self.local.relay(request, None, model=None)).response
         finally:
             self.in_flight -= 1
 
@@ -159,10 +158,11 @@ class Front:
 
     def _decide(
         self, request: web.Request, body: dict[str, Any], model: str, now: datetime
-    ) -> Decision:
+    ) -> tuple[Decision, CloudRoute]:
         mono = time.monotonic()
         would_queue, predicted, obs = self.monitor.arrival(model, mono)
         self.live.observe(obs, now)
+        route = self.cloud.route(model)
         # Every copy of the header counts: one matching value keeps it local.
         sessions = [s for s in request.headers.getall(self.cfg.session_header, ()) if s.strip()]
         facts = RequestFacts(
@@ -172,10 +172,10 @@ class Front:
             in ("1", "true", "yes"),
             is_convertible=True,
             is_cost_bounded=request.path != ANTHROPIC_MESSAGES or is_cost_bounded(body),
-            has_provider=bool(self.cloud.available()),
-            is_model_priced=self.cloud.price(model) is not None,
+            has_provider=bool(route.providers),
+            is_model_priced=route.price is not None,
         )
-        return decide(
+        decision = decide(
             facts,
             is_enabled=self.cfg.enabled,
             mode=breaker.effective_mode(self.live.override, now),
@@ -187,6 +187,7 @@ class Front:
             queue_depth=obs.queue_depth,
             queue_depth_threshold=self.cfg.thresholds.queue_depth,
         )
+        return decision, route
 
     async def _inference(self, request: web.Request) -> web.StreamResponse:
         path = request.path
@@ -195,54 +196,19 @@ class Front:
         model: str = body["model"]
         session = request.headers.get(self.cfg.session_header, "")
         now = self.clock()
-        decision = self._decide(request, body, model, now)
+        decision, route = self._decide(request, body, model, now)
         self.sink.publish(Routed(now, path, model, session, decision.divert, decision.reason))
-        started = time.monotonic()
+        result = None
         if decision.divert:
-            response = await self.cloud.serve(
-                request, Diversion(path, body, model, session, decision.reason)
-            )
-            if response is not None:
-                usage = response.get(USAGE_KEY)
-                self._log(
-                    now,
-                    path,
-                    model,
-                    session,
-                    backend=response.headers.get("X-BRB-Provider", "cloud"),
-                    reason=decision.reason,
-                    status=response.status,
-                    latency_s=time.monotonic() - started,
-                    prompt_tokens=usage.input_tokens if usage else None,
-                    output_tokens=usage.output_tokens if usage else None,
-                )
-                return response
-            decision = Decision(False, "fallback")
-        response, outcome = await self.local.relay(
-            request,
-            raw,
-            model=model,
-            extra_headers={
-                "X-BRB-Provider": "ollama",
-                "X-BRB-Model": model,
-                "X-BRB-Route": decision.reason,
-            },
-        )
-        self._log(
-            now,
-            path,
-            model,
-            session,
-            backend="ollama",
-            reason=decision.reason,
-            status=outcome.status,
-            latency_s=outcome.latency_s,
-            wait_s=outcome.wait_s,
-            service_s=outcome.facts.service_s,
-            prompt_tokens=outcome.facts.prompt_tokens,
-            output_tokens=outcome.facts.output_tokens,
-        )
-        return response
+            diversion = Diversion(path, body, model, session, decision.reason, route)
+            result = await self.cloud.serve(request, diversion)
+        if result is None:
+            reason = "fallback" if decision.divert else decision.reason
+            result = await self.local.relay(request, raw, model=model, reason=reason)
+        row = result.row(now, self._day(now), path, model, session)
+        self.writer.log_request(row)  # the replay's input, buffered off the request path
+        self.sink.publish(RequestDone(row))
+        return result.response
 
     def _day(self, at: datetime) -> str:
         """The budget day of ``at``, recomputed only when a local midnight passes."""
@@ -253,39 +219,3 @@ class Front:
         nxt = datetime.combine(local.date() + timedelta(days=1), dtime(0), tzinfo=self.cfg.tz)
         self._day_cache = (nxt, local.date().isoformat())
         return self._day_cache[1]
-
-    def _log(
-        self,
-        at: datetime,
-        path: str,
-        model: str,
-        session: str,
-        *,
-        backend: str,
-        reason: str,
-        status: int,
-        latency_s: float,
-        wait_s: float | None = None,
-        service_s: float | None = None,
-        prompt_tokens: int | None = None,
-        output_tokens: int | None = None,
-    ) -> None:
-        """One request-log row (the replay's input), buffered off the request path."""
-        row = RequestRow(
-            at,
-            self._day(at),
-            path,
-            model,
-            session,
-            backend,
-            reason,
-            status,
-            wait_s,
-            service_s,
-            latency_s,
-            prompt_tokens,
-            output_tokens,
-            "ok" if status < 400 else "error",
-        )
-        self.writer.log_request(row)
-        self.sink.publish(RequestDone(row))

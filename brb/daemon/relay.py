@@ -22,6 +22,8 @@ import aiohttp
 from aiohttp import web
 
 from brb.adapters.ollama_upstream import OllamaUpstream, forward_headers, response_headers
+from brb.core.pricing import Usage
+from brb.daemon.leg import LOCAL_BACKEND, Leg, LegResult
 from brb.daemon.live_state import LiveState
 from brb.daemon.queue_monitor import QueueMonitor
 
@@ -41,6 +43,12 @@ class FinalFacts:
     prompt_tokens: int | None = None
     output_tokens: int | None = None
 
+    @property
+    def usage(self) -> Usage | None:
+        if self.prompt_tokens is None and self.output_tokens is None:
+            return None
+        return Usage(self.prompt_tokens or 0, self.output_tokens or 0)
+
 
 def final_facts(tail: bytes) -> FinalFacts:
     """Service time and token counts from the final object in the answer's tail.
@@ -59,14 +67,6 @@ def final_facts(tail: bytes) -> FinalFacts:
         found.get("prompt_eval_count"),
         found.get("eval_count"),
     )
-
-
-@dataclass(slots=True)
-class Outcome:
-    status: int
-    wait_s: float | None
-    facts: FinalFacts
-    latency_s: float
 
 
 class LocalLeg:
@@ -92,9 +92,10 @@ class LocalLeg:
         body: bytes | None,
         *,
         model: str | None,
-        extra_headers: dict[str, str] | None = None,
-    ) -> tuple[web.StreamResponse, Outcome]:
-        """Forward one request; ``model`` set means it is counted in the queue."""
+        reason: str = "",
+    ) -> LegResult:
+        """Forward one request; ``model`` set means an inference request: counted in
+        the queue and answered with brb's headers (``reason``: why it stayed local)."""
         clock = time.monotonic
         t0 = clock()
         # The arrival itself was observed by the routing decision; completion is stepped below.
@@ -117,8 +118,10 @@ class LocalLeg:
             if ticket is not None:
                 wait_s = self.monitor.first_byte(ticket, model or "", clock())
             headers = response_headers(up.headers)
-            if extra_headers:
-                headers.update(extra_headers)
+            if model is not None:
+                headers.update(
+                    {"X-BRB-Provider": LOCAL_BACKEND, "X-BRB-Model": model, "X-BRB-Route": reason}
+                )
             response = web.StreamResponse(status=up.status, reason=up.reason, headers=headers)
             if up.content_length is not None:
                 response.content_length = up.content_length
@@ -138,7 +141,20 @@ class LocalLeg:
             await response.write_eof()
             if ticket is not None:
                 facts = final_facts(tail)
-            return response, Outcome(up.status, wait_s, facts, clock() - t0)
+            return LegResult(
+                response,
+                Leg.LOCAL,
+                LOCAL_BACKEND,
+                self.upstream.base_url,
+                model or "",
+                up.status,
+                reason,
+                clock() - t0,
+                facts.usage,
+                wait_s,
+                facts.service_s,
+                "ok" if up.status < 400 else "error",
+            )
         finally:
             up.release()
             if ticket is not None:
