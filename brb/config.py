@@ -36,6 +36,7 @@ from brb.config_views import ProviderKind as ProviderKind
 from brb.config_views import ProviderSpec as ProviderSpec
 from brb.config_views import default_path as default_path
 from brb.core import pricing
+from brb.core.durations import parse_duration
 from brb.credentials import DATABASE_URL_ENV
 from brb.credentials import anthropic_key as anthropic_key
 from brb.credentials import database_url as database_url
@@ -210,8 +211,19 @@ class Alerts(_Section):
 
 class Admin(_Section):
     token_env: EnvName = "BRB_ADMIN_TOKEN"
+    press_for: str | None = Field(
+        None, description="the dashboard's default press duration (none: until released)"
+    )
+    press_reason: str = "pressed from the dashboard"
 
     _check_env = field_validator("token_env")(lambda cls, v: _env_name(v))
+
+    @field_validator("press_for")
+    @classmethod
+    def _check_press_for(cls, v: str | None) -> str | None:
+        if v is not None:
+            parse_duration(v)  # its ValueError names the accepted forms
+        return v
 
 
 class Button(_Section):

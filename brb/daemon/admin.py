@@ -21,7 +21,9 @@ from aiohttp import web
 from brb import control
 from brb import status as status_mod
 from brb.config import read_secret
+from brb.core.breaker import Mode
 from brb.core.durations import format_duration, parse_duration
+from brb.daemon import dashboard
 from brb.errors import BadRequest
 
 if TYPE_CHECKING:
@@ -107,6 +109,17 @@ class Admin:
                 }
                 for e in events
             ],
+            # and what the dashboard page needs
+            **dashboard.fields(
+                d.reader,
+                d.cfg,
+                now,
+                mode=Mode(snap["mode"]),
+                phase=d.live.phase,
+                spend_today_usd=spent,
+                diverted_today=diverted,
+                incident=d.incidents.current(),
+            ),
         }
 
     def _authorize(self, request: web.Request) -> None:

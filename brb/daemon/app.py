@@ -34,6 +34,7 @@ from brb.core.breaker import Thresholds
 from brb.core.budget import budget_day
 from brb.core.queueing import QueueView, observe
 from brb.daemon.cloud import CloudLeg, Provider
+from brb.daemon.dashboard import Dashboard
 from brb.daemon.events import (
     BudgetSeen,
     DaemonReady,
@@ -46,6 +47,7 @@ from brb.daemon.events import (
 from brb.daemon.front import Front, errors_middleware
 from brb.daemon.listeners.alerts import AlertsListener
 from brb.daemon.listeners.button_watch import ButtonWatch
+from brb.daemon.listeners.dashboard_stream import StatusStream
 from brb.daemon.listeners.incidents import IncidentTracker
 from brb.daemon.listeners.metrics import MetricsListener
 from brb.daemon.listeners.provider_health import ProviderHealth
@@ -105,9 +107,10 @@ class Daemon:
         self.alerts = AlertsListener(cfg, self.writer.store, self.clock, sink)
         self.systemd = SystemdListener()
         resumed = (self.live.override.since or self.clock()) if self.live.is_diverting else None
+        self.incidents = IncidentTracker(resumed_since=resumed)  # pressed before this start
         for listener in (
             MetricsListener(self.metrics),
-            IncidentTracker(resumed_since=resumed),  # pressed before this daemon started
+            self.incidents,
             self.alerts,
             self.systemd,
             self.health,
@@ -134,6 +137,11 @@ class Daemon:
 
         self.admin = Admin(self)
         app.add_routes(self.admin.routes())
+        self.dashboard = Dashboard(StatusStream(self.admin.snapshot))
+        self.dashboard.stream.subscribe(sink)
+        app.add_routes(self.dashboard.routes())
+        app.on_shutdown.append(self.dashboard.stream.close)
+        app.add_routes(self.dashboard.fallback_routes())  # the rest of the prefix: 404, not Ollama
         app.add_routes(self.front.routes())
         app.on_startup.append(self._on_startup)
         app.on_cleanup.append(self._on_cleanup)

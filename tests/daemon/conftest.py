@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from browser_rig import CHROMIUM, launch
 from daemon_rig import (  # re-exported for tests written against `from conftest import`
     CLOUD_REPLY,
     KEY_ENV,
@@ -22,6 +23,7 @@ from daemon_rig import (  # re-exported for tests written against `from conftest
     free_port,
     poll,
 )
+from playwright.sync_api import Browser, sync_playwright
 
 from brb.sim.anthropic import DEFAULT_API_KEY, FakeAnthropic
 from brb.sim.ollama import FakeOllama
@@ -40,6 +42,7 @@ __all__ = [
     "free_port",
     "poll",
     "brb",
+    "browser",
     "start_brb",
 ]
 
@@ -86,3 +89,21 @@ def start_brb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Start
 def brb(start_brb: StartRig) -> Rig:
     """brb idle, with default fakes."""
     return start_brb()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """Headless Debian Chromium, one per test module: Playwright's sync API keeps an
+    event loop in this thread while it runs, so it must be gone before other modules'
+    tests call ``asyncio.run``. Skips, saying why, only when Chromium is not installed."""
+    if not CHROMIUM.exists():
+        pytest.skip(
+            f"{CHROMIUM} is missing: install Debian's chromium (apt-get install -y chromium;"
+            " .ci/run does it) to run the dashboard's browser tests"
+        )
+    with sync_playwright() as playwright:
+        b = launch(playwright)
+        try:
+            yield b
+        finally:
+            b.close()

@@ -7,6 +7,8 @@
 * :mod:`.prune` keeps ``retention_days`` of samples and request log.
 * :mod:`.provider_health` remembers each provider's last success and errors.
 * :mod:`.button_watch` picks up the button listener's unplug/replug events.
+* :mod:`.dashboard_stream` sends the dashboard a status snapshot a second, and at
+  once when an event changes the picture.
 
 Each has a ``subscribe(sink)`` method; the composition root (:mod:`brb.daemon.app`)
 builds them and subscribes them. A new listener is a new module here.

@@ -27,6 +27,16 @@ def incident_id(start: datetime) -> str:
     return start.astimezone(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
 
 
+@dataclass(frozen=True, slots=True)
+class OpenIncident:
+    """The incident under way, as others may read it (the dashboard)."""
+
+    id: str
+    started_at: datetime
+    requests: int
+    cost_usd: Decimal
+
+
 @dataclass(slots=True)
 class _Incident:
     id: str
@@ -52,6 +62,10 @@ class IncidentTracker:
     @property
     def open_id(self) -> str | None:
         return self._open.id if self._open else None
+
+    def current(self) -> OpenIncident | None:
+        inc = self._open
+        return None if inc is None else OpenIncident(inc.id, inc.start, inc.diverted, inc.cost_usd)
 
     def started(self, e: DivertingStarted) -> None:
         self._open = _Incident(incident_id(e.at), e.at)
