@@ -7,13 +7,15 @@ fresh sessionStorage) per test, waits bounded by Playwright's ``expect``.
 from __future__ import annotations
 
 import threading
+from datetime import UTC, datetime
 
 import pytest
 from browser_rig import tab
-from daemon_rig import MODEL, Req, Rig, StartRig, chat_body
+from daemon_rig import MODEL, Req, Rig, StartRig, chat_body, free_port
 from playwright.sync_api import Browser, Page, expect
 from typer.testing import CliRunner
 
+from brb import control
 from brb.cli.main import app as cli_app
 from brb.sim.ollama import FakeOllama
 
@@ -139,3 +141,26 @@ def test_a_burst_shows_the_queue_rising_and_active(start_brb: StartRig, browser:
         finally:
             sender.join(30)
         assert answers == [200] * len(burst)
+
+
+def test_the_stream_reconnects_after_a_daemon_restart(
+    start_brb: StartRig, browser: Browser
+) -> None:
+    listen = f"127.0.0.1:{free_port()}"
+    first = start_brb(listen=listen)
+    with tab(browser) as t:
+        page = t.open(first.url)
+        conn = page.locator("#conn")
+        expect(conn).to_have_attribute("data-conn", "live", timeout=WAIT_MS)
+        expect(page.locator("#state")).to_have_text("STANDBY")
+        assert first.stop() is None  # the open stream does not hold up the stop
+        expect(conn).to_have_attribute("data-conn", "lost", timeout=WAIT_MS)
+        expect(conn).to_contain_text("reconnecting")
+        with first.store() as store:  # pressed while the daemon was down
+            control.press(store, now=datetime.now(UTC), source="test", who="pytest")
+        second = start_brb(listen=listen, db=first.db)
+        assert second.url == first.url
+        # back on the stream by itself (not just polling), showing the new daemon's picture
+        expect(conn).to_have_attribute("data-conn", "live", timeout=WAIT_MS)
+        expect(page.locator("#state")).to_have_text("PRESSED", timeout=WAIT_MS)
+        assert t.outside_requests == []
