@@ -39,6 +39,8 @@ from itertools import accumulate
 TAIL_RESIDUAL_SHARE = 0.5
 SKETCH_SIZE = 512
 
+Residual = tuple[float, float, float, float]  # tokens: mean, median, p90, floor
+
 
 @dataclass(frozen=True, slots=True)
 class ServiceFigures:
@@ -76,16 +78,20 @@ class Progress:
 
 @dataclass(frozen=True, slots=True)
 class Estimate:
-    """A service (or remaining) time: its mean and two quantiles, seconds."""
+    """A service (or remaining) time, seconds: its mean, median and p90, and its
+    floor (the shortest reply seen: nothing seen makes it shorter)."""
 
     mean_s: float
     median_s: float
     p90_s: float
+    floor_s: float = 0.0
 
     def at(self, quantile: float | None) -> float:
-        """The mean for None, else the nearest of the quantiles kept (0.5 or 0.9)."""
+        """The mean for None, else the nearest of the points kept (0, 0.5, 0.9)."""
         if quantile is None:
             return self.mean_s
+        if quantile < 0.25:
+            return self.floor_s
         return self.median_s if quantile < 0.7 else self.p90_s
 
 
@@ -122,18 +128,18 @@ class ReplyLengths:
             self._prefix = [0, *accumulate(self._sorted)]
         return self._sorted
 
-    def residual(self, produced: float, cap: int | None) -> tuple[float, float, float]:
+    def residual(self, produced: float, cap: int | None) -> Residual:
         """Remaining tokens of a reply known to be longer than ``produced``:
-        (mean, median, p90), each capped at ``cap - produced``."""
+        (mean, median, p90, floor), each capped at ``cap - produced``."""
         room = math.inf if cap is None else max(0.0, cap - produced)
         if room == 0.0:
-            return 0.0, 0.0, 0.0
+            return 0.0, 0.0, 0.0, 0.0
         xs = self._ready()
         lo = bisect.bisect_right(xs, produced)
         n = len(xs) - lo
         if n == 0:  # past everything seen: a heavy tail's residual grows with age
             guess = min(room, max(1.0, TAIL_RESIDUAL_SHARE * produced))
-            return guess, guess, min(room, 2 * guess)
+            return guess, guess, min(room, 2 * guess), min(room, 1.0)
         # sum of min(x, produced + room) - produced over x in xs[lo:]
         limit = produced + room
         total = self._prefix[len(xs)] - self._prefix[lo] - n * produced
@@ -142,7 +148,7 @@ class ReplyLengths:
             total = self._prefix[hi] - self._prefix[lo] + (len(xs) - hi) * limit - n * produced
         median = min(room, xs[lo + (n - 1) // 2] - produced)
         p90 = min(room, xs[lo + min(n - 1, math.ceil(0.9 * n) - 1)] - produced)
-        return total / n, median, p90
+        return total / n, median, p90, min(room, xs[lo] - produced)
 
 
 @dataclass(slots=True)
@@ -206,12 +212,12 @@ class ModelRates:
                     self._decode.add(decode_s, f.output_tokens, self.alpha)
         self.learned += 1
 
-    def _tokens(self, produced: float, cap: int | None) -> tuple[float, float, float]:
+    def _tokens(self, produced: float, cap: int | None) -> Residual:
         if len(self.replies) == 0:  # cold start: the prior's typical reply
             room = math.inf if cap is None else max(0.0, cap - produced)
             typical = self.prior.reply_tokens - produced
             left = min(room, max(typical, TAIL_RESIDUAL_SHARE * produced, 1.0))
-            return left, left, left
+            return left, left, left, min(room, 1.0)
         return self.replies.residual(produced, cap)
 
     def _start_s(self, shape: RequestShape) -> float:
@@ -234,10 +240,10 @@ class ModelRates:
         produced = (progress.elapsed_s - before_first) / decode if decode > 0 else 0.0
         return self._estimate(0.0, self._tokens(produced, shape.max_output_tokens))
 
-    def _estimate(self, fixed_s: float, tokens: tuple[float, float, float]) -> Estimate:
+    def _estimate(self, fixed_s: float, tokens: Residual) -> Estimate:
         d = self.decode_s_per_token
-        mean, median, p90 = tokens
-        return Estimate(fixed_s + mean * d, fixed_s + median * d, fixed_s + p90 * d)
+        mean, median, p90, floor = tokens
+        return Estimate(fixed_s + mean * d, fixed_s + median * d, fixed_s + p90 * d, fixed_s + floor * d)
 
 
 class ServiceModel:

@@ -64,7 +64,7 @@ class RoomRules:
     wait_threshold_s: float
     first_content_s: float = 0.0  # the provider's expected time to first content
     plan_quantile: float | None = None  # the plan of rule 2: None = expected (mean) times
-    early_quantile: float | None = 0.5  # the plan of rule 3; None turns rule 3 off
+    early_quantile: float | None = 0.0  # the plan of rule 3 (0: the floor); None: rule 3 off
 
     @property
     def deadline_after_s(self) -> float:
@@ -242,12 +242,19 @@ class UpstreamQueue:
         self, shape: RequestShape, now: float, quantile: float | None = 0.5
     ) -> float:
         """Seconds until a request of ``shape`` arriving now would be sent, after
-        the requests ahead of it that the plan keeps (those it removes will be
-        diverted). The pool compares this across upstreams."""
+        the requests ahead of it that the plan keeps (one it removes to make
+        room for this one will be diverted). The pool compares this across
+        upstreams."""
+        free = self.free_at_s(now, quantile)
         jobs = self._jobs(now, quantile)
-        jobs.append((self.rates.service(shape).at(quantile), float("inf"), False))
-        starts, _ = plan(self.free_at_s(now, quantile), jobs)
-        return round(starts[len(jobs) - 1], 9)
+        mine = len(jobs)
+        duration = self.rates.service(shape).at(quantile)
+        jobs.append((duration, self.rules.deadline_after_s, True))
+        starts, _ = plan(free, jobs)
+        if mine not in starts:  # it can't make it: when it would start if it stayed
+            jobs[mine] = (duration, float("inf"), False)
+            starts, _ = plan(free, jobs)
+        return round(starts[mine], 9)
 
     def oldest_wait_s(self, now: float) -> float:
         if not self.waiting:
@@ -265,5 +272,6 @@ class UpstreamQueue:
         predicted (typical) start."""
         if not self.waiting and self.has_free_slot:
             return Observation(0, 0.0)
-        wait = max(self.oldest_wait_s(now), self.predicted_start_s(RequestShape(), now))
+        head = self.oldest_wait_s(now) + self.free_at_s(now, 0.5)[0] if self.waiting else 0.0
+        wait = max(head, self.predicted_start_s(RequestShape(), now))
         return Observation(len(self.waiting), wait)

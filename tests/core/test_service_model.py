@@ -58,23 +58,23 @@ def test_cold_start_uses_the_prior() -> None:
 
 
 @pytest.mark.parametrize(
-    ("produced", "cap", "mean", "median", "p90"),
+    ("produced", "cap", "mean", "median", "p90", "floor"),
     [
-        (0, None, 5.5, 5, 9),  # 1..10: mean 5.5
-        (5, None, 3.0, 3, 5),  # longer than 5: 6..10, remaining 1..5
-        (0, 4, 3.4, 4, 4),  # capped at 4: 1,2,3,4,4,4,4,4,4,4
-        (10, None, 5.0, 5.0, 10.0),  # past everything seen: half of what was produced
-        (20, 25, 5.0, 5.0, 5.0),  # ... never past the cap
-        (4, 4, 0.0, 0.0, 0.0),  # at the cap: done
+        (0, None, 5.5, 5, 9, 1),  # 1..10: mean 5.5
+        (5, None, 3.0, 3, 5, 1),  # longer than 5: 6..10, remaining 1..5
+        (0, 4, 3.4, 4, 4, 1),  # capped at 4: 1,2,3,4,4,4,4,4,4,4
+        (10, None, 5.0, 5.0, 10.0, 1.0),  # past everything seen: half of what was produced
+        (20, 25, 5.0, 5.0, 5.0, 1.0),  # ... never past the cap
+        (4, 4, 0.0, 0.0, 0.0, 0.0),  # at the cap: done
     ],
 )
 def test_residual_reply_length(
-    produced: float, cap: int | None, mean: float, median: float, p90: float
+    produced: float, cap: int | None, mean: float, median: float, p90: float, floor: float
 ) -> None:
     sketch = ReplyLengths()
     for n in range(1, 11):
         sketch.add(n)
-    assert sketch.residual(produced, cap) == pytest.approx((mean, median, p90))
+    assert sketch.residual(produced, cap) == pytest.approx((mean, median, p90, floor))
 
 
 def test_the_sketch_keeps_only_the_recent_replies() -> None:
@@ -129,8 +129,8 @@ def test_residual_is_ordered_and_within_the_cap(
     sketch = ReplyLengths()
     for n in replies:
         sketch.add(n)
-    mean, median, p90 = sketch.residual(produced, cap)
-    assert 0 <= median <= p90
+    mean, median, p90, floor = sketch.residual(produced, cap)
+    assert 0 <= floor <= median <= p90
     assert mean >= 0
     if cap is not None:
         assert max(mean, p90) <= max(0.0, cap - produced) + 1e-9

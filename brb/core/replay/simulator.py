@@ -21,12 +21,19 @@ What happens, as the daemon does it:
 * **completion**: a local request takes a free slot at once (FIFO per
   model; first byte = start of service); at completion its service time
   feeds the model's EWMA, the next waiter starts and the breaker is stepped.
+* **waiting room** (``waiting_room=True``, the daemon's default): a local
+  request waits in brb's own queue (:mod:`brb.core.waiting_room`) and is
+  sent when a slot is free, or diverted while it waits (its deadline, to
+  make room, or unreachable: the room's reason codes); the service model
+  (:mod:`brb.core.service_model`) learns from each completion, as the
+  daemon learns from Ollama's final object. Without it, the decision is
+  made once at arrival and the request queues in Ollama (the old policy).
 * **tick**: every ``tick_s``, so the breaker releases after
   ``min_active_seconds`` even when the traffic has stopped. Ticks that can
   change nothing (no local work, and no release due) are skipped.
 
-At equal times: local completions, then cloud completions, then arrivals
-(in trace order), then the tick.
+At equal times: local completions, then cloud completions, then waiting
+room deadlines, then arrivals (in trace order), then the tick.
 """
 
 from __future__ import annotations
@@ -40,18 +47,20 @@ from decimal import Decimal
 
 from brb.core import breaker
 from brb.core.breaker import BreakerState, Mode, Observation, Phase, Thresholds
-from brb.core.policy import Policy, RequestFacts, decide
+from brb.core.policy import Decision, Policy, RequestFacts, decide
 from brb.core.pricing import DEFAULT_CLOUD_MODEL, ModelPrice, cost_usd, price_for, worst_case_usd
 from brb.core.queueing import observe, with_arrival
 from brb.core.replay.budget_book import BudgetBook
 from brb.core.replay.local_server import LocalModel
+from brb.core.replay.room_server import RoomServer, shape_of
 from brb.core.replay.trace import TraceRecord
 from brb.core.sessions import SessionFilter
+from brb.core.waiting_room import RoomRules, UpstreamQueue, Verdict, Waiter
 
 # Black Friday 2026, midnight UTC: the default start of the simulated clock.
 EPOCH = datetime(2026, 11, 27, tzinfo=UTC)
 
-_LOCAL_DONE, _CLOUD_DONE, _ARRIVAL, _TICK = 0, 1, 2, 3
+_LOCAL_DONE, _CLOUD_DONE, _REVIEW, _ARRIVAL, _TICK = 0, 1, 2, 3, 4
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +84,9 @@ class SimParams:
     tz: tzinfo = UTC
     start: datetime = EPOCH
     tick_s: float = 1.0
+    waiting_room: bool = False
+    first_content_s: float | None = None  # the provider's time to first content (cloud latency)
+    prefill_tokens_per_second: float | None = None  # for requests without service_s
 
     def cloud_model_for(self, local_model: str) -> str:
         return self.cloud_model_by_local.get(local_model, self.cloud_model)
@@ -147,7 +159,18 @@ class _Simulation:
             raise ValueError("slots, tokens_per_second and tick_s must be positive")
         self.trace = trace
         self.p = params
-        self.service_s = [r.local_service_s(params.tokens_per_second) for r in trace]
+        self.service_s = [
+            r.local_service_s(params.tokens_per_second, params.prefill_tokens_per_second)
+            for r in trace
+        ]
+        self.room: RoomServer | None = None
+        if params.waiting_room:
+            first = (
+                params.cloud_latency_s if params.first_content_s is None else params.first_content_s
+            )
+            rules = RoomRules(params.thresholds.wait_seconds, first)
+            self.room = RoomServer(params.slots, rules)
+        self.review_due: dict[str, float] = {}  # model -> the deadline review scheduled
         self.sessions = SessionFilter(params.excluded_sessions)
         self.book = BudgetBook(params.daily_limit_usd, params.tz, params.alert_at_percent)
         self.models: dict[str, LocalModel] = {}
@@ -200,6 +223,8 @@ class _Simulation:
                 _, kind, _, index = heapq.heappop(self.events)
                 if kind == _LOCAL_DONE:
                     self._local_done(t, index)
+                elif kind == _REVIEW:
+                    self._review(t, self.trace[index].model)
                 else:
                     self._cloud_done(t, index)
         return SimResult(
@@ -227,6 +252,8 @@ class _Simulation:
         """
         if not all(m.is_idle for m in self.models.values()):
             return tick + 1
+        if self.room is not None and not self.room.is_idle:
+            return tick + 1
         candidates = []
         if next_arrival_s is not None:
             candidates.append(math.ceil(next_arrival_s / self.p.tick_s))
@@ -239,6 +266,9 @@ class _Simulation:
     # --- events -----------------------------------------------------------------
 
     def _arrive(self, t: float, index: int) -> None:
+        if self.room is not None:
+            self._arrive_room(t, index, self.room.queue(self.trace[index].model))
+            return
         rec = self.trace[index]
         model = self.models.get(rec.model)
         if model is None:
@@ -247,22 +277,7 @@ class _Simulation:
         predicted = view.predicted_wait_s()
         obs = self._step(t, arrival_wait_s=predicted, would_queue=view.would_queue)
         price = self._price(rec.model)
-        facts = RequestFacts(
-            is_excluded_session=self.sessions.is_excluded(rec.session),
-            is_model_priced=price is not None,
-        )
-        decision = decide(
-            facts,
-            is_enabled=self.p.is_enabled,
-            mode=self.p.mode,
-            phase=self.state.phase,
-            policy=self.p.policy,
-            predicted_wait_s=predicted,
-            wait_threshold_s=self.p.thresholds.wait_seconds,
-            would_queue=view.would_queue,
-            queue_depth=obs.queue_depth,
-            queue_depth_threshold=self.p.thresholds.queue_depth,
-        )
+        decision = self._decide(self._facts(index), predicted, view.would_queue, obs.queue_depth)
         if decision.divert and price is not None and self._reserve(t, index, price):
             self._push(t + self.p.cloud_latency_s, _CLOUD_DONE, index)
             self.reasons[index] = decision.reason
@@ -274,10 +289,83 @@ class _Simulation:
         self._start_waiting(t, model)
         self._step(t)
 
+    def _arrive_room(self, t: float, index: int, q: UpstreamQueue) -> None:
+        """An arrival with the waiting room: routed now if it must go at once,
+        else it waits in brb, where the room may still divert it."""
+        rec = self.trace[index]
+        shape = shape_of(rec)
+        would_queue = bool(q.waiting) or not q.has_free_slot
+        typical = q.predicted_start_s(shape, t)
+        obs = self._step(t, arrival_wait_s=typical, would_queue=would_queue)
+        price = self._price(rec.model)
+        facts = self._facts(index)
+        # routed away at once only if even its earliest possible start is too late
+        earliest = q.predicted_start_s(shape, t, q.rules.early_quantile or 0.0)
+        decision = self._decide(facts, earliest, would_queue, obs.queue_depth)
+        if decision.divert and price is not None and self._reserve(t, index, price):
+            self._push(t + self.p.cloud_latency_s, _CLOUD_DONE, index)
+            self.reasons[index] = decision.reason
+            return
+        self.reasons[index] = "budget" if decision.divert else decision.reason
+        divertible = facts.is_model_priced and not facts.is_excluded_session
+        q.arrive(Waiter(index, t, shape, is_divertible=divertible and not decision.divert))
+        self._set_depth(t, self.depth + 1)
+        self._review(t, rec.model)
+        self._step(t)
+
+    def _review(self, t: float, model_name: str) -> None:
+        """The waiting room's moves at ``t``: sends, and diversions the policy allows."""
+        assert self.room is not None
+        q = self.room.queue(model_name)
+
+        def may_divert(index: int) -> bool:
+            price = self._price(model_name)
+            decision = self._decide(self._facts(index), math.inf, True, 0)
+            return decision.divert and price is not None and self._reserve(t, index, price)
+
+        for move in q.review(t, may_divert):
+            self._set_depth(t, self.depth - 1)
+            if move.verdict is Verdict.SEND:
+                self.started[move.key] = t
+                self._push(t + self.service_s[move.key], _LOCAL_DONE, move.key)
+            else:
+                self.reasons[move.key] = move.verdict.value
+                self._push(t + self.p.cloud_latency_s, _CLOUD_DONE, move.key)
+        due = q.next_deadline_s()
+        if due is not None and due > t and self.review_due.get(model_name) != due:
+            self.review_due[model_name] = due
+            self._push(due, _REVIEW, next(iter(q.waiting)))
+
+    def _facts(self, index: int) -> RequestFacts:
+        rec = self.trace[index]
+        return RequestFacts(
+            is_excluded_session=self.sessions.is_excluded(rec.session),
+            is_model_priced=self._price(rec.model) is not None,
+        )
+
+    def _decide(
+        self, facts: RequestFacts, predicted_s: float, would_queue: bool, depth: int
+    ) -> Decision:
+        return decide(
+            facts,
+            is_enabled=self.p.is_enabled,
+            mode=self.p.mode,
+            phase=self.state.phase,
+            policy=self.p.policy,
+            predicted_wait_s=predicted_s,
+            wait_threshold_s=self.p.thresholds.wait_seconds,
+            would_queue=would_queue,
+            queue_depth=depth,
+            queue_depth_threshold=self.p.thresholds.queue_depth,
+        )
+
     def _local_done(self, t: float, index: int) -> None:
         rec = self.trace[index]
-        model = self.models[rec.model]
-        model.finish(index, t)
+        if self.room is not None:
+            self.room.queue(rec.model).finish(index)
+            self.room.learn(rec, self.service_s[index])
+        else:
+            self.models[rec.model].finish(index, t)
         start = self.started.pop(index)
         self.outcomes[index] = Outcome(
             index,
@@ -288,7 +376,10 @@ class _Simulation:
             t - rec.arrival_offset_s,
             Decimal(0),
         )
-        self._start_waiting(t, model)
+        if self.room is not None:
+            self._review(t, rec.model)
+        else:
+            self._start_waiting(t, self.models[rec.model])
         self._step(t)
 
     def _cloud_done(self, t: float, index: int) -> None:
@@ -330,7 +421,10 @@ class _Simulation:
         not routed yet, ``arrival_wait_s`` is the wait it would get: if it would
         queue it counts in the depth and its wait in the observation, exactly as
         the daemon's dispatcher does (both call ``queueing.with_arrival``)."""
-        obs = observe(m.view(t) for m in self.models.values())
+        if self.room is not None:
+            obs = self.room.observation(t)
+        else:
+            obs = observe(m.view(t) for m in self.models.values())
         if arrival_wait_s is not None:
             obs = with_arrival(obs, arrival_wait_s, would_queue=would_queue)
         self.state, tr = breaker.step(self.state, obs, self._now(t), self.p.thresholds)

@@ -31,13 +31,27 @@ class TraceRecord:
     prompt_tokens: int = 0
     output_tokens: int = 0
     service_s: float | None = None  # local service seconds, when measured
+    max_output_tokens: int | None = None  # the client's cap (num_predict / max_tokens)
+    prompt_eval_s: float | None = None  # Ollama's own split of the service, when known
+    eval_s: float | None = None
+    load_s: float | None = None
 
-    def local_service_s(self, tokens_per_second: float) -> float:
+    def local_service_s(
+        self, tokens_per_second: float, prefill_tokens_per_second: float | None = None
+    ) -> float:
         """Seconds one local slot is busy with this request: the measured
-        service time if the trace has one, else output tokens at the given rate."""
+        service time if the trace has one (or Ollama's split of it), else
+        output tokens at the given rate, plus the prompt at the prefill rate
+        when one is given."""
         if self.service_s is not None:
             return self.service_s
-        return self.output_tokens / tokens_per_second
+        parts = [p for p in (self.load_s, self.prompt_eval_s, self.eval_s) if p is not None]
+        if parts:
+            return sum(parts)
+        prefill = (
+            self.prompt_tokens / prefill_tokens_per_second if prefill_tokens_per_second else 0.0
+        )
+        return prefill + self.output_tokens / tokens_per_second
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
@@ -47,8 +61,14 @@ class TraceRecord:
             "prompt_tokens": self.prompt_tokens,
             "output_tokens": self.output_tokens,
         }
-        if self.service_s is not None:
-            out["service_s"] = self.service_s
+        optional = {
+            "service_s": self.service_s,
+            "max_output_tokens": self.max_output_tokens,
+            "prompt_eval_s": self.prompt_eval_s,
+            "eval_s": self.eval_s,
+            "load_s": self.load_s,
+        }
+        out.update({k: v for k, v in optional.items() if v is not None})
         return out
 
 
@@ -90,6 +110,7 @@ def parse_record(line: str) -> TraceRecord:
     if not isinstance(session, str):
         raise ValueError("'session' must be a string")
     service = data.get("service_s")
+    cap = data.get("max_output_tokens")
     return TraceRecord(
         arrival_offset_s=_seconds(data["arrival_offset_s"], "arrival_offset_s"),
         model=model,
@@ -97,6 +118,12 @@ def parse_record(line: str) -> TraceRecord:
         prompt_tokens=_count(data["prompt_tokens"], "prompt_tokens"),
         output_tokens=_count(data["output_tokens"], "output_tokens"),
         service_s=None if service is None else _seconds(service, "service_s"),
+        max_output_tokens=None if cap is None else _count(cap, "max_output_tokens"),
+        **{
+            k: _seconds(data[k], k)
+            for k in ("prompt_eval_s", "eval_s", "load_s")
+            if data.get(k) is not None
+        },
     )
 
 
