@@ -86,7 +86,7 @@ async def drive(url: str, offsets: list[float]) -> dict[str, Any]:
 def oracle_diverted(sent: list[float]) -> tuple[int, float]:
     from brb.core.breaker import Thresholds
     from brb.core.replay.oracle import oracle
-    from brb.core.replay.simulator import SimParams
+    from brb.core.replay.run import SimParams
     from brb.core.replay.trace import TraceRecord
 
     trace = [TraceRecord(t, "llama3", "", 12, 3, SERVICE_S) for t in sorted(sent)]

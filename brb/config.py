@@ -74,6 +74,15 @@ class Thresholds(_Section):
     min_active_seconds: float = Field(300.0, ge=0)
 
 
+class WaitingRoom(_Section):
+    enabled: bool = Field(
+        True, description="hold requests beyond Ollama's slots in brb, where they can still go"
+    )
+    first_content_seconds: float = Field(
+        0.25, ge=0, description="the cloud's expected time to first content (a start: learned live)"
+    )
+
+
 class Budget(_Section):
     daily_limit_usd: Decimal = Field(Decimal("100.00"), ge=0)
     alert_at_percent: list[float] = Field(default_factory=lambda: [80.0])
@@ -253,6 +262,7 @@ class BrbConfig(BrbConfigViews, _Section):
     )
     retention_days: int = Field(30, ge=1, description="days of queue samples and request log kept")
     thresholds: Thresholds = Thresholds()
+    waiting_room: WaitingRoom = WaitingRoom()
     budget: Budget = Budget()
     models: Models = Models()
     providers: dict[str, ProviderEntry] = Field(

@@ -13,6 +13,12 @@ Usage: python scripts/make_traces.py [OUTDIR]   (default: examples/ next to this
   threshold (60 s at 10 s per request): flapping bait for
   ``release_fraction`` and ``min_active_seconds``; equal service times, so
   the oracle is exact.
+* ``mixed_documents.jsonl`` - 15 minutes of the mixed shape of
+  ``brb.sim.mixed_traffic`` (the one ``bench/overload.py`` runs live): one
+  slot, reply lengths lognormal with a long tail, a quarter of the prompts
+  documents of 1,000-4,000 tokens, offered load 1.5x capacity; each line
+  carries Ollama's own split (``prompt_eval_s``, ``eval_s``, ``load_s``).
+  Replay it with ``--set thresholds.wait_time_seconds=1``.
 """
 
 from __future__ import annotations
@@ -23,6 +29,8 @@ import random
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from brb.sim.mixed_traffic import MixedShape, mixed_requests
 
 SEED = 20261127
 
@@ -124,6 +132,25 @@ def flapping(rng: random.Random) -> list[dict[str, object]]:
     return out
 
 
+def mixed_documents(rng: random.Random) -> list[dict[str, object]]:
+    shape = MixedShape()
+    out = []
+    for r in mixed_requests(shape, duration_s=900.0, seed=rng.randrange(2**32)):
+        out.append(
+            {
+                "arrival_offset_s": r.arrival_offset_s,
+                "model": "llama3.1:8b",
+                "session": session(rng, "desk", 3000),
+                "prompt_tokens": r.prompt_tokens,
+                "output_tokens": r.reply_tokens,
+                "prompt_eval_s": round(r.prompt_tokens * shape.prefill_s_per_token, 6),
+                "eval_s": round(r.reply_tokens * shape.decode_s_per_token, 6),
+                "load_s": shape.load_s,
+            }
+        )
+    return out
+
+
 def write(path: Path, rows: list[dict[str, object]]) -> None:
     with path.open("w", encoding="utf-8") as f:
         for row in rows:
@@ -138,6 +165,7 @@ def main(argv: list[str]) -> None:
         ("black_friday", black_friday),
         ("ordinary_day", ordinary_day),
         ("flapping", flapping),
+        ("mixed_documents", mixed_documents),
     ):
         write(outdir / f"{name}.jsonl", make(random.Random(f"{SEED}-{name}")))
 

@@ -369,6 +369,8 @@ def params_from_config(
         alert_at_percent=tuple(cfg.budget.alert_at_percent),
         tz=cfg.tz,
         start=start or EPOCH,
+        waiting_room=cfg.waiting_room.enabled,
+        first_content_s=cfg.waiting_room.first_content_seconds,
     )
 
 

@@ -15,8 +15,8 @@ Learning: Ollama's final object reports ``prompt_eval_count``,
 ``load_duration``. Each rate is a ratio of exponentially weighted sums
 (seconds over tokens), so a 3-token reply's fixed overhead does not swing it.
 When only a measured total and the token counts are known (a trace, the
-request log, an OpenAI-shaped answer), the prompt part is taken at the
-current prefill rate and the rest is decode.
+request log, an OpenAI-shaped answer), it is split in the proportions the
+current rates predict (the prior's, at first), both rates learning from it.
 
 Remaining time is conditioned on what is seen: a request that has produced
 ``k`` tokens has a reply longer than ``k``, so its remaining length is drawn
@@ -202,15 +202,25 @@ class ModelRates:
             self.load_s = last + self.alpha * (f.load_s - last)
         if f.output_tokens is not None:
             self.replies.add(f.output_tokens)
-            if f.eval_s is not None:
-                if f.output_tokens:
-                    self._decode.add(f.eval_s, f.output_tokens, self.alpha)
-            elif f.measured_s is not None and f.output_tokens:
-                prefill = (f.prompt_tokens or 0) * self.prefill_s_per_token
-                decode_s = f.measured_s - prefill - self.expected_load_s
-                if decode_s > 0:
-                    self._decode.add(decode_s, f.output_tokens, self.alpha)
+            if f.eval_s is not None and f.output_tokens:
+                self._decode.add(f.eval_s, f.output_tokens, self.alpha)
+        if f.eval_s is None and f.prompt_eval_s is None and f.measured_s is not None:
+            self._learn_total(f.prompt_tokens or 0, f.output_tokens or 0, f.measured_s)
         self.learned += 1
+
+    def _learn_total(self, prompt_tokens: int, output_tokens: int, measured_s: float) -> None:
+        """Only the total is known: split it in the proportions the current rates
+        predict, so the same request would now be predicted at what it took."""
+        prefill_s = prompt_tokens * self.prefill_s_per_token
+        decode_s = output_tokens * self.decode_s_per_token
+        work_s = measured_s - self.expected_load_s
+        if work_s <= 0 or prefill_s + decode_s <= 0:
+            return
+        scale = work_s / (prefill_s + decode_s)
+        if prompt_tokens:
+            self._prefill.add(prefill_s * scale, prompt_tokens, self.alpha)
+        if output_tokens:
+            self._decode.add(decode_s * scale, output_tokens, self.alpha)
 
     def _tokens(self, produced: float, cap: int | None) -> Residual:
         if len(self.replies) == 0:  # cold start: the prior's typical reply
@@ -243,7 +253,9 @@ class ModelRates:
     def _estimate(self, fixed_s: float, tokens: Residual) -> Estimate:
         d = self.decode_s_per_token
         mean, median, p90, floor = tokens
-        return Estimate(fixed_s + mean * d, fixed_s + median * d, fixed_s + p90 * d, fixed_s + floor * d)
+        return Estimate(
+            fixed_s + mean * d, fixed_s + median * d, fixed_s + p90 * d, fixed_s + floor * d
+        )
 
 
 class ServiceModel:

@@ -25,9 +25,12 @@ The rules, in order, at every review:
    of short chats), or the late one itself if none is longer. Only the head
    is acted on; the others are judged again later, with more known.
 3. **Unreachable** (early, for the diverted request's sake): a request that
-   the plan removes at its own miss, with *typical* (median) times rather
-   than expected ones (heavy tails make the mean pessimistic), is diverted
-   now rather than at its deadline.
+   the plan removes at its own miss even with every time at its *floor*
+   (the prompt's known prefill, the shortest reply seen: what it could not
+   take less than) is diverted now rather than at its deadline. The floor,
+   not the mean or median, because an early diversion is one the deadline
+   would not have needed if the slot freed sooner: on a heavy tail the
+   typical figures cost diversions the FIFO baseline doesn't make.
 
 What it optimises: the number of requests diverted, on the expected times,
 with the deadline as a hard limit; which requests go is chosen to free the

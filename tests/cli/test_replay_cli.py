@@ -59,10 +59,12 @@ def trace(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def config(tmp_path: Path) -> Path:
+    """The decision at arrival (no waiting room): its figures are worked out by hand."""
     path = tmp_path / "brb.yaml"
     path.write_text(
         "big_red_button:\n  thresholds:\n    queue_depth: 1000\n"
         "    wait_time_seconds: 2\n    min_active_seconds: 600\n"
+        "  waiting_room:\n    enabled: false\n"
     )
     return path
 
@@ -206,13 +208,20 @@ def test_from_db(cli: Cli, tmp_db: Path) -> None:
         "thresholds.queue_depth=1000",
         "--set",
         "thresholds.min_active_seconds=5",
+        "--set",
+        "waiting_room.first_content_seconds=0",
+        "--set",
+        "waiting_room.enabled=false,true",
     )
     assert res.exit_code == 0, res.output
-    out = json.loads(res.stdout)
-    assert out["requests"] == 10
-    assert out["start"] == "2026-11-27T20:00:00+00:00"
+    at_arrival, room = json.loads(res.stdout)
+    assert at_arrival["requests"] == room["requests"] == 10
+    assert at_arrival["start"] == "2026-11-27T20:00:00+00:00"
     # cloud rows' service_s was the cloud's: replayed at 30 tok/s -> 1 s, like the rest
-    assert out["diverted"] == 3
+    assert at_arrival["diverted"] == 3
+    # the waiting room learns the same 1 s from the log and diverts as few
+    assert (room["diverted"], room["lost"]) == (3, 0)
+    assert room["wait_max_s"] <= 2.0
 
 
 def test_from_db_with_nothing_logged(cli: Cli, tmp_db: Path) -> None:

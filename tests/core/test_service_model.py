@@ -40,7 +40,7 @@ def test_rates_are_learned_from_the_final_object() -> None:
     assert rates.learned == 3
 
 
-def test_a_measured_total_is_split_at_the_current_prefill_rate() -> None:
+def test_a_measured_total_is_split_in_the_current_proportions() -> None:
     rates = learned([10], prefill=0.002, decode=0.05)
     rates.learn(ServiceFigures(prompt_tokens=500, output_tokens=100, measured_s=1.0 + 5.0))
     assert rates.decode_s_per_token == pytest.approx(0.05)
@@ -134,3 +134,12 @@ def test_residual_is_ordered_and_within_the_cap(
     assert mean >= 0
     if cap is not None:
         assert max(mean, p90) <= max(0.0, cap - produced) + 1e-9
+
+
+def test_a_measured_total_alone_teaches_the_total() -> None:
+    rates = ModelRates(prior=Prior(prefill_s_per_token=0.001, decode_s_per_token=0.01, load_s=0.0))
+    shape = RequestShape(prompt_tokens=1000)
+    for _ in range(30):
+        rates.learn(ServiceFigures(prompt_tokens=1000, output_tokens=500, measured_s=1.0))
+    assert rates.service(shape).mean_s == pytest.approx(1.0)
+    assert rates.prefill_s_per_token / rates.decode_s_per_token == pytest.approx(0.1)

@@ -8,7 +8,8 @@ a run reports (:mod:`.summary`). Must not do I/O, log or read the clock.
 """
 
 from brb.core.replay.oracle import OracleResult, oracle
-from brb.core.replay.simulator import EPOCH, Outcome, SimParams, SimResult, TimelineEntry, simulate
+from brb.core.replay.run import EPOCH, Outcome, SimParams, SimResult, TimelineEntry
+from brb.core.replay.simulator import simulate
 from brb.core.replay.summary import percentile, summarize
 from brb.core.replay.trace import TraceRecord, parse_trace
 

@@ -20,6 +20,11 @@ greedy "divert each arrival that would wait too long", which is exact: the
 tests check it against a brute-force search. With mixed service times the
 answer is feasible, so it is an upper bound on the fewest diversions
 (``is_exact`` is False).
+
+Beside it, the online FIFO baseline (:func:`fifo_diversions`): what a policy
+that knows only the past does with the real service times: requests wait in
+arrival order and one is diverted the moment its wait reaches the threshold.
+A policy that chooses well what to divert beats it; the oracle bounds both.
 """
 
 from __future__ import annotations
@@ -30,7 +35,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from brb.core.pricing import cost_usd, price_for
-from brb.core.replay.simulator import SimParams
+from brb.core.replay.run import SimParams
 from brb.core.replay.trace import TraceRecord
 from brb.core.sessions import SessionFilter
 
@@ -46,6 +51,7 @@ class OracleResult:
     diverted_indices: frozenset[int]
     waits_s: tuple[float, ...]  # of the requests kept local, in trace order
     latencies_s: tuple[float, ...]  # of every request, in trace order
+    fifo_diverted: int = 0  # the online FIFO baseline, on the same arrivals
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,11 +113,31 @@ def plan_diversions(
     return diverted, starts
 
 
+def fifo_diversions(
+    jobs: Sequence[tuple[float, float, bool]], *, slots: int, wait_threshold_s: float
+) -> set[int]:
+    """The online FIFO baseline for one model: ``jobs`` are (arrival_s,
+    service_s, is_divertible) in arrival order; a request that would wait past
+    the threshold is diverted when its wait reaches it (and frees nothing)."""
+    free = [0.0] * max(1, slots)
+    diverted: set[int] = set()
+    for pos, (arrival_s, service_s, is_divertible) in enumerate(jobs):
+        start_s = max(arrival_s, free[0])
+        if is_divertible and start_s - arrival_s > wait_threshold_s + EPSILON_S:
+            diverted.add(pos)
+            continue
+        heapq.heapreplace(free, start_s + service_s)
+    return diverted
+
+
 def oracle(trace: Sequence[TraceRecord], params: SimParams) -> OracleResult:
     """The hindsight plan for ``trace`` under ``params`` (slots, service
     times, wait threshold, excluded sessions, prices, cloud latency)."""
     sessions = SessionFilter(params.excluded_sessions)
-    service = [r.local_service_s(params.tokens_per_second) for r in trace]
+    service = [
+        r.local_service_s(params.tokens_per_second, params.prefill_tokens_per_second) for r in trace
+    ]
+    fifo = 0
     by_model: dict[str, list[int]] = {}
     for i, r in enumerate(trace):
         by_model.setdefault(r.model, []).append(i)
@@ -132,6 +158,11 @@ def oracle(trace: Sequence[TraceRecord], params: SimParams) -> OracleResult:
             jobs, slots=params.slots, wait_threshold_s=params.thresholds.wait_seconds
         )
         diverted.update(indices[p] for p in lost_pos)
+        fifo += len(
+            fifo_diversions(
+                jobs, slots=params.slots, wait_threshold_s=params.thresholds.wait_seconds
+            )
+        )
         starts.update((indices[p], s) for p, s in start_pos.items())
         times = [service[i] for i in indices]
         if not all(divertible) or max(times) - min(times) > EPSILON_S:
@@ -151,5 +182,11 @@ def oracle(trace: Sequence[TraceRecord], params: SimParams) -> OracleResult:
             waits.append(wait)
             latencies.append(wait + service[i])
     return OracleResult(
-        len(diverted), cost, is_exact, frozenset(diverted), tuple(waits), tuple(latencies)
+        len(diverted),
+        cost,
+        is_exact,
+        frozenset(diverted),
+        tuple(waits),
+        tuple(latencies),
+        fifo_diverted=fifo,
     )

@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import Any
 
 from brb.core.durations import format_duration
-from brb.core.replay.simulator import SimParams
+from brb.core.replay.run import SimParams
 
 TIMELINE_LINES = 25
 
@@ -107,7 +107,9 @@ def _verdict(s: Summary, o: Summary, wait_s: float) -> str:
     return (
         f"policy vs hindsight: brb diverted {s['diverted']:,} for {_usd(s['cost_usd'])}; the "
         f"oracle keeps every divertible request's local wait within {wait_s:g}s by diverting "
-        f"{o['diverted']:,} for {_usd(o['cost_usd'])} ({kind}): {ratio}."
+        f"{o['diverted']:,} for {_usd(o['cost_usd'])} ({kind}): {ratio}. The online "
+        f"FIFO baseline (divert a request when its wait reaches the threshold) diverts "
+        f"{o.get('fifo_baseline_diverted', 0):,}."
     )
 
 
@@ -127,7 +129,7 @@ def _table(runs: Sequence[tuple[str, Summary]]) -> list[str]:
         "activ.",
     ]
     if has_oracle:
-        head += ["oracle div.", "oracle spend"]
+        head += ["oracle div.", "oracle spend", "FIFO div."]
     rows = []
     for label, s in runs:
         row = [
@@ -148,6 +150,7 @@ def _table(runs: Sequence[tuple[str, Summary]]) -> list[str]:
             row += [
                 f"{o['diverted']:,}{'' if o['exact'] else '*'}" if o else "-",
                 _usd(o["cost_usd"]) if o else "-",
+                f"{o.get('fifo_baseline_diverted', 0):,}" if o else "-",
             ]
         rows.append(row)
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
@@ -162,6 +165,10 @@ def _table(runs: Sequence[tuple[str, Summary]]) -> list[str]:
     lines += [fmt(r) for r in rows]
     if has_oracle and any(not (s.get("oracle") or {}).get("exact", True) for _, s in runs):
         lines.append("  * a bound: mixed service times (the oracle is exact for equal ones)")
+    if has_oracle:
+        lines.append(
+            "  FIFO: the online baseline, diverting a request when its wait reaches the threshold"
+        )
     return lines
 
 

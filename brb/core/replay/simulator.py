@@ -40,109 +40,24 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta, tzinfo
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 
 from brb.core import breaker
-from brb.core.breaker import BreakerState, Mode, Observation, Phase, Thresholds
-from brb.core.policy import Decision, Policy, RequestFacts, decide
-from brb.core.pricing import DEFAULT_CLOUD_MODEL, ModelPrice, cost_usd, price_for, worst_case_usd
+from brb.core.breaker import BreakerState, Observation, Phase
+from brb.core.policy import Decision, RequestFacts, decide
+from brb.core.pricing import ModelPrice, cost_usd, price_for, worst_case_usd
 from brb.core.queueing import observe, with_arrival
 from brb.core.replay.budget_book import BudgetBook
 from brb.core.replay.local_server import LocalModel
 from brb.core.replay.room_server import RoomServer, shape_of
+from brb.core.replay.run import Outcome, SimParams, SimResult, TimelineEntry
 from brb.core.replay.trace import TraceRecord
 from brb.core.sessions import SessionFilter
 from brb.core.waiting_room import RoomRules, UpstreamQueue, Verdict, Waiter
 
-# Black Friday 2026, midnight UTC: the default start of the simulated clock.
-EPOCH = datetime(2026, 11, 27, tzinfo=UTC)
-
 _LOCAL_DONE, _CLOUD_DONE, _REVIEW, _ARRIVAL, _TICK = 0, 1, 2, 3, 4
-
-
-@dataclass(frozen=True, slots=True)
-class SimParams:
-    """Everything a run depends on besides the trace."""
-
-    thresholds: Thresholds = Thresholds(queue_depth=50, wait_seconds=60.0)
-    policy: Policy = Policy.OVERFLOW
-    is_enabled: bool = True
-    mode: Mode = Mode.AUTO
-    excluded_sessions: tuple[str, ...] = ()
-    slots: int = 1
-    tokens_per_second: float = 30.0
-    cloud_latency_s: float = 2.0
-    cloud_model: str = DEFAULT_CLOUD_MODEL
-    cloud_model_by_local: Mapping[str, str] = field(default_factory=dict)
-    price_overrides: Mapping[str, ModelPrice] = field(default_factory=dict)
-    max_tokens: int = 1024
-    daily_limit_usd: Decimal = Decimal("100")
-    alert_at_percent: tuple[float, ...] = (80.0,)
-    tz: tzinfo = UTC
-    start: datetime = EPOCH
-    tick_s: float = 1.0
-    waiting_room: bool = False
-    first_content_s: float | None = None  # the provider's time to first content (cloud latency)
-    prefill_tokens_per_second: float | None = None  # for requests without service_s
-
-    def cloud_model_for(self, local_model: str) -> str:
-        return self.cloud_model_by_local.get(local_model, self.cloud_model)
-
-
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    """What happened to one request of the trace."""
-
-    index: int
-    arrival_s: float
-    backend: str  # "local" | "cloud"
-    reason: str  # the policy's reason code, or "budget" when the reservation failed
-    wait_s: float  # arrival -> first byte (0 for the cloud)
-    latency_s: float  # arrival -> last byte
-    cost_usd: Decimal
-
-
-@dataclass(frozen=True, slots=True)
-class TimelineEntry:
-    at_s: float
-    kind: str  # "activated" | "deactivated" | "budget_alert" | "budget_exhausted"
-    reason: str
-
-
-@dataclass(frozen=True, slots=True)
-class SimResult:
-    params: SimParams
-    requests: int
-    outcomes: tuple[Outcome, ...]  # completed requests, in trace order
-    timeline: tuple[TimelineEntry, ...]
-    cost_usd: Decimal
-    end_s: float
-    peak_queue_depth: int
-    depth_series: tuple[tuple[float, int], ...]  # (t, requests waiting) at each change
-    phase_series: tuple[tuple[float, bool], ...]  # (t, is_diverting) at each change
-    spend_series: tuple[tuple[float, Decimal], ...]  # (t, settled so far) at each change
-
-    @property
-    def local(self) -> int:
-        return sum(1 for o in self.outcomes if o.backend == "local")
-
-    @property
-    def diverted(self) -> int:
-        return sum(1 for o in self.outcomes if o.backend == "cloud")
-
-    @property
-    def lost(self) -> int:
-        return self.requests - len(self.outcomes)
-
-    @property
-    def activations(self) -> int:
-        return sum(1 for e in self.timeline if e.kind == "activated")
-
-    def at(self, t: float) -> datetime:
-        return self.params.start + timedelta(seconds=t)
 
 
 def simulate(trace: Sequence[TraceRecord], params: SimParams) -> SimResult:

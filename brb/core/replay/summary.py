@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from brb.core.replay.oracle import OracleResult
-from brb.core.replay.simulator import SimResult
+from brb.core.replay.run import SimResult
 
 
 def percentile(values: Sequence[float], q: float) -> float | None:
@@ -53,6 +53,7 @@ def oracle_summary(o: OracleResult) -> dict[str, Any]:
         "diverted": o.diverted,
         "cost_usd": _usd(o.cost_usd),
         "exact": o.is_exact,
+        "fifo_baseline_diverted": o.fifo_diverted,
         "local": len(o.waits_s),
         **spread("wait", o.waits_s),
         **spread("latency", o.latencies_s),
