@@ -98,6 +98,7 @@ class BrbConfigViews:
         providers: dict[str, Any]
         models: Any
         routing: Any
+        database_url_env: str
 
     @property
     def tz(self) -> ZoneInfo:

@@ -12,8 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from brb.config_cache import ConfigLike
-    from brb.config_views import ProviderSpec
+    from brb.config_views import BrbConfigViews, ProviderSpec
 
 
 def read_secret(env_names: list[str], credential: str | None = None) -> str | None:
@@ -38,7 +37,7 @@ def provider_key(spec: ProviderSpec) -> str | None:
     return read_secret(spec.key_env_names, spec.credential)
 
 
-def anthropic_key(cfg: ConfigLike) -> str | None:
+def anthropic_key(cfg: BrbConfigViews) -> str | None:
     spec = cfg.anthropic_provider()
     return provider_key(spec) if spec is not None else None
 
@@ -47,7 +46,7 @@ DATABASE_URL_ENV = "BRB_DATABASE_URL"  # the default of the config's database_ur
 DATABASE_URL_CREDENTIAL = "database-url"
 
 
-def database_url(cfg: ConfigLike | None) -> str | None:
+def database_url(cfg: BrbConfigViews | None) -> str | None:
     """The fleet's database URL (it carries a password): ``$<database_url_env>``,
     else the systemd credential ``database-url``; None: the SQLite file."""
     env = cfg.database_url_env if cfg is not None else DATABASE_URL_ENV

@@ -166,7 +166,7 @@ async def run_drill(out: Callable[[str], None] = print, db: Path | None = None) 
                     "waiting for the queue to drain and the button to go off"
                 )
                 deadline = time.monotonic() + cfg.thresholds.min_active_seconds + 10
-                while daemon.live.is_diverting and time.monotonic() < deadline:
+                while daemon.parts.live.is_diverting and time.monotonic() < deadline:
                     await asyncio.sleep(0.2)
                 await asyncio.sleep(0.3)
         finally:
@@ -182,11 +182,12 @@ async def _watch(daemon: Any, out: Callable[[str], None], tally: Tally) -> None:
     last = ""
     while True:
         await asyncio.sleep(0.25)
-        obs = daemon.live.last_observation
-        on = daemon.live.is_diverting
+        obs = daemon.parts.live.last_observation
+        on = daemon.parts.live.is_diverting
         t = time.monotonic() - tally.started
         if on != was:
-            out(f"t+{t:.1f}s  {'BUTTON ON ' if on else 'BUTTON OFF'}  {daemon.live.breaker.reason}")
+            state = "BUTTON ON " if on else "BUTTON OFF"
+            out(f"t+{t:.1f}s  {state}  {daemon.parts.live.breaker.reason}")
             was = on
         line = (
             f"queue depth {obs.queue_depth:3d}  wait {obs.wait_seconds:5.2f}s  "

@@ -4,6 +4,8 @@
   stdlib modules, plus ``brb.core`` and ``brb.errors``; and it reads no clock,
   no environment, no files and prints nothing.
 * ``brb/adapters`` never imports ``brb.daemon``, ``brb.cli`` or ``brb.sim``.
+* No import cycles anywhere in ``brb/``: every import counts, at module level,
+  inside a function or under ``TYPE_CHECKING`` (a late import must not hide one).
 
 The checker itself is tested on snippets, so a broken checker can't pass
 silently.
@@ -137,6 +139,59 @@ def modules_under(package_dir: Path) -> list[tuple[str, Path, bool]]:
     return out
 
 
+def import_graph(sources: dict[str, tuple[str, bool]]) -> dict[str, set[str]]:
+    """``{module: (source, is_package)}`` -> each module's imports among them."""
+    graph: dict[str, set[str]] = {}
+    for module, (source, is_package) in sources.items():
+        found = {name for _, name in imports(ast.parse(source), module, is_package)}
+        graph[module] = {n for n in found if n in sources and n != module}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles of ``graph``: its strongly connected components of more
+    than one module (Tarjan, iterative), each sorted, the list sorted."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            v, children = work[-1]
+            w = next(children, None)
+            if w is not None:
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(sorted(graph[w]))))
+                elif w in on_stack:
+                    low[v] = min(low[v], index[w])
+                continue
+            work.pop()
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[v])
+            if low[v] == index[v]:
+                component = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    component.append(w)
+                    if w == v:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return sorted(found)
+
+
 # --- the real tree ---------------------------------------------------------------
 
 
@@ -163,6 +218,14 @@ def test_core_is_pure(module: str, path: Path, is_package: bool) -> None:
 def test_adapters_do_not_reach_up(module: str, path: Path, is_package: bool) -> None:
     source = path.read_text(encoding="utf-8")
     assert forbidden_imports(source, module, ADAPTERS_FORBIDDEN, is_package) == []
+
+
+def test_no_import_cycles_in_brb() -> None:
+    sources = {m: (p.read_text(encoding="utf-8"), pk) for m, p, pk in modules_under(BRB)}
+    graph = import_graph(sources)
+    assert {"brb.daemon.app", "brb.daemon.admin", "brb.adapters.ledger"} <= set(graph)
+    assert "brb.daemon.events" in graph["brb.daemon.front"]  # the graph has edges
+    assert cycles(graph) == []
 
 
 # --- the checker catches violations ----------------------------------------------
@@ -253,3 +316,61 @@ def test_relative_imports_resolve_from_the_package() -> None:
 def test_adapter_checker(snippet: str, bad: bool) -> None:
     found = forbidden_imports(snippet, "brb.adapters.sample", ADAPTERS_FORBIDDEN)
     assert bool(found) is bad, found
+
+
+@pytest.mark.parametrize(
+    ("sources", "expected"),
+    [
+        # module level, both ways
+        ({"brb.a": "import brb.b", "brb.b": "from brb import a"}, [["brb.a", "brb.b"]]),
+        # a late import inside a function still counts
+        (
+            {"brb.a": "from brb.b import f", "brb.b": "def f():\n    from brb.a import g"},
+            [["brb.a", "brb.b"]],
+        ),
+        # so does a TYPE_CHECKING-only one
+        (
+            {
+                "brb.a": "from brb.b import f",
+                "brb.b": "from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n"
+                "    from brb.a import A",
+            },
+            [["brb.a", "brb.b"]],
+        ),
+        # a longer loop, through a relative import, beside an innocent module
+        (
+            {
+                "brb.x.a": "from .b import f",
+                "brb.x.b": "from brb.x.c import g",
+                "brb.x.c": "from brb.x import a",
+                "brb.x.d": "from brb.x.a import f",
+            },
+            [["brb.x.a", "brb.x.b", "brb.x.c"]],
+        ),
+        # two separate cycles
+        (
+            {
+                "brb.a": "import brb.b",
+                "brb.b": "import brb.a",
+                "brb.c": "import brb.d",
+                "brb.d": "import brb.c",
+            },  # fmt: skip
+            [["brb.a", "brb.b"], ["brb.c", "brb.d"]],
+        ),
+        # a chain, a diamond and a self-import are not cycles
+        ({"brb.a": "import brb.b", "brb.b": "import brb.c", "brb.c": "import os"}, []),
+        (
+            {
+                "brb.a": "import brb.b\nimport brb.c",
+                "brb.b": "import brb.d",
+                "brb.c": "import brb.d",
+                "brb.d": "",
+            },  # fmt: skip
+            [],
+        ),
+        ({"brb.a": "import brb.a"}, []),
+    ],
+)
+def test_cycle_checker(sources: dict[str, str], expected: list[list[str]]) -> None:
+    graph = import_graph({m: (src, False) for m, src in sources.items()})
+    assert cycles(graph) == expected

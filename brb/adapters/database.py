@@ -3,9 +3,10 @@
 Owns the :class:`Database` Protocol that both backends implement — the
 SQLite file (:mod:`brb.adapters.store_file`, the default, one host) and
 PostgreSQL (:mod:`brb.adapters.store_postgres`, a fleet) — and the URL rules
-that pick one. The store (:mod:`brb.adapters.store`) and the ledger write
-their SQL once, with ``?`` placeholders, against this seam; a backend
-translates what differs (placeholders, locking, the change signal).
+that pick one, and how a timestamp is stored (:func:`iso`). The store
+(:mod:`brb.adapters.store`) and the ledger write their SQL once, with ``?``
+placeholders, against this seam; a backend translates what differs
+(placeholders, locking, the change signal).
 
 Must not import a database driver: choosing PostgreSQL is a string test, and
 psycopg is imported only by the backend that needs it.
@@ -16,9 +17,23 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from contextlib import AbstractContextManager
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 POSTGRES_SCHEMES = ("postgresql://", "postgres://")
+
+
+def iso(dt: datetime | None) -> str | None:
+    """Timestamps are stored as sortable UTC ISO-8601 text (both engines)."""
+    if dt is None:
+        return None
+    if dt.tzinfo is None:
+        raise ValueError("store timestamps must be timezone-aware")
+    return dt.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def parse_iso(text: str | None) -> datetime | None:
+    return datetime.fromisoformat(text) if text else None
 
 
 class Row(Protocol):

@@ -16,16 +16,13 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
-from brb.adapters.store import iso
+from brb.adapters.database import Database, iso
 from brb.core.budget import BudgetSnapshot
 from brb.core.pricing import Usage
 
 __all__ = ["GroupBy", "Ledger", "Usage", "from_micro", "to_micro"]
-
-if TYPE_CHECKING:
-    from brb.adapters.store import Store
 
 MICRO = Decimal(1_000_000)
 GroupBy = Literal["day", "model", "provider", "session"]
@@ -40,8 +37,8 @@ def from_micro(micro: int | None) -> Decimal:
 
 
 class Ledger:
-    def __init__(self, store: Store) -> None:
-        self._store = store
+    def __init__(self, db: Database) -> None:
+        self._db = db
 
     def reserve(
         self,
@@ -60,7 +57,7 @@ class Ledger:
         """Reserve ``amount_usd`` on ``day`` if it fits under ``limit_usd``."""
         amount = to_micro(amount_usd)
         limit = to_micro(limit_usd)
-        with self._store.write(lock=f"budget:{day.isoformat()}") as conn:
+        with self._db.transaction(lock=f"budget:{day.isoformat()}") as conn:
             committed = conn.execute(
                 "SELECT COALESCE(SUM(CASE status WHEN 'reserved' THEN reserved_micro_usd "
                 "ELSE cost_micro_usd END), 0) FROM ledger WHERE day = ? AND status != 'released'",
@@ -98,7 +95,7 @@ class Ledger:
         cloud_model: str | None = None,
     ) -> None:
         """Replace the reservation with what the provider reports was used."""
-        with self._store.write() as conn:
+        with self._db.transaction() as conn:
             conn.execute(
                 "UPDATE ledger SET status = 'settled', settled_at = ?, cost_micro_usd = ?, "
                 "input_tokens = ?, output_tokens = ?, cache_write_tokens = ?, "
@@ -121,7 +118,7 @@ class Ledger:
 
     def release(self, request_id: str, *, at: datetime, outcome: str) -> None:
         """Give a reservation back: the provider failed before charging anything."""
-        with self._store.write() as conn:
+        with self._db.transaction() as conn:
             conn.execute(
                 "UPDATE ledger SET status = 'released', settled_at = ?, cost_micro_usd = 0, "
                 "outcome = ? WHERE request_id = ? AND status = 'reserved'",
@@ -129,7 +126,7 @@ class Ledger:
             )
 
     def snapshot(self, day: date, limit_usd: Decimal) -> BudgetSnapshot:
-        rows = self._store.query(
+        rows = self._db.query(
             "SELECT COALESCE(SUM(CASE WHEN status = 'settled' THEN cost_micro_usd END), 0) AS s, "
             "COALESCE(SUM(CASE WHEN status = 'reserved' THEN reserved_micro_usd END), 0) AS r "
             "FROM ledger WHERE day = ?",
@@ -138,7 +135,7 @@ class Ledger:
         return BudgetSnapshot(day, limit_usd, from_micro(rows[0]["s"]), from_micro(rows[0]["r"]))
 
     def diverted_count(self, day: date) -> int:
-        rows = self._store.query(
+        rows = self._db.query(
             "SELECT COUNT(*) AS n FROM ledger WHERE day = ? AND status = 'settled'",
             (day.isoformat(),),
         )
@@ -150,7 +147,7 @@ class Ledger:
         if until is not None:
             sql += " AND at < ?"
             params.append(iso(until))
-        return [dict(r) for r in self._store.query(sql + " ORDER BY at", params)]
+        return [dict(r) for r in self._db.query(sql + " ORDER BY at", params)]
 
     def spend(self, *, since_day: date, until_day: date | None, by: GroupBy) -> dict[str, Any]:
         """Settled spend grouped ``by``; the total is the sum of the rows' micro-dollars,
@@ -168,7 +165,7 @@ class Ledger:
             sql += " AND day <= ?"
             params.append(until_day.isoformat())
         sql += f" GROUP BY {key} ORDER BY {key}"
-        rows = self._store.query(sql, params)
+        rows = self._db.query(sql, params)
         total_micro = sum(int(r["micro"] or 0) for r in rows)
         return {
             "total_usd": from_micro(total_micro),

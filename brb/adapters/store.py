@@ -26,7 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from brb.adapters.database import Database, Row, Tx, is_postgres_url
+from brb.adapters.database import Database, Row, Tx, is_postgres_url, iso, parse_iso
+from brb.adapters.ledger import Ledger
 from brb.adapters.store_file import DB_ENV, DB_NAME, SqliteDatabase, resolve_path
 from brb.core.breaker import BreakerState, Mode, Override, Phase
 from brb.core.request_log import COLUMNS as REQUEST_COLUMNS
@@ -35,26 +36,10 @@ from brb.credentials import DATABASE_URL_ENV, database_url
 from brb.errors import ConfigError
 
 if TYPE_CHECKING:
-    from brb.adapters.ledger import Ledger
-
-if TYPE_CHECKING:
     from brb.config_cache import ConfigLike
 
 __all__ = ["DB_ENV", "DB_NAME", "Event", "Heartbeat", "Instance", "QueueSample", "Store",
            "iso", "locate", "open_store", "parse_iso", "resolve_path"]  # fmt: skip
-
-
-def iso(dt: datetime | None) -> str | None:
-    """Timestamps are stored as sortable UTC ISO-8601 text."""
-    if dt is None:
-        return None
-    if dt.tzinfo is None:
-        raise ValueError("store timestamps must be timezone-aware")
-    return dt.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def parse_iso(text: str | None) -> datetime | None:
-    return datetime.fromisoformat(text) if text else None
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,9 +135,7 @@ class Store:
     @property
     def ledger(self) -> Ledger:
         if self._ledger is None:
-            from brb.adapters.ledger import Ledger
-
-            self._ledger = Ledger(self)
+            self._ledger = Ledger(self.db)
         return self._ledger
 
     # --- low-level -----------------------------------------------------------

@@ -13,28 +13,64 @@ import asyncio
 import hmac
 import json
 import time
+from collections.abc import Callable
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aiohttp import web
 
 from brb import control
 from brb import status as status_mod
-from brb.config import read_secret
+from brb.adapters.store import Store
+from brb.config import BrbConfig, read_secret
 from brb.core.breaker import Mode
 from brb.core.durations import format_duration, parse_duration
 from brb.daemon import dashboard
+from brb.daemon.cloud import CloudLeg
+from brb.daemon.events import DaemonStarted, EventSink
+from brb.daemon.listeners.incidents import IncidentTracker
+from brb.daemon.listeners.provider_health import ProviderHealth
+from brb.daemon.live_state import LiveState
+from brb.daemon.metrics import Metrics
+from brb.daemon.queue_monitor import QueueMonitor
 from brb.errors import BadRequest
-
-if TYPE_CHECKING:
-    from brb.daemon.app import Daemon
 
 PREFIX = "/admin/big-red-button"
 
 
 class Admin:
-    def __init__(self, daemon: Daemon) -> None:
-        self.d = daemon
+    """The admin routes, given what they read (the upstream's version comes with
+    :class:`DaemonStarted`)."""
+
+    def __init__(
+        self,
+        cfg: BrbConfig,
+        *,
+        reader: Store,
+        live: LiveState,
+        monitor: QueueMonitor,
+        cloud: CloudLeg,
+        health: ProviderHealth,
+        incidents: IncidentTracker,
+        metrics: Metrics,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.cfg = cfg
+        self.reader = reader
+        self.live = live
+        self.monitor = monitor
+        self.cloud = cloud
+        self.health = health
+        self.incidents = incidents
+        self._metrics = metrics
+        self.clock = clock
+        self.upstream_version: str | None = None
+
+    def subscribe(self, sink: EventSink) -> None:
+        sink.subscribe(DaemonStarted, self._started)
+
+    def _started(self, e: DaemonStarted) -> None:
+        self.upstream_version = e.upstream_version
 
     def routes(self) -> list[web.RouteDef]:
         return [
@@ -49,18 +85,17 @@ class Admin:
         return web.json_response(await asyncio.to_thread(self.snapshot))
 
     def snapshot(self) -> dict[str, Any]:
-        d = self.d
-        now = d.clock()
-        snap = status_mod.snapshot(d.reader, d.cfg, now)
-        views = d.monitor.views(time.monotonic())
-        active = d.live.is_diverting
+        now = self.clock()
+        snap = status_mod.snapshot(self.reader, self.cfg, now)
+        views = self.monitor.views(time.monotonic())
+        active = self.live.is_diverting
         since = snap["since"]
         diverted = snap["diverted_today"]
         spent = snap["spend_today_usd"]
         in_emergency = "N/A"
         if active and since:
             in_emergency = format_duration((now - datetime.fromisoformat(since)).total_seconds())
-        events = d.reader.events(limit=10, newest_first=True)
+        events = self.reader.events(limit=10, newest_first=True)
         return {
             # the original dashboard's fields, in its formats
             "status": "ACTIVE" if active else "STANDBY",
@@ -72,7 +107,7 @@ class Admin:
             "time_in_emergency_mode": in_emergency,
             # and what brb knows more
             "mode": snap["mode"],
-            "breaker": d.live.phase.value,
+            "breaker": self.live.phase.value,
             "reason": snap["reason"],
             "override_until": snap["override_until"],
             "spend_today_usd": spent,
@@ -92,12 +127,12 @@ class Admin:
                 }
                 for model, v in views.items()
             },
-            "wait_seconds": round(d.live.last_observation.wait_seconds, 3),
+            "wait_seconds": round(self.live.last_observation.wait_seconds, 3),
             "providers": [
-                {**h, "resting_seconds": d.cloud.resting_s(h["name"])}
-                for h in d.health.report([p.name for p in d.providers or []], now)
+                {**h, "resting_seconds": self.cloud.resting_s(h["name"])}
+                for h in self.health.report([p.name for p in self.cloud.providers], now)
             ],
-            "upstream": {"url": d.cfg.upstream, "version": getattr(d, "upstream_version", None)},
+            "upstream": {"url": self.cfg.upstream, "version": self.upstream_version},
             "diversion_blocked_by": snap["diversion_blocked_by"],
             "last_events": [
                 {
@@ -111,24 +146,24 @@ class Admin:
             ],
             # and what the dashboard page needs
             **dashboard.fields(
-                d.reader,
-                d.cfg,
+                self.reader,
+                self.cfg,
                 now,
                 mode=Mode(snap["mode"]),
-                phase=d.live.phase,
+                phase=self.live.phase,
                 spend_today_usd=spent,
                 diverted_today=diverted,
-                incident=d.incidents.current(),
+                incident=self.incidents.current(),
             ),
         }
 
     def _authorize(self, request: web.Request) -> None:
-        token = read_secret([self.d.cfg.admin.token_env])
+        token = read_secret([self.cfg.admin.token_env])
         if not token:
             raise web.HTTPForbidden(
                 text=json.dumps(
                     {
-                        "error": f"admin endpoints are off: set {self.d.cfg.admin.token_env}"
+                        "error": f"admin endpoints are off: set {self.cfg.admin.token_env}"
                         " to a token to enable them"
                     }
                 ),
@@ -164,7 +199,7 @@ class Admin:
         if text in (None, ""):
             return None
         try:
-            return self.d.clock() + parse_duration(str(text))
+            return self.clock() + parse_duration(str(text))
         except ValueError as exc:
             raise BadRequest(f"for: {exc}") from None
 
@@ -180,26 +215,26 @@ class Admin:
         body = await self._body(request)
         hold = not press and bool(body.get("hold", False))
         common: dict[str, Any] = {
-            "now": self.d.clock(),
+            "now": self.clock(),
             "source": "http",
             "who": str(body.get("who") or request.remote or "http"),
             "reason": str(body.get("reason") or ""),
             "until": self._until(body) if press or hold else None,
         }
         if press:
-            result = await asyncio.to_thread(control.press, self.d.reader, **common)
+            result = await asyncio.to_thread(control.press, self.reader, **common)
         else:
-            result = await asyncio.to_thread(control.release, self.d.reader, hold=hold, **common)
-        self.d.live.set_override(result.override)
+            result = await asyncio.to_thread(control.release, self.reader, hold=hold, **common)
+        self.live.set_override(result.override)
         return web.json_response(
             {"changed": result.changed, **await asyncio.to_thread(self.snapshot)}
         )
 
     async def metrics(self, request: web.Request) -> web.Response:
-        body, content_type = self.d.metrics.render()
+        body, content_type = self._metrics.render()
         return web.Response(body=body, headers={"Content-Type": content_type})
 
     async def healthz(self, request: web.Request) -> web.Response:
         return web.json_response(
-            {"status": "ok", "mode": self.d.live.mode.value, "breaker": self.d.live.phase.value}
+            {"status": "ok", "mode": self.live.mode.value, "breaker": self.live.phase.value}
         )

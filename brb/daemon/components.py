@@ -1,0 +1,127 @@
+"""The daemon's parts, built once and wired explicitly.
+
+Owns constructing every component from the config (store connections, the
+monitor, the live state, both legs, the front, the admin routes, the event
+sink and its listeners) into one frozen :class:`Components`. Each part is
+handed exactly what it reads; nothing gets the daemon itself. Must not start
+anything (no loop, no task, no socket): :mod:`brb.daemon.app` runs them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from brb.adapters.ollama_upstream import OllamaUpstream
+from brb.adapters.store import Store
+from brb.config import BrbConfig
+from brb.core.breaker import Thresholds
+from brb.daemon.admin import Admin
+from brb.daemon.cloud import CloudLeg, Provider
+from brb.daemon.dashboard import Dashboard
+from brb.daemon.events import EventSink, RolledOver
+from brb.daemon.front import Front
+from brb.daemon.listeners.alerts import AlertsListener
+from brb.daemon.listeners.button_watch import ButtonWatch
+from brb.daemon.listeners.dashboard_stream import StatusStream
+from brb.daemon.listeners.incidents import IncidentTracker
+from brb.daemon.listeners.metrics import MetricsListener
+from brb.daemon.listeners.provider_health import ProviderHealth
+from brb.daemon.listeners.prune import Pruner
+from brb.daemon.listeners.systemd import SystemdListener
+from brb.daemon.live_state import LiveState
+from brb.daemon.metrics import Metrics
+from brb.daemon.queue_monitor import QueueMonitor
+from brb.daemon.relay import LocalLeg
+from brb.daemon.rollover import Rollover, RolloverWatch
+from brb.daemon.store_writer import StoreWriter
+from brb.daemon.ticks import Ticks
+
+
+class Listener(Protocol):
+    def subscribe(self, sink: EventSink) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Components:
+    cfg: BrbConfig
+    sink: EventSink
+    reader: Store  # reads on the loop (cheap ones)
+    writer: StoreWriter  # every write, on its own thread
+    monitor: QueueMonitor
+    upstream: OllamaUpstream
+    providers: tuple[Provider, ...]
+    live: LiveState
+    local: LocalLeg
+    cloud: CloudLeg
+    front: Front
+    admin: Admin
+    dashboard: Dashboard
+    ticks: Ticks
+    rollover: RolloverWatch
+    alerts: AlertsListener  # closed at shutdown (pending deliveries)
+    systemd: SystemdListener  # closed at shutdown (the watchdog task)
+
+
+def build(
+    cfg: BrbConfig,
+    db: Path | str,
+    *,
+    providers: Sequence[Provider],
+    clock: Callable[[], datetime],
+    started_at: datetime,
+    listeners: Sequence[Listener] = (),
+) -> Components:
+    """Every part of the daemon, wired; ``listeners`` are extra ones (tests)."""
+    sink = EventSink()
+    reader = Store.open(db)
+    writer = StoreWriter(Store.open(db))
+    monitor = QueueMonitor(slots=cfg.upstream_parallel)
+    upstream = OllamaUpstream(cfg.upstream)
+    t = cfg.thresholds
+    limits = Thresholds(t.queue_depth, t.wait_time_seconds, t.release_fraction,
+                        t.min_active_seconds)  # fmt: skip
+    live = LiveState(reader=reader, writer=writer, limits=limits, clock=clock, sink=sink)
+    local = LocalLeg(upstream, monitor, live, clock)
+    cloud = CloudLeg(cfg, providers, writer, clock, sink)
+    front = Front(cfg, live=live, monitor=monitor, local=local, cloud=cloud, writer=writer,
+                  clock=clock, sink=sink)  # fmt: skip
+    metrics = Metrics()
+    health = ProviderHealth()
+    # pressed before this daemon started: the incident goes on under its id
+    resumed = (live.override.since or clock()) if live.is_diverting else None
+    incidents = IncidentTracker(resumed_since=resumed)
+    admin = Admin(cfg, reader=reader, live=live, monitor=monitor, cloud=cloud, health=health,
+                  incidents=incidents, metrics=metrics, clock=clock)  # fmt: skip
+    dashboard = Dashboard(StatusStream(admin.snapshot))
+    ticks = Ticks(cfg, monitor=monitor, live=live, writer=writer, sink=sink, clock=clock,
+                  started_at=started_at)  # fmt: skip
+    alerts = AlertsListener(cfg, writer.store, clock, sink)
+    systemd = SystemdListener()
+    everyone: list[Any] = [
+        MetricsListener(metrics),
+        incidents,
+        alerts,
+        systemd,
+        health,
+        Pruner(cfg.retention_days, writer, clock),
+        ButtonWatch(reader, since=clock()),
+        admin,
+        dashboard.stream,
+        ticks,
+        *listeners,
+    ]
+    for listener in everyone:
+        listener.subscribe(sink)
+
+    def rolled_over(r: Rollover) -> None:
+        sink.publish(RolledOver(r.at, r.day, r.previous_day, r.previous_spend_usd, r.budget))
+
+    rollover = RolloverWatch(cfg, writer.store, rolled_over)
+    return Components(
+        cfg, sink, reader, writer, monitor, upstream, tuple(providers), live, local, cloud,
+        front, admin, dashboard, ticks, rollover, alerts, systemd,
+    )  # fmt: skip
