@@ -1,13 +1,15 @@
 """The floor of a Python HTTP proxy: a bare aiohttp pass-through, nothing else.
 
 Used by bench/overhead.py as the reference brb is measured against: same
-framework, same streaming loop, no parsing, no decisions, no bookkeeping.
-Run: python bench/bare_proxy.py --listen 127.0.0.1:PORT --upstream URL
+framework, same streaming loop, same event loop as brb's (``--loop``), no
+parsing, no decisions, no bookkeeping.
+Run: python bench/bare_proxy.py --listen 127.0.0.1:PORT --upstream URL [--loop uvloop]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 
 import aiohttp
 from aiohttp import web
@@ -63,10 +65,22 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--listen", default="127.0.0.1:11436")
     p.add_argument("--upstream", default="http://127.0.0.1:11434")
+    p.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
     a = p.parse_args()
     host, _, port = a.listen.rpartition(":")
+    if a.loop == "uvloop":
+        import uvloop
+
+        loop = uvloop.new_event_loop()
+    else:
+        loop = asyncio.new_event_loop()
     web.run_app(
-        build(a.upstream.rstrip("/")), host=host, port=int(port), access_log=None, print=None
+        build(a.upstream.rstrip("/")),
+        host=host,
+        port=int(port),
+        access_log=None,
+        print=None,
+        loop=loop,
     )
 
 

@@ -8,7 +8,11 @@ generator (this process) then runs interleaved rounds against direct, bare
 and brb, non-streaming and streaming, at concurrency 1, 10 and 100, and
 prints added latency (p50/p99 over direct) and throughput as ratios.
 
-Run:  python bench/overhead.py [--rounds 5] [--requests 400]
+Both proxies run on the same event loop: uvloop when it is installed (as
+``brb serve`` does), else asyncio's; ``--loop`` forces one. The fake Ollama
+and the load generator stay on asyncio's loop in every case.
+
+Run:  python bench/overhead.py [--rounds 5] [--requests 400] [--loop auto|uvloop|asyncio]
 Results go in bench/RESULTS.md (by hand: copy the printed table).
 """
 
@@ -17,6 +21,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import statistics
 import tempfile
@@ -53,14 +58,16 @@ async def run_round(
     return latencies, n / (time.perf_counter() - t0)
 
 
-async def bench(targets: dict[str, str], rounds: int, n: int) -> list[dict[str, object]]:
+async def bench(
+    targets: dict[str, str], rounds: int, n: int, levels: tuple[int, ...]
+) -> list[dict[str, object]]:
     rows = []
     conn = aiohttp.TCPConnector(limit=0)
     async with aiohttp.ClientSession(connector=conn) as session:
         for url in targets.values():  # warm up connections and code paths
             await run_round(session, url, stream=False, concurrency=10, n=200)
         for stream in (False, True):
-            for concurrency in (1, 10, 100):
+            for concurrency in levels:
                 lat: dict[str, list[float]] = {k: [] for k in targets}
                 tput: dict[str, list[float]] = {k: [] for k in targets}
                 count = max(n, concurrency * 4) if concurrency > 1 else n // 2
@@ -105,12 +112,52 @@ def print_row(row: dict[str, object]) -> None:
     )
 
 
+def print_goals(rows: list[dict[str, object]]) -> None:
+    """Issue 9's goals, row by row: at c=1 brb adds at most 0.1 ms over the bare
+    proxy at p50; at c=100 at least its throughput and no more than its added p50."""
+    for row in rows:
+        b, r = row["bare"], row["brb"]
+        assert isinstance(b, dict) and isinstance(r, dict)
+        mode = "stream" if row["stream"] else "whole "
+        extra = r["added_p50_ms"] - b["added_p50_ms"]
+        if row["concurrency"] == 1:
+            ok = extra <= 0.1
+            print(f"goal {mode} c=1:   brb-bare p50 {extra:+.2f} ms (<= +0.10): {_met(ok)}")
+        elif row["concurrency"] == 100:
+            rps = r["rps"] / b["rps"]
+            ok = rps >= 1.0 and r["added_p50_ms"] <= b["added_p50_ms"]
+            print(
+                f"goal {mode} c=100: throughput {rps:.2f}x (>= 1.00), added p50 "
+                f"{r['added_p50_ms']:.2f} vs {b['added_p50_ms']:.2f} ms (<=): {_met(ok)}"
+            )
+
+
+def _met(ok: bool) -> str:
+    return "met" if ok else "NOT met"
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--rounds", type=int, default=5)
     p.add_argument("--requests", type=int, default=400, help="requests per round")
     p.add_argument("--json", type=Path, help="also write the rows here")
+    p.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto")
+    p.add_argument("--concurrency", default="1,10,100", help="levels, comma-separated")
     a = p.parse_args()
+    levels = tuple(int(c) for c in a.concurrency.split(","))
+    loop = a.loop
+    if loop == "auto":
+        try:
+            import uvloop  # noqa: F401
+        except ImportError:
+            loop = "asyncio"
+        else:
+            loop = "uvloop"
+    print(
+        f"proxies on {loop}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
+        f"{a.rounds} rounds of {a.requests} requests, interleaved",
+        flush=True,
+    )
     ports = {k: free_port() for k in ("ollama", "bare", "brb")}
     ollama = f"http://127.0.0.1:{ports['ollama']}"
     tmp = tempfile.mkdtemp(prefix="brb-bench-")
@@ -131,7 +178,15 @@ def main() -> None:
             ]
         ),
         spawn(
-            ["bench/bare_proxy.py", "--listen", f"127.0.0.1:{ports['bare']}", "--upstream", ollama]
+            [
+                "bench/bare_proxy.py",
+                "--listen",
+                f"127.0.0.1:{ports['bare']}",
+                "--upstream",
+                ollama,
+                "--loop",
+                loop,
+            ]
         ),
         spawn(
             [
@@ -146,6 +201,8 @@ def main() -> None:
                 f"{tmp}/brb.db",
                 "--log-level",
                 "warning",
+                "--loop",
+                loop,
             ],
             env={"ANTHROPIC_EMERGENCY_KEY": "", "ANTHROPIC_API_KEY": "", "BRB_CONFIG": ""},
         ),
@@ -160,9 +217,10 @@ def main() -> None:
         async def go() -> list[dict[str, object]]:
             for url in targets.values():
                 await wait_up(url)
-            return await bench(targets, a.rounds, a.requests)
+            return await bench(targets, a.rounds, a.requests, levels)
 
         rows = asyncio.run(go())
+        print_goals(rows)
         if a.json:
             a.json.write_text(json.dumps(rows, indent=2))
     finally:

@@ -2,7 +2,8 @@
 
 Imports the HTTP stack and provider SDKs only when the command runs.
 Logs go to stderr; under systemd (``$JOURNAL_STREAM`` set) without
-timestamps, since journald adds its own.
+timestamps, since journald adds its own. Runs on uvloop when it is installed
+(``pip install 'brb[fast]'``), else on asyncio's own loop; ``--loop`` chooses.
 """
 
 from __future__ import annotations
@@ -10,11 +11,36 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
 import typer
 
 from brb.cli.context import ConfigOpt, DbOpt, load_config
+from brb.errors import UsageError
+
+LOOPS = ("auto", "uvloop", "asyncio")
+Runner = Callable[[Coroutine[Any, Any, None]], None]
+
+
+def event_loop(choice: str) -> tuple[str, Runner]:
+    """The event loop to run the daemon on, by name, and its runner: uvloop
+    when asked for or (``auto``) when installed, else asyncio's own."""
+    if choice not in LOOPS:
+        raise UsageError(f"--loop must be auto, uvloop or asyncio, not {choice!r}")
+    if choice != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if choice == "uvloop":
+                raise UsageError(
+                    "--loop uvloop: uvloop is not installed (pip install 'brb[fast]')"
+                ) from None
+        else:
+            return f"uvloop {uvloop.__version__}", uvloop.run
+    import asyncio
+
+    return "asyncio", asyncio.run
 
 
 def setup_logging(level: str) -> None:
@@ -43,13 +69,18 @@ def register(app: typer.Typer) -> None:
         log_level: Annotated[
             str, typer.Option("--log-level", help="debug|info|warning|error")
         ] = "info",
+        loop: Annotated[
+            str,
+            typer.Option(
+                "--loop", help="auto (uvloop when installed) | uvloop | asyncio: the event loop"
+            ),
+        ] = "auto",
     ) -> None:
         """Run the proxy in front of Ollama (Ctrl-C or SIGTERM drains and stops)."""
-        import asyncio
-
         from brb.config import BrbConfig
         from brb.daemon.app import serve as run_daemon
 
+        loop_name, run = event_loop(loop)
         setup_logging(log_level)
         cfg = load_config(config)
         overrides = {k: v for k, v in (("listen", listen), ("upstream", upstream)) if v}
@@ -65,4 +96,5 @@ def register(app: typer.Typer) -> None:
                 }
             )
         assert isinstance(cfg, BrbConfig)
-        asyncio.run(run_daemon(cfg, db))
+        logging.getLogger("brb.serve").info("event loop: %s", loop_name)
+        run(run_daemon(cfg, db))

@@ -9,7 +9,8 @@ clock) feed it the same facts.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import heapq
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 from brb.core.breaker import Observation
@@ -30,12 +31,41 @@ def predicted_wait_s(
     ``K`` slots sorted by when they free, the ``n``-th waiter (0-based) gets
     slot ``n % K`` after ``n // K`` full rounds. Exact for equal service times.
     """
+
+    def nth_longest(j: int) -> float:
+        if j == 0:
+            return max(in_service_elapsed_s)
+        return heapq.nlargest(j + 1, in_service_elapsed_s)[-1]
+
+    return wait_for_slot_s(
+        slots=slots,
+        in_service=len(in_service_elapsed_s),
+        nth_longest_s=nth_longest,
+        waiting=waiting,
+        service_estimate_s=service_estimate_s,
+    )
+
+
+def wait_for_slot_s(
+    *,
+    slots: int,
+    in_service: int,
+    nth_longest_s: Callable[[int], float],
+    waiting: int,
+    service_estimate_s: float,
+) -> float:
+    """:func:`predicted_wait_s` for a caller that can say how long the ``j``-th
+    longest-running request in service (0-based) has run, without a list of
+    them all: only one slot's free time is needed, so no sort."""
     k = max(1, slots)
-    busy = sorted(max(0.0, service_estimate_s - e) for e in in_service_elapsed_s)[:k]
-    free_at = sorted([0.0] * (k - len(busy)) + busy)
     rounds, idx = divmod(max(0, waiting), k)
+    # The slots sorted by when they free: the idle ones (free now), then the busy
+    # ones, the longest-running first (of the k soonest).
+    # A busy slot past its estimate is taken to free now.
+    idle = k - min(k, in_service)
+    free_at = 0.0 if idx < idle else max(0.0, service_estimate_s - nth_longest_s(idx - idle))
     # Rounded to the nanosecond so float noise can't make one more waiter wait less.
-    return round(free_at[idx] + rounds * service_estimate_s, 9)
+    return round(free_at + rounds * service_estimate_s, 9)
 
 
 def service_estimate_s(ewma_s: float | None, in_service_elapsed_s: Sequence[float]) -> float:
@@ -80,11 +110,17 @@ def observe(views: Iterable[QueueView]) -> Observation:
     byte, across models; wait is the longer of the oldest request's wait so
     far and how long a request arriving now would wait (so the breaker trips
     on the arrival that would wait too long, not a threshold-length later)."""
+    return observe_predicted((v.waiting, v.oldest_wait_s, v.predicted_wait_s()) for v in views)
+
+
+def observe_predicted(facts: Iterable[tuple[int, float, float]]) -> Observation:
+    """:func:`observe` from each busy model's (waiting, oldest wait, predicted
+    wait), for a caller that has them without building views."""
     depth = 0
     wait = 0.0
-    for v in views:
-        depth += v.waiting
-        wait = max(wait, v.oldest_wait_s, v.predicted_wait_s())
+    for waiting, oldest_wait_s, predicted in facts:
+        depth += waiting
+        wait = max(wait, oldest_wait_s, predicted)
     return Observation(queue_depth=depth, wait_seconds=wait)
 
 

@@ -17,11 +17,14 @@ slot last freed, whichever is later. Time is monotonic seconds passed in.
 
 from __future__ import annotations
 
+import heapq
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from itertools import islice
 
 from brb.core.breaker import Observation
-from brb.core.queueing import QueueView, ewma, observe, with_arrival
+from brb.core.queueing import QueueView, ewma, observe_predicted, wait_for_slot_s, with_arrival
 
 
 @dataclass(slots=True)
@@ -46,18 +49,20 @@ class ModelQueue:
         return len(self.pending) + len(self.streaming) < self.slots
 
     def view(self, now: float) -> QueueView:
-        in_service: list[float] = [
-            now - (t.first_byte or t.arrived) for t in self.streaming.values()
-        ]
-        assumed = max(0, min(self.slots - len(self.streaming), len(self.pending)))
-        waiting = len(self.pending) - assumed
+        streaming, pending = self.streaming, self.pending
+        in_service: list[float] = [now - (t.first_byte or t.arrived) for t in streaming.values()]
+        assumed = max(0, min(self.slots - len(streaming), len(pending)))
+        waiting = len(pending) - assumed
         oldest_wait = 0.0
-        for i, t in enumerate(self.pending.values()):
-            if i < assumed:
-                in_service.append(now - max(t.arrived, self.last_freed))
-                continue
-            oldest_wait = now - t.arrived
-            break
+        if pending:
+            freed = self.last_freed
+            oldest_first = iter(pending.values())
+            in_service.extend(
+                now - (t.arrived if t.arrived > freed else freed)
+                for t in islice(oldest_first, assumed)
+            )
+            if waiting:
+                oldest_wait = now - next(oldest_first).arrived
         return QueueView(
             slots=self.slots,
             in_service_elapsed_s=tuple(in_service),
@@ -65,6 +70,55 @@ class ModelQueue:
             oldest_wait_s=oldest_wait,
             service_ewma_s=self.service_ewma_s,
         )
+
+    def wait_facts(self, now: float) -> tuple[int, float, float]:
+        """``(waiting, oldest_wait_s, predicted_wait_s)`` exactly as :meth:`view`
+        gives them, without building the view (the arrival and the breaker need
+        only these): time only moves forward, so the requests streaming (in
+        first-byte order) and those pending (in arrival order) are each listed
+        longest-running first, and the few longest are merged, not sorted."""
+        streaming, pending = self.streaming, self.pending
+        assumed = max(0, min(self.slots - len(streaming), len(pending)))
+        waiting = len(pending) - assumed
+        freed = self.last_freed
+
+        def started_streaming() -> Iterator[float]:
+            return (now - (t.first_byte or t.arrived) for t in streaming.values())
+
+        def started_pending() -> Iterator[float]:
+            return (
+                now - (t.arrived if t.arrived > freed else freed)
+                for t in islice(pending.values(), assumed)
+            )
+
+        # The longest-running of each list is its first: the estimate and, most
+        # often, the slot that frees first need nothing more.
+        firsts = [
+            e
+            for e in (next(started_streaming(), None), next(started_pending(), None))
+            if e is not None
+        ]
+        longest: list[float] = [max(firsts)] if firsts else []
+
+        def nth_longest(j: int) -> float:
+            if j >= len(longest):
+                merged = heapq.merge(started_streaming(), started_pending(), reverse=True)
+                longest[:] = list(islice(merged, j + 1))
+            return longest[j]
+
+        in_service = len(streaming) + assumed
+        estimate = max(self.service_ewma_s or 0.0, longest[0] if longest else 0.0)
+        predicted = wait_for_slot_s(
+            slots=self.slots,
+            in_service=in_service,
+            nth_longest_s=nth_longest,
+            waiting=waiting,
+            service_estimate_s=estimate,
+        )
+        oldest_wait = (
+            now - next(islice(pending.values(), assumed, None)).arrived if waiting else 0.0
+        )
+        return waiting, oldest_wait, predicted
 
 
 class QueueMonitor:
@@ -121,17 +175,20 @@ class QueueMonitor:
 
     def observation(self, now: float) -> Observation:
         """The breaker's input; models with a free slot contribute nothing (no list built)."""
-        return observe(q.view(now) for q in self._models.values() if not q.has_free_slot)
+        return observe_predicted(
+            q.wait_facts(now) for q in self._models.values() if not q.has_free_slot
+        )
 
     def arrival(self, model: str, now: float) -> tuple[bool, float, Observation]:
         """For a request for ``model`` arriving now: would it queue, how long would it
         wait for a slot (seconds), and the breaker's observation with it counted.
-        Each busy model's view is built once."""
-        views = {m: q.view(now) for m, q in self._models.items() if not q.has_free_slot}
-        mine = views.get(model)
-        predicted = mine.predicted_wait_s() if mine is not None else 0.0
-        obs = with_arrival(observe(views.values()), predicted, would_queue=mine is not None)
-        return mine is not None, predicted, obs
+        Each busy model's facts are worked out once, without building its view."""
+        facts = [(m, q.wait_facts(now)) for m, q in self._models.items() if not q.has_free_slot]
+        obs = observe_predicted(f for _, f in facts)
+        mine = next((f[2] for m, f in facts if m == model), None)
+        if mine is None:
+            return False, 0.0, obs
+        return True, mine, with_arrival(obs, mine, would_queue=True)
 
     def seed_service_estimate(self, model: str, service_s: float) -> None:
         """Start from a known service time (from the store's samples after a restart)."""

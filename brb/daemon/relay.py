@@ -1,8 +1,10 @@
 """The local leg: pass a request through to Ollama, bytes as they arrive.
 
 Owns the transparent pass-through (method, path, query, body, status and
-headers minus hop-by-hop; streamed both ways, never buffered whole) and the
-queue monitor's view of each inference request: arrival, first byte (the
+headers minus hop-by-hop; streamed both ways, except that an inference
+answer of known length up to 1 MiB -- a non-streamed one -- is read whole
+and sent in a single write) and the queue monitor's view of each inference
+request: arrival, first byte (the
 upstream's response headers: Ollama sends them with its first chunk, and a
 non-streamed answer's only chunk), completion, and the service time Ollama
 itself reports in its final object. After each of those the breaker is
@@ -20,16 +22,21 @@ from datetime import datetime
 
 import aiohttp
 from aiohttp import web
+from multidict import CIMultiDict
 
 from brb.adapters.ollama_upstream import OllamaUpstream, forward_headers, response_headers
 from brb.core.pricing import Usage
 from brb.daemon.leg import LOCAL_BACKEND, Leg, LegResult
 from brb.daemon.live_state import LiveState
 from brb.daemon.queue_monitor import QueueMonitor
+from brb.errors import UpstreamUnavailable
 
 log = logging.getLogger(__name__)
 
 _TAIL_BYTES = 2048
+# An inference answer of known length up to this (a non-streamed one) is read
+# whole and sent in one write.
+_WHOLE_MAX = 1 << 20
 _FINAL_FIELDS = re.compile(
     rb'"(load_duration|prompt_eval_duration|eval_duration|prompt_eval_count|eval_count)":\s*(\d+)'
 )
@@ -86,6 +93,51 @@ class LocalLeg:
         """Step the breaker with what the monitor sees now (after abandon / done)."""
         self.live.observe(self.monitor.observation(time.monotonic()), self.clock())
 
+    async def _whole(
+        self, request: web.Request, up: aiohttp.ClientResponse, headers: CIMultiDict[str]
+    ) -> tuple[web.StreamResponse, bytes]:
+        """A non-streamed answer (its length known): read whole, then status,
+        headers and body go out in one write instead of three."""
+        try:
+            data = await up.read()
+        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
+            log.warning("upstream closed %s mid-answer: %s", request.path, exc)
+            raise UpstreamUnavailable(
+                f"the Ollama upstream closed the connection mid-answer ({exc})"
+            ) from None
+        response = web.Response(status=up.status, reason=up.reason, headers=headers, body=data)
+        await response.prepare(request)
+        await response.write_eof()
+        return response, data[-_TAIL_BYTES:]
+
+    async def _stream(
+        self,
+        request: web.Request,
+        up: aiohttp.ClientResponse,
+        headers: CIMultiDict[str],
+        *,
+        keep_tail: bool,
+    ) -> tuple[web.StreamResponse, bytes]:
+        """Bytes as they arrive; the answer's last bytes kept when asked (its final object)."""
+        response = web.StreamResponse(status=up.status, reason=up.reason, headers=headers)
+        if up.content_length is not None:
+            response.content_length = up.content_length
+        await response.prepare(request)
+        tail = b""
+        try:
+            async for chunk in up.content.iter_any():
+                await response.write(chunk)
+                if keep_tail:
+                    tail = (tail + chunk)[-_TAIL_BYTES:]
+        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
+            # Ollama went away mid-answer; end an NDJSON stream the way Ollama ends a
+            # failed one, so clients see an error rather than a silent truncation.
+            log.warning("upstream closed %s mid-answer: %s", request.path, exc)
+            if "ndjson" in up.headers.get("Content-Type", ""):
+                await response.write(b'{"error":"the Ollama upstream closed the stream"}\n')
+        await response.write_eof()
+        return response, tail
+
     async def relay(
         self,
         request: web.Request,
@@ -122,23 +174,13 @@ class LocalLeg:
                 headers.update(
                     {"X-BRB-Provider": LOCAL_BACKEND, "X-BRB-Model": model, "X-BRB-Route": reason}
                 )
-            response = web.StreamResponse(status=up.status, reason=up.reason, headers=headers)
-            if up.content_length is not None:
-                response.content_length = up.content_length
-            await response.prepare(request)
-            tail = b""
-            try:
-                async for chunk in up.content.iter_any():
-                    await response.write(chunk)
-                    if ticket is not None:
-                        tail = (tail + chunk)[-_TAIL_BYTES:]
-            except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
-                # Ollama went away mid-answer; end an NDJSON stream the way Ollama ends a
-                # failed one, so clients see an error rather than a silent truncation.
-                log.warning("upstream closed %s mid-answer: %s", request.path, exc)
-                if "ndjson" in up.headers.get("Content-Type", ""):
-                    await response.write(b'{"error":"the Ollama upstream closed the stream"}\n')
-            await response.write_eof()
+            length = up.content_length
+            if ticket is not None and length is not None and length <= _WHOLE_MAX:
+                response, tail = await self._whole(request, up, headers)
+            else:
+                response, tail = await self._stream(
+                    request, up, headers, keep_tail=ticket is not None
+                )
             if ticket is not None:
                 facts = final_facts(tail)
             return LegResult(

@@ -47,6 +47,27 @@ def test_one_more_waiter_never_waits_less(
     assert 0 <= a <= b
 
 
+@given(
+    slots=st.integers(0, 8),
+    elapsed=st.lists(st.floats(0, 100), max_size=12),
+    waiting=st.integers(0, 50),
+    est=st.floats(0.01, 100),
+)
+def test_predicted_wait_is_the_sorted_slots_definition(
+    slots: int, elapsed: list[float], waiting: int, est: float
+) -> None:
+    """The selection (no full sort) gives exactly what sorting every slot gives."""
+    k = max(1, slots)
+    busy = sorted(max(0.0, est - e) for e in elapsed)[:k]
+    free_at = sorted([0.0] * (k - len(busy)) + busy)
+    rounds, idx = divmod(waiting, k)
+    expected = round(free_at[idx] + rounds * est, 9)
+    got = predicted_wait_s(
+        slots=slots, in_service_elapsed_s=elapsed, waiting=waiting, service_estimate_s=est
+    )
+    assert got == expected
+
+
 def test_service_estimate_learns_from_a_slow_cold_start() -> None:
     assert service_estimate_s(None, []) == 0.0
     assert service_estimate_s(None, [12.0, 3.0]) == 12.0
