@@ -1,11 +1,10 @@
 """An estimate of one request body against the configured chain: ``brb estimate``'s library.
 
 Owns reading a body (JSON text, which endpoint's shape it is), the chain's
-targets for it (each provider's cloud model and price, from config), the
-route it would get given what is known of the breaker and the queue, and
-the one call that puts them together (:func:`estimate_body`). The figures
-are :mod:`brb.core.estimate`'s; the route is :func:`brb.core.policy.decide`
-after the rules, as the daemon decides. Shared by the CLI (state from the
+targets for it (each provider's cloud model and price, from config), and
+the one call that puts the figures (:mod:`brb.core.estimate`) and the route
+(:class:`brb.router.Router`, the daemon's own decision) together:
+:func:`estimate_body`. Shared by the CLI (state from the
 store) and the daemon's admin endpoint (its live state). Must not import
 the HTTP stack or a provider SDK, and changes nothing anywhere.
 """
@@ -13,12 +12,10 @@ the HTTP stack or a provider SDK, and changes nothing anywhere.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from brb.config import BrbConfig
-from brb.core.breaker import Mode, Phase
 from brb.core.capabilities import DEFAULT_API_VERSION, capabilities_for
 from brb.core.conversation import (
     ANTHROPIC_MESSAGES,
@@ -26,27 +23,11 @@ from brb.core.conversation import (
     OLLAMA_CHAT,
     OLLAMA_GENERATE,
     OPENAI_CHAT,
-    Conversation,
     read_conversation,
 )
 from brb.core.estimate import Estimate, Target, estimate
-from brb.core.policy import Decision, Policy, RequestFacts, decide
-from brb.core.rules import facts_of
-from brb.core.sessions import SessionFilter
 from brb.errors import UsageError
-
-
-@dataclass(frozen=True, slots=True)
-class RouteState:
-    """What the route depends on besides the request: the operator's mode, the
-    breaker, and the local queue as this arrival would find it."""
-
-    mode: Mode = Mode.AUTO
-    phase: Phase = Phase.STANDBY
-    predicted_wait_s: float = 0.0
-    would_queue: bool = False
-    queue_depth: int = 0
-    has_provider: bool = True
+from brb.router import Router, RouteState
 
 
 def read_body(text: str, endpoint: str | None = None) -> tuple[str, dict[str, Any]]:
@@ -115,62 +96,25 @@ def targets(
     return out
 
 
-def route(
-    cfg: BrbConfig,
-    endpoint: str,
-    conv: Conversation,
-    *,
-    model: str,
-    session: str,
-    headers: Mapping[str, str],
-    state: RouteState,
-    is_local_only: bool = False,
-) -> Decision:
-    """Where the request would go now: the rules, then the policy, as the daemon decides."""
-    rules = cfg.rule_set()
-    verdict = None
-    if rules.rules:
-        facts = facts_of(
-            rules, conv, model=model, endpoint=endpoint, session=session, headers=headers
-        )
-        verdict = rules.first_match(facts)
-    return decide(
-        RequestFacts(
-            is_excluded_session=SessionFilter(cfg.excluded_sessions).is_excluded(session),
-            is_local_only=is_local_only,
-            has_provider=state.has_provider,
-            is_model_priced=cfg.price_for(cfg.models.cloud_model_for(model)) is not None,
-        ),
-        is_enabled=cfg.enabled,
-        mode=state.mode,
-        phase=state.phase,
-        policy=Policy(cfg.policy),
-        predicted_wait_s=state.predicted_wait_s,
-        wait_threshold_s=cfg.thresholds.wait_time_seconds,
-        would_queue=state.would_queue,
-        queue_depth=state.queue_depth,
-        queue_depth_threshold=cfg.thresholds.queue_depth,
-        rule=verdict,
-    )
-
-
 def estimate_body(
     cfg: BrbConfig,
     endpoint: str,
     body: dict[str, Any],
     *,
     state: RouteState,
-    session: str = "",
+    sessions: Sequence[str] = (),
     headers: Mapping[str, str] | None = None,
     learned_output_tokens: float | None = None,
     exact_prompt_tokens: int | None = None,
     api_version: str = DEFAULT_API_VERSION,
+    router: Router | None = None,
 ) -> Estimate:
-    """The estimate of ``body`` for ``endpoint`` under ``cfg``, routed as ``state`` says."""
+    """The estimate of ``body`` for ``endpoint`` under ``cfg``, routed as ``state`` says
+    (by ``router``, the daemon's own, when the caller has one)."""
     conv = read_conversation(endpoint, body)
     model = str(body.get("model", ""))
-    decision = route(
-        cfg, endpoint, conv, model=model, session=session, headers=headers or {}, state=state
+    decision = (router or Router(cfg)).route(
+        endpoint, body, conv, sessions=sessions, headers=headers or {}, state=state
     )
     return estimate(
         endpoint,

@@ -26,7 +26,7 @@ FRESH_SAMPLE_S = 30.0
 if TYPE_CHECKING:
     from brb.config import BrbConfig
     from brb.core.estimate import Estimate
-    from brb.estimation import RouteState
+    from brb.router import RouteState
 
 
 def register(app: typer.Typer) -> None:
@@ -65,11 +65,16 @@ def register(app: typer.Typer) -> None:
 
         cfg = load_config(config, quiet=json_out)
         endpoint, body = read_body(_read_text(body_file), endpoint)
-        state = _route_state(cfg, db)
+        state = _route_state(cfg, db, str(body["model"]))
         exact = _count_live(cfg, endpoint, body) if live else None
         try:
             result = estimate_body(
-                cfg, endpoint, body, state=state, session=session, exact_prompt_tokens=exact
+                cfg,
+                endpoint,
+                body,
+                state=state,
+                sessions=[session] if session else [],
+                exact_prompt_tokens=exact,
             )
         except BadRequest as exc:
             raise UsageError(f"can't read the body as {endpoint}: {exc}") from None
@@ -88,14 +93,15 @@ def _read_text(name: str) -> str:
         raise UsageError(f"can't read {name}: {exc}") from None
 
 
-def _route_state(cfg: BrbConfig, db: Path | None) -> RouteState:
+def _route_state(cfg: BrbConfig, db: Path | None, model: str) -> RouteState:
     """The mode, breaker and queue as the store has them (the daemon writes them)."""
     from brb.adapters.store import open_store
     from brb.cli.context import now
     from brb.config import provider_key
-    from brb.estimation import RouteState
+    from brb.router import RouteState
 
     has_provider = any(provider_key(spec) for spec in cfg.provider_chain())
+    priced = cfg.price_for(cfg.models.cloud_model_for(model)) is not None
     at = now()
     try:
         with open_store(db, cfg, create=False) as store:
@@ -103,7 +109,7 @@ def _route_state(cfg: BrbConfig, db: Path | None) -> RouteState:
             state = store.read_breaker()
             sample = store.last_queue_sample()
     except BrbError:  # no database yet: nothing pressed, the breaker in standby
-        return RouteState(has_provider=has_provider)
+        return RouteState(has_provider=has_provider, is_model_priced=priced)
     if sample is not None and (at - sample.at).total_seconds() > FRESH_SAMPLE_S:
         sample = None  # the daemon isn't sampling: the queue is unknown, taken as empty
     return RouteState(
@@ -113,6 +119,7 @@ def _route_state(cfg: BrbConfig, db: Path | None) -> RouteState:
         queue_depth=sample.queue_depth if sample is not None else 0,
         would_queue=sample is not None and sample.queue_depth > 0,
         has_provider=has_provider,
+        is_model_priced=priced,
     )
 
 

@@ -17,8 +17,8 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -66,8 +66,9 @@ class Diversion:
     body: dict[str, Any]
     local_model: str
     session: str
-    reason: str  # why it is diverted: pressed, breaker_active, overflow
+    reason: str  # why it is diverted: pressed, breaker_active, overflow, rule:N:cloud
     route: CloudRoute  # computed once, by the routing decision
+    headers: Mapping[str, str] = field(default_factory=dict)  # more headers for the answer
 
 
 class CloudLeg:
@@ -351,7 +352,7 @@ class CloudLeg:
         return response
 
     def _headers(self, plan: _Plan, provider: Provider, d: Diversion) -> dict[str, str]:
-        headers = {"X-BRB-Provider": provider.name, "X-BRB-Model": plan.cloud_model}
+        headers = {**d.headers, "X-BRB-Provider": provider.name, "X-BRB-Model": plan.cloud_model}
         if d.reason:
             headers["X-BRB-Route"] = d.reason
         if plan.req is not None and plan.req.trimmed_turns:

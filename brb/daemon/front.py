@@ -2,7 +2,10 @@
 
 Owns the aiohttp routes, reading and checking the bodies of the endpoints
 brb reads (the inference ones; everything else goes to Ollama untouched, so
-Ollama's own 404s come back as they are), the call to the core policy, and
+Ollama's own 404s come back as they are), the routing decision
+(:class:`brb.router.Router`: the rules, then the policy) with the
+``X-BRB-Cost-Estimate-USD`` every inference answer carries, the read-only
+``POST /admin/big-red-button/estimate`` that shares that decision, and
 the one mapping from brb errors to an HTTP status with an Ollama-style
 ``{"error": "..."}`` body: bad input is a 4xx, never a 500, a hang or a
 traceback.
@@ -14,6 +17,7 @@ import json
 import logging
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
@@ -22,9 +26,11 @@ from aiohttp import web
 
 from brb.config import BrbConfig
 from brb.core import breaker
-from brb.core.convert.passthrough import check_fields, is_cost_bounded
-from brb.core.policy import Decision, Policy, RequestFacts, decide
-from brb.core.sessions import SessionFilter
+from brb.core.breaker import Observation
+from brb.core.conversation import Conversation, read_conversation
+from brb.core.convert.passthrough import check_fields
+from brb.core.estimate import quick_cost_usd
+from brb.core.policy import Decision
 from brb.daemon.cloud import ANTHROPIC_MESSAGES, CloudLeg, Diversion
 from brb.daemon.events import EventSink, RequestDone, Routed
 from brb.daemon.leg import CloudRoute
@@ -32,12 +38,15 @@ from brb.daemon.live_state import LiveState
 from brb.daemon.queue_monitor import QueueMonitor
 from brb.daemon.relay import LocalLeg
 from brb.daemon.store_writer import StoreWriter
-from brb.errors import BadRequest, BodyTooLarge, BrbError
+from brb.errors import BadRequest, BodyTooLarge, BrbError, UsageError
+from brb.estimation import estimate_body, read_body
+from brb.router import Router, RouteState
 
 log = logging.getLogger(__name__)
 
 INFERENCE_PATHS = ("/api/chat", "/api/generate", "/v1/chat/completions", ANTHROPIC_MESSAGES)
-LOCAL_ONLY_HEADER = "X-BRB-Local-Only"
+COST_ESTIMATE_HEADER = "X-BRB-Cost-Estimate-USD"
+ESTIMATE_PATH = "/admin/big-red-button/estimate"
 
 
 def error_response(status: int, message: str) -> web.Response:
@@ -117,16 +126,14 @@ class Front:
         self.cloud = cloud
         self.writer = writer
         self.clock = clock
-        self.sessions = SessionFilter(
-            cfg.excluded_sessions, case_insensitive=cfg.session_match == "case_insensitive"
-        )
-        self.policy = Policy(cfg.policy)
+        self.router = Router(cfg)
         self.sink = sink
         self._day_cache: tuple[datetime, str] = (datetime.min.replace(tzinfo=UTC), "")
         self.in_flight = 0
 
     def routes(self) -> list[web.RouteDef]:
         return [
+            web.post(ESTIMATE_PATH, self.estimate),
             *(web.post(p, self.inference) for p in INFERENCE_PATHS),
             web.route("*", "/{tail:.*}", self.passthrough),
         ]
@@ -156,38 +163,70 @@ class Front:
         finally:
             self.in_flight -= 1
 
-    def _decide(
-        self, request: web.Request, body: dict[str, Any], model: str, now: datetime
-    ) -> tuple[Decision, CloudRoute]:
-        mono = time.monotonic()
-        would_queue, predicted, obs = self.monitor.arrival(model, mono)
-        self.live.observe(obs, now)
+    def _state(self, model: str, now: datetime) -> tuple[RouteState, CloudRoute, Observation]:
+        """The mode, breaker, queue and cloud route this arrival meets (reads only)."""
+        would_queue, predicted, obs = self.monitor.arrival(model, time.monotonic())
         route = self.cloud.route(model)
-        # Every copy of the header counts: one matching value keeps it local.
-        sessions = [s for s in request.headers.getall(self.cfg.session_header, ()) if s.strip()]
-        facts = RequestFacts(
-            is_excluded_session=self.sessions.is_any_excluded(sessions),
-            is_session_missing=self.cfg.require_session and not sessions,
-            is_local_only=request.headers.get(LOCAL_ONLY_HEADER, "").strip().lower()
-            in ("1", "true", "yes"),
-            is_convertible=True,
-            is_cost_bounded=request.path != ANTHROPIC_MESSAGES or is_cost_bounded(body),
+        state = RouteState(
+            mode=breaker.effective_mode(self.live.override, now),
+            phase=self.live.phase,
+            predicted_wait_s=predicted,
+            would_queue=would_queue,
+            queue_depth=obs.queue_depth,
             has_provider=bool(route.providers),
             is_model_priced=route.price is not None,
         )
-        decision = decide(
-            facts,
-            is_enabled=self.cfg.enabled,
-            mode=breaker.effective_mode(self.live.override, now),
-            phase=self.live.phase,
-            policy=self.policy,
-            predicted_wait_s=predicted,
-            wait_threshold_s=self.cfg.thresholds.wait_time_seconds,
-            would_queue=would_queue,
-            queue_depth=obs.queue_depth,
-            queue_depth_threshold=self.cfg.thresholds.queue_depth,
+        return state, route, obs
+
+    def _decide(
+        self, request: web.Request, body: dict[str, Any], conv: Conversation, now: datetime
+    ) -> tuple[Decision, CloudRoute]:
+        state, route, obs = self._state(body["model"], now)
+        self.live.observe(obs, now)
+        decision = self.router.route(
+            request.path,
+            body,
+            conv,
+            sessions=self._sessions(request),
+            headers=request.headers,
+            state=state,
         )
+        if decision.provider in route.providers[1:]:  # a rule's provider: NAME goes first
+            rest = tuple(p for p in route.providers if p != decision.provider)
+            route = replace(route, providers=(decision.provider, *rest))
         return decision, route
+
+    def _sessions(self, request: web.Request) -> list[str]:
+        """Every copy of the session header: one matching value keeps it local."""
+        return [s for s in request.headers.getall(self.cfg.session_header, ()) if s.strip()]
+
+    def _cost_estimate(self, route: CloudRoute, conv: Conversation) -> dict[str, str]:
+        """``X-BRB-Cost-Estimate-USD``: what answering in the cloud would about cost."""
+        if route.price is None:
+            return {}
+        cost = quick_cost_usd(route.price, conv, default_max_tokens=self.cfg.models.max_tokens)
+        return {COST_ESTIMATE_HEADER: f"{cost:.6f}"}
+
+    async def estimate(self, request: web.Request) -> web.Response:
+        """``POST /admin/big-red-button/estimate``: the estimate of a body, as ``brb
+        estimate --json`` gives it, routed with the live state. No token: it changes
+        nothing (the breaker is not stepped, nothing is reserved or logged)."""
+        raw = await self._read(request)
+        try:
+            endpoint, body = read_body(raw.decode("utf-8"), request.query.get("endpoint"))
+        except (UsageError, UnicodeDecodeError) as exc:
+            raise BadRequest(f"estimate: {exc}") from None
+        state, _, _ = self._state(str(body["model"]), self.clock())
+        result = estimate_body(
+            self.cfg,
+            endpoint,
+            body,
+            state=state,
+            sessions=self._sessions(request),
+            headers=request.headers,
+            router=self.router,
+        )
+        return web.json_response(result.to_json())
 
     async def _inference(self, request: web.Request) -> web.StreamResponse:
         path = request.path
@@ -196,15 +235,19 @@ class Front:
         model: str = body["model"]
         session = request.headers.get(self.cfg.session_header, "")
         now = self.clock()
-        decision, route = self._decide(request, body, model, now)
+        conv = read_conversation(path, body)
+        decision, route = self._decide(request, body, conv, now)
+        estimate = self._cost_estimate(route, conv)
         self.sink.publish(Routed(now, path, model, session, decision.divert, decision.reason))
         result = None
         if decision.divert:
-            diversion = Diversion(path, body, model, session, decision.reason, route)
+            diversion = Diversion(path, body, model, session, decision.reason, route, estimate)
             result = await self.cloud.serve(request, diversion)
         if result is None:
             reason = "fallback" if decision.divert else decision.reason
-            result = await self.local.relay(request, raw, model=model, reason=reason)
+            result = await self.local.relay(
+                request, raw, model=model, reason=reason, extra_headers=estimate
+            )
         row = result.row(now, self._day(now), path, model, session)
         self.writer.log_request(row)  # the replay's input, buffered off the request path
         self.sink.publish(RequestDone(row))

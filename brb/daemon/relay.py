@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -145,9 +145,11 @@ class LocalLeg:
         *,
         model: str | None,
         reason: str = "",
+        extra_headers: Mapping[str, str] | None = None,
     ) -> LegResult:
         """Forward one request; ``model`` set means an inference request: counted in
-        the queue and answered with brb's headers (``reason``: why it stayed local)."""
+        the queue and answered with brb's headers (``reason``: why it stayed local;
+        ``extra_headers``: more of them, e.g. the cost estimate)."""
         clock = time.monotonic
         t0 = clock()
         # The arrival itself was observed by the routing decision; completion is stepped below.
@@ -172,7 +174,12 @@ class LocalLeg:
             headers = response_headers(up.headers)
             if model is not None:
                 headers.update(
-                    {"X-BRB-Provider": LOCAL_BACKEND, "X-BRB-Model": model, "X-BRB-Route": reason}
+                    {
+                        **(extra_headers or {}),
+                        "X-BRB-Provider": LOCAL_BACKEND,
+                        "X-BRB-Model": model,
+                        "X-BRB-Route": reason,
+                    }
                 )
             length = up.content_length
             if ticket is not None and length is not None and length <= _WHOLE_MAX:

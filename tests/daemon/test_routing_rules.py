@@ -1,0 +1,166 @@
+"""Routing rules, cost estimates on the wire and the estimate endpoint, on a live daemon.
+
+The issue's check: with ``{match: {prompt_tokens: {gt: 2000}}, action: cloud}``
+a long prompt goes to the cloud while the breaker is in standby and a short
+one stays local; a compliance session matching the rule stays local. Every
+inference answer carries ``X-BRB-Cost-Estimate-USD``; ``POST
+/admin/big-red-button/estimate`` answers ``brb estimate --json``'s object,
+changes nothing, and its worst case is what the daemon reserves for the
+same body.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from daemon_rig import Rig, StartRig, chat_body
+
+PATHS = ("/api/chat", "/api/generate", "/v1/chat/completions", "/v1/messages")
+LONG = "The tide comes in twice a day, pulled by the moon. " * 200  # ~2,600 tokens
+RULES = {"rules": [{"match": {"prompt_tokens": {"gt": 2000}}, "action": "cloud"}]}
+
+
+@pytest.fixture
+def ruled(start_brb: StartRig) -> Rig:
+    return start_brb(routing=RULES)
+
+
+@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_cloud_rule_diverts_a_long_prompt_in_standby(ruled: Rig, path: str, stream: bool) -> None:
+    long = ruled.ask(path, LONG, stream=stream, session="team-a")
+    assert long.status == 200, long.text
+    assert long.provider == "anthropic"
+    assert long.headers["x-brb-route"] == "rule:1:cloud"
+    short = ruled.ask(path, "hello", stream=stream, session="team-a")
+    assert short.provider == "ollama"
+    assert short.headers["x-brb-route"] == "standby"
+    assert ruled.status()["breaker"] == "standby"  # the rule diverted, not the breaker
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_a_compliance_session_matching_the_rule_stays_local(ruled: Rig, path: str) -> None:
+    hits = ruled.cloud_hits()
+    answer = ruled.ask(path, LONG, session="compliance-audit")
+    assert answer.provider == "ollama"
+    assert answer.headers["x-brb-route"] == "excluded_session"
+    local_only = ruled.ask(path, LONG, session="team-a", headers={"X-BRB-Local-Only": "1"})
+    assert local_only.headers["x-brb-route"] == "local_only"
+    assert ruled.cloud_hits() == hits
+
+
+def test_a_local_rule_keeps_requests_local_even_when_pressed(start_brb: StartRig) -> None:
+    rig = start_brb(routing={"rules": [{"match": {"model": "llama*"}, "action": "local"}]})
+    rig.press()
+    answer = rig.ask()
+    assert answer.provider == "ollama"
+    assert answer.headers["x-brb-route"] == "rule:1:local"
+    other = rig.ask(model="qwen3")
+    assert other.provider == "anthropic" and other.headers["x-brb-route"] == "pressed"
+
+
+def test_rules_see_headers_and_the_endpoint(start_brb: StartRig) -> None:
+    rig = start_brb(
+        routing={
+            "rules": [
+                {
+                    "match": {"header": {"X-Team": "ml-*"}, "endpoint": "/api/chat"},
+                    "action": "cloud",
+                }
+            ]
+        }
+    )
+    assert rig.ask(headers={"x-team": "ml-research"}).provider == "anthropic"
+    assert rig.ask(headers={"X-Team": "web"}).provider == "ollama"
+    assert rig.ask("/api/generate", headers={"X-Team": "ml-research"}).provider == "ollama"
+
+
+# --- X-BRB-Cost-Estimate-USD ------------------------------------------------------------
+
+
+def estimate_header(rig: Rig, path: str, text: str, max_tokens: int, **kw: Any) -> Decimal:
+    limit = {
+        "/api/chat": {"options": {"num_predict": max_tokens}},
+        "/api/generate": {"options": {"num_predict": max_tokens}},
+        "/v1/chat/completions": {"max_tokens": max_tokens},
+        "/v1/messages": {"max_tokens": max_tokens},
+    }[path]
+    answer = rig.ask(path, text, **limit, **kw)
+    # (the fake Ollama serves no /v1/messages: its 404 carries the estimate too)
+    assert answer.status in (200, 404), answer.text
+    return Decimal(answer.headers["x-brb-cost-estimate-usd"])
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_every_answer_carries_a_cost_estimate(ruled: Rig, path: str) -> None:
+    local = estimate_header(ruled, path, "hello", 100)
+    assert local > 0
+    assert estimate_header(ruled, path, "hello", 1000) > local
+    assert estimate_header(ruled, path, "hello " * 200, 100) > local
+    streamed = estimate_header(ruled, path, "hello", 100, stream=True)
+    assert streamed == local
+    cloud = estimate_header(ruled, path, LONG, 100)  # diverted by the rule
+    assert cloud > local
+
+
+# --- POST /admin/big-red-button/estimate ------------------------------------------------
+
+
+def estimate(rig: Rig, body: Any, query: str = "", **headers: str) -> Any:
+    answer = rig.post("/admin/big-red-button/estimate" + query, body, headers)
+    assert answer.status == 200, answer.text
+    return answer.json()
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_the_estimate_endpoint_answers_what_brb_estimate_does(ruled: Rig, path: str) -> None:
+    body = chat_body(path, LONG)
+    got = estimate(ruled, body, f"?endpoint={path}")
+    assert set(got) == {"prompt_tokens", "expected_output_tokens", "providers", "route"}
+    assert got["route"] == {"divert": True, "reason": "rule:1:cloud"}
+    (p,) = got["providers"]
+    assert p["name"] == "anthropic" and 0 < p["expected_usd"] <= p["worst_case_usd"]
+    short = estimate(ruled, chat_body(path, "hi"), f"?endpoint={path}")
+    assert short["route"] == {"divert": False, "reason": "standby"}
+    compliance = estimate(ruled, body, f"?endpoint={path}", **{"X-Session-ID": "compliance-1"})
+    assert compliance["route"] == {"divert": False, "reason": "excluded_session"}
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_the_worst_case_is_what_the_daemon_reserves(ruled: Rig, path: str) -> None:
+    body = chat_body(path, LONG)
+    worst = estimate(ruled, body, f"?endpoint={path}")["providers"][0]["worst_case_usd"]
+    before = len(ruled.ledger_rows())
+    assert ruled.post(path, body).provider == "anthropic"
+    row = ruled.settled_rows(before + 1)[-1]
+    assert row["endpoint"] == path
+    assert Decimal(row["reserved_micro_usd"]) / 1_000_000 == Decimal(str(worst))
+
+
+def test_the_estimate_endpoint_changes_nothing(ruled: Rig) -> None:
+    ruled.ask()  # the daemon has logged something, so a change would show
+    before = (ruled.status(), ruled.ledger_rows(), ruled.cloud_hits(), len(ruled.events()))
+    for _ in range(5):
+        estimate(ruled, chat_body("/api/chat", LONG))
+    after = (ruled.status(), ruled.ledger_rows(), ruled.cloud_hits(), len(ruled.events()))
+    assert after[1:] == before[1:]
+    assert after[0]["breaker"] == before[0]["breaker"]
+    assert after[0]["requests_diverted_today"] == before[0]["requests_diverted_today"]
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"{nope", "not JSON"),
+        ({"messages": []}, "no model"),
+        ({"model": "m"}, "pass --endpoint"),
+    ],
+)
+def test_the_estimate_endpoint_refuses_what_it_cannot_read(
+    brb: Rig, body: Any, message: str
+) -> None:
+    answer = brb.post("/admin/big-red-button/estimate", body)
+    assert answer.status == 400
+    assert message in answer.json()["error"]
