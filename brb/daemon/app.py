@@ -68,6 +68,7 @@ class Daemon:
         )
         app.add_routes(c.admin.routes())
         app.add_routes(c.dashboard.routes())
+        app.add_routes(c.front.admin_routes())  # the estimate: the front's routing decision
         app.on_shutdown.append(c.dashboard.stream.close)
         app.add_routes(c.dashboard.fallback_routes())  # the rest of the prefix: 404, not Ollama
         app.add_routes(c.front.routes())

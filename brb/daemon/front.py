@@ -131,9 +131,12 @@ class Front:
         self._day_cache: tuple[datetime, str] = (datetime.min.replace(tzinfo=UTC), "")
         self.in_flight = 0
 
+    def admin_routes(self) -> list[web.RouteDef]:
+        """The front's route under the admin prefix (added before the prefix's 404)."""
+        return [web.post(ESTIMATE_PATH, self.estimate)]
+
     def routes(self) -> list[web.RouteDef]:
         return [
-            web.post(ESTIMATE_PATH, self.estimate),
             *(web.post(p, self.inference) for p in INFERENCE_PATHS),
             web.route("*", "/{tail:.*}", self.passthrough),
         ]
