@@ -23,7 +23,6 @@ from brb import control
 from brb import status as status_mod
 from brb.adapters.store import Store
 from brb.config import BrbConfig, read_secret
-from brb.core.breaker import Mode
 from brb.core.durations import format_duration, parse_duration
 from brb.daemon import dashboard
 from brb.daemon.cloud import CloudLeg
@@ -149,10 +148,8 @@ class Admin:
                 self.reader,
                 self.cfg,
                 now,
-                mode=Mode(snap["mode"]),
+                snap=snap,
                 phase=self.live.phase,
-                spend_today_usd=spent,
-                diverted_today=diverted,
                 incident=self.incidents.current(),
             ),
         }

@@ -87,19 +87,22 @@ def fields(
     cfg: BrbConfig,
     now: datetime,
     *,
-    mode: Mode,
+    snap: dict[str, Any],
     phase: Phase,
-    spend_today_usd: float,
-    diverted_today: int,
     incident: OpenIncident | None,
 ) -> dict[str, Any]:
-    """What the page shows beyond the original status fields."""
+    """What the page shows beyond the original status fields; ``snap`` is
+    :func:`brb.status.snapshot`'s (the CLI's status, whose fields the page reuses)."""
+    spent, diverted = snap["spend_today_usd"], snap["diverted_today"]
     return {
         "now": now.isoformat(),
-        "state": big_state(mode, phase),
-        "cost_per_request_usd": round(spend_today_usd / diverted_today, 6)
-        if diverted_today
-        else None,
+        "state": big_state(Mode(snap["mode"]), phase),
+        "since": snap["since"],
+        "override": snap["override"],
+        "reserved_usd": snap["reserved_usd"],
+        "budget_day": snap["budget_day"],
+        "timezone": snap["timezone"],
+        "cost_per_request_usd": round(spent / diverted, 6) if diverted else None,
         "alert_at_percent": list(cfg.budget.alert_at_percent),
         "thresholds": {
             "queue_depth": cfg.thresholds.queue_depth,

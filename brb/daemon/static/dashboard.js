@@ -222,7 +222,7 @@
 
   function renderSpend(s) {
     const spent = s.spend_today_usd ?? 0, limit = s.daily_limit_usd ?? 0, reserved = s.reserved_usd ?? 0;
-    set("spent", usd(spent));
+    set("spent", usd(spent, spent > 0 && spent < 1 ? 4 : 2)); // cents hide a small spend
     set("limit", usd(limit));
     set("remaining", usd(s.remaining_usd));
     set("reserved", usd(reserved));
