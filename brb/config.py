@@ -67,7 +67,10 @@ def _env_name(value: str | None) -> str | None:
 EnvName = Annotated[str, Field(min_length=1)]
 
 
-class Thresholds(_Section):
+class ThresholdSettings(_Section):
+    """The ``thresholds`` section; the breaker reads them as
+    :class:`brb.core.breaker.Thresholds` (:meth:`BrbConfig.breaker_thresholds`)."""
+
     queue_depth: int = Field(50, ge=1, description="activate when more requests than this wait")
     wait_time_seconds: float = Field(60.0, gt=0, description="activate when a wait exceeds this")
     release_fraction: float = Field(0.5, gt=0, lt=1)
@@ -261,7 +264,7 @@ class BrbConfig(BrbConfigViews, _Section):
         DATABASE_URL_ENV, description="env var holding a postgresql:// URL: fleet mode"
     )
     retention_days: int = Field(30, ge=1, description="days of queue samples and request log kept")
-    thresholds: Thresholds = Thresholds()
+    thresholds: ThresholdSettings = ThresholdSettings()
     waiting_room: WaitingRoom = WaitingRoom()
     budget: Budget = Budget()
     models: Models = Models()

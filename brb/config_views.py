@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from zoneinfo import ZoneInfo
 
 from brb.core import pricing
+from brb.core.breaker import Thresholds
 from brb.core.pricing import ModelPrice, Price
 
 if TYPE_CHECKING:
@@ -99,10 +100,19 @@ class BrbConfigViews:
         models: Any
         routing: Any
         database_url_env: str
+        thresholds: Any
 
     @property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
+
+    def breaker_thresholds(self) -> Thresholds:
+        """The breaker's :class:`~brb.core.breaker.Thresholds` from the ``thresholds``
+        section (the daemon's and the replay's one conversion)."""
+        t = self.thresholds
+        return Thresholds(
+            t.queue_depth, t.wait_time_seconds, t.release_fraction, t.min_active_seconds
+        )
 
     @property
     def listen_host(self) -> str:

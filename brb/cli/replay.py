@@ -346,15 +346,11 @@ def params_from_config(
 ) -> SimParams:
     """The simulator's parameters for ``cfg`` (the models of ``records``
     resolve to their cloud model through ``models.map``)."""
-    from brb.core.breaker import Thresholds
     from brb.core.policy import Policy
     from brb.core.replay import EPOCH, SimParams
 
-    t = cfg.thresholds
     return SimParams(
-        thresholds=Thresholds(
-            t.queue_depth, t.wait_time_seconds, t.release_fraction, t.min_active_seconds
-        ),
+        thresholds=cfg.breaker_thresholds(),
         policy=Policy(cfg.policy),
         is_enabled=cfg.enabled,
         excluded_sessions=tuple(cfg.excluded_sessions),

@@ -27,6 +27,8 @@ from datetime import datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
+from brb.core.durations import format_duration
+
 INCIDENT_SCOPE = "incident"
 # Sources that mean "brb itself decided"; anything else (cli, http, button...) is a person.
 AUTOMATIC_SOURCES = frozenset({"", "breaker", "brb", "expiry", "scheduler"})
@@ -93,16 +95,6 @@ class Alert:
 
 
 # --- formatting -----------------------------------------------------------------
-
-
-def format_duration(seconds: float) -> str:
-    """``45s``, ``12m 30s``, ``3h 05m``: how long, for a person."""
-    s = max(0, round(seconds))
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m {s % 60:02d}s"
-    return f"{s // 3600}h {s % 3600 // 60:02d}m"
 
 
 def format_usd(amount: Decimal | float) -> str:

@@ -40,9 +40,10 @@ def parse_duration(text: str) -> timedelta:
 
 
 def format_duration(seconds: float) -> str:
-    """``3725`` -> ``1h2m5s``; short and exact enough for a status line."""
+    """``3725`` -> ``1h2m5s``: brb's one way to show a duration (status, alerts,
+    reports), short, and read back by :func:`parse_duration`."""
     if seconds < 1:
-        return f"{seconds:.2f}s"
+        return f"{max(0.0, seconds):.2f}s"
     whole = int(round(seconds))
     days, rest = divmod(whole, 86400)
     hours, rest = divmod(rest, 3600)

@@ -6,15 +6,17 @@ anything: the caller reserves the budget after a ``divert`` decision, and a
 failed reservation keeps the request local.
 
 Order matters: a compliance session stays local whatever the mode, pressed
-included; then the request must be eligible (local-only header, convertible,
-a provider, a price); only then does a routing rule (:mod:`brb.core.rules`)
+included; then the request must be eligible (no local-only header, a bounded
+cost, a provider, a price); only then does a routing rule (:mod:`brb.core.rules`)
 count, then the operator's mode and the breaker. A ``local`` rule keeps a
 request local even when pressed; a ``cloud`` rule diverts it even in
 standby, but not while the operator holds brb off, and the budget (the
 caller's reservation, after this decision) still has the last word: a
 failed reservation keeps the request local. ``overflow`` and ``provider``
 rules leave the decision to the mode and the breaker; ``provider`` names the
-provider to try first.
+provider to try first. Whether a request converts to the provider's format
+is not known here: the cloud leg finds out when it converts, and a request
+that doesn't goes local with the reason ``not_convertible``.
 """
 
 from __future__ import annotations
@@ -38,7 +40,6 @@ class RequestFacts:
     is_excluded_session: bool = False
     is_session_missing: bool = False  # no session id, and require_session is on
     is_local_only: bool = False
-    is_convertible: bool = True
     is_cost_bounded: bool = True  # False: no honest upper bound on the provider's bill
     has_provider: bool = True
     is_model_priced: bool = True
@@ -56,7 +57,6 @@ LOCAL_REASONS = (
     "excluded_session",
     "no_session",
     "local_only",
-    "not_convertible",
     "unbounded_cost",
     "no_provider",
     "unpriced_model",
@@ -101,8 +101,6 @@ def decide(
         return Decision(False, "no_session")
     if facts.is_local_only:
         return Decision(False, "local_only")
-    if not facts.is_convertible:
-        return Decision(False, "not_convertible")
     if not facts.is_cost_bounded:
         return Decision(False, "unbounded_cost")
     if not facts.has_provider:

@@ -33,7 +33,7 @@ from brb.core.pricing import Usage
 from brb.core.provider_backoff import Backoff, after_failure, after_success
 from brb.core.reservation import plan_diversion
 from brb.daemon.events import EventSink, ProviderClosed, ProviderFailed, ProviderOpened, Settled
-from brb.daemon.leg import CloudRoute, Leg, LegResult
+from brb.daemon.leg import FALLBACK, CloudRoute, Declined, Leg, LegResult
 from brb.daemon.spending import Spending
 from brb.daemon.store_writer import StoreWriter
 from brb.errors import ConversionError, ProviderError
@@ -112,8 +112,8 @@ class CloudLeg:
         b = self._backoff.get(provider, _IDLE)
         return round(max(0.0, b.resting_until - time.monotonic()), 3)
 
-    async def serve(self, request: web.Request, d: Diversion) -> LegResult | None:
-        """Answer from the cloud, or return None (nothing sent) to go local."""
+    async def serve(self, request: web.Request, d: Diversion) -> LegResult | Declined:
+        """Answer from the cloud, or decline (nothing sent): the request goes local."""
         t0 = time.monotonic()
         for name in d.route.providers:
             provider = self._by_name[name]
@@ -121,16 +121,16 @@ class CloudLeg:
                 plan = self._plan(d, provider)
             except ConversionError as exc:
                 log.info("not diverting %s request: %s", d.endpoint, exc)
-                return None
+                return Declined(exc.reason)
             except Exception:  # a conversion bug must not cost the client its answer
                 log.exception("converting a %s request failed: it stays local", d.endpoint)
-                return None
+                return FALLBACK
             if not await self._reserve(plan, d, provider):
-                return None
+                return FALLBACK
             result = await self._call(request, plan, d, provider, t0)
             if result is not None:
                 return result
-        return None
+        return FALLBACK
 
     # --- planning and money ----------------------------------------------------
 

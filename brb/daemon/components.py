@@ -18,7 +18,6 @@ from typing import Any, Protocol
 from brb.adapters.ollama_upstream import OllamaUpstream
 from brb.adapters.store import Store
 from brb.config import BrbConfig
-from brb.core.breaker import Thresholds
 from brb.daemon.admin import Admin
 from brb.daemon.cloud import CloudLeg, Provider
 from brb.daemon.dashboard import Dashboard
@@ -81,10 +80,9 @@ def build(
     writer = StoreWriter(Store.open(db))
     monitor = QueueMonitor(slots=cfg.upstream_parallel)
     upstream = OllamaUpstream(cfg.upstream)
-    t = cfg.thresholds
-    limits = Thresholds(t.queue_depth, t.wait_time_seconds, t.release_fraction,
-                        t.min_active_seconds)  # fmt: skip
-    live = LiveState(reader=reader, writer=writer, limits=limits, clock=clock, sink=sink)
+    live = LiveState(
+        reader=reader, writer=writer, limits=cfg.breaker_thresholds(), clock=clock, sink=sink
+    )
     local = LocalLeg(upstream, monitor, live, clock)
     cloud = CloudLeg(cfg, providers, writer, clock, sink)
     front = Front(cfg, live=live, monitor=monitor, local=local, cloud=cloud, writer=writer,

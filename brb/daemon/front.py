@@ -33,7 +33,7 @@ from brb.core.estimate import quick_cost_usd
 from brb.core.policy import Decision
 from brb.daemon.cloud import ANTHROPIC_MESSAGES, CloudLeg, Diversion
 from brb.daemon.events import EventSink, RequestDone, Routed
-from brb.daemon.leg import CloudRoute
+from brb.daemon.leg import CloudRoute, Declined, LegResult
 from brb.daemon.live_state import LiveState
 from brb.daemon.queue_monitor import QueueMonitor
 from brb.daemon.relay import LocalLeg
@@ -242,12 +242,14 @@ class Front:
         decision, route = self._decide(request, body, conv, now)
         estimate = self._cost_estimate(route, conv)
         self.sink.publish(Routed(now, path, model, session, decision.divert, decision.reason))
-        result = None
+        reason = decision.reason
+        result: LegResult | Declined | None = None
         if decision.divert:
-            diversion = Diversion(path, body, model, session, decision.reason, route, estimate)
+            diversion = Diversion(path, body, model, session, reason, route, estimate)
             result = await self.cloud.serve(request, diversion)
-        if result is None:
-            reason = "fallback" if decision.divert else decision.reason
+            if isinstance(result, Declined):
+                reason = result.reason  # the cloud sent nothing: local, and why
+        if not isinstance(result, LegResult):
             result = await self.local.relay(
                 request, raw, model=model, reason=reason, extra_headers=estimate
             )

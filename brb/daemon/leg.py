@@ -42,6 +42,17 @@ class CloudRoute:
 
 
 @dataclass(frozen=True, slots=True)
+class Declined:
+    """The cloud leg sent nothing: the request goes local, for this route reason
+    (``fallback``; ``not_convertible`` / ``unbounded_cost`` when converting it failed)."""
+
+    reason: str
+
+
+FALLBACK = Declined("fallback")
+
+
+@dataclass(frozen=True, slots=True)
 class LegResult:
     response: web.StreamResponse
     leg: Leg

@@ -61,6 +61,7 @@ def test_parse_refuses_with_a_hint(text: str, message: str) -> None:
         (1, "1s"),
         (0.5, "0.50s"),
         (0, "0.00s"),
+        (-3, "0.00s"),  # a clock stepped back is no time at all
         (59.6, "1m"),
     ],
 )

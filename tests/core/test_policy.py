@@ -55,10 +55,6 @@ def run(
             Decision(False, "local_only"),
         ),
         (
-            {"facts": RequestFacts(is_convertible=False), "mode": Mode.ON},
-            Decision(False, "not_convertible"),
-        ),
-        (
             {"facts": RequestFacts(has_provider=False), "mode": Mode.ON},
             Decision(False, "no_provider"),
         ),
@@ -106,7 +102,6 @@ def test_every_combination_is_consistent() -> None:
             or facts.is_excluded_session
             or facts.is_session_missing
             or facts.is_local_only
-            or not facts.is_convertible
             or not facts.is_cost_bounded
             or not facts.has_provider
             or not facts.is_model_priced

@@ -171,7 +171,6 @@ def test_each_action(rule: Verdict | None, kwargs: dict, expected: Decision) -> 
     [
         (RequestFacts(is_excluded_session=True), "excluded_session"),
         (RequestFacts(is_local_only=True), "local_only"),
-        (RequestFacts(is_convertible=False), "not_convertible"),
         (RequestFacts(has_provider=False), "no_provider"),
         (RequestFacts(is_model_priced=False), "unpriced_model"),
     ],
