@@ -6,7 +6,10 @@ the full local path: body check, routing decision, queue monitor, relay), and
 a bare aiohttp pass-through proxy (the floor of a Python proxy). The load
 generator (this process) then runs interleaved rounds against direct, bare
 and brb, non-streaming and streaming, at concurrency 1, 10 and 100, and
-prints added latency (p50/p99 over direct) and throughput as ratios.
+prints added latency (p50/p99 over direct) and throughput as ratios, and
+each proxy's CPU time per request (from /proc: far steadier than wall-clock
+throughput on a shared machine, and what limits throughput when the proxy's
+core is the bottleneck).
 
 Both proxies run on the same event loop: uvloop when it is installed (as
 ``brb serve`` does), else asyncio's; ``--loop`` forces one. The fake Ollama
@@ -58,8 +61,17 @@ async def run_round(
     return latencies, n / (time.perf_counter() - t0)
 
 
+def cpu_s(pid: int) -> float:
+    """CPU seconds a process has run so far, all its threads, to the nanosecond
+    (Linux /proc/PID/task/*/schedstat; /proc/PID/stat counts 10 ms ticks)."""
+    return (
+        sum(int(f.read_text().split()[0]) for f in Path(f"/proc/{pid}/task").glob("*/schedstat"))
+        / 1e9
+    )
+
+
 async def bench(
-    targets: dict[str, str], rounds: int, n: int, levels: tuple[int, ...]
+    targets: dict[str, str], pids: dict[str, int], rounds: int, n: int, levels: tuple[int, ...]
 ) -> list[dict[str, object]]:
     rows = []
     conn = aiohttp.TCPConnector(limit=0)
@@ -70,14 +82,17 @@ async def bench(
             for concurrency in levels:
                 lat: dict[str, list[float]] = {k: [] for k in targets}
                 tput: dict[str, list[float]] = {k: [] for k in targets}
+                cpu: dict[str, list[float]] = {k: [] for k in targets}
                 count = max(n, concurrency * 4) if concurrency > 1 else n // 2
                 for _ in range(rounds):
                     order = list(targets)
                     random.shuffle(order)
                     for name in order:
+                        before = cpu_s(pids[name])
                         ls, t = await run_round(
                             session, targets[name], stream=stream, concurrency=concurrency, n=count
                         )
+                        cpu[name].append((cpu_s(pids[name]) - before) / count * 1e6)
                         lat[name].extend(ls)
                         tput[name].append(t)
                 d50, d99 = pct(lat["direct"], 50), pct(lat["direct"], 99)
@@ -89,6 +104,7 @@ async def bench(
                         "added_p50_ms": (pct(lat[name], 50) - d50) * 1e3,
                         "added_p99_ms": (pct(lat[name], 99) - d99) * 1e3,
                         "rps": statistics.median(tput[name]),
+                        "cpu_us_per_request": statistics.median(cpu[name]),
                     }
                 rows.append(row)
                 print_row(row)
@@ -107,7 +123,8 @@ def print_row(row: dict[str, object]) -> None:
         f"brb +{r['added_p50_ms']:.2f}ms p50 +{r['added_p99_ms']:.2f}ms p99 {r['rps']:.0f}/s | "
         f"brb-bare p50 {r['added_p50_ms'] - b['added_p50_ms']:+.2f}ms, "
         f"added ratio {r['added_p50_ms'] / max(b['added_p50_ms'], 1e-9):.2f}x, "
-        f"rps ratio {r['rps'] / b['rps']:.2f} (vs direct {r['rps'] / d['rps']:.2f})",
+        f"rps ratio {r['rps'] / b['rps']:.2f} (vs direct {r['rps'] / d['rps']:.2f}) | "
+        f"CPU/request brb {r['cpu_us_per_request']:.0f} us, bare {b['cpu_us_per_request']:.0f} us",
         flush=True,
     )
 
@@ -126,9 +143,11 @@ def print_goals(rows: list[dict[str, object]]) -> None:
         elif row["concurrency"] == 100:
             rps = r["rps"] / b["rps"]
             ok = rps >= 1.0 and r["added_p50_ms"] <= b["added_p50_ms"]
+            cpu = r["cpu_us_per_request"] / b["cpu_us_per_request"]
             print(
                 f"goal {mode} c=100: throughput {rps:.2f}x (>= 1.00), added p50 "
-                f"{r['added_p50_ms']:.2f} vs {b['added_p50_ms']:.2f} ms (<=): {_met(ok)}"
+                f"{r['added_p50_ms']:.2f} vs {b['added_p50_ms']:.2f} ms (<=): {_met(ok)}; "
+                f"CPU per request {cpu:.2f}x the bare proxy's"
             )
 
 
@@ -217,7 +236,8 @@ def main() -> None:
         async def go() -> list[dict[str, object]]:
             for url in targets.values():
                 await wait_up(url)
-            return await bench(targets, a.rounds, a.requests, levels)
+            pids = {"direct": procs[0].pid, "bare": procs[1].pid, "brb": procs[2].pid}
+            return await bench(targets, pids, a.rounds, a.requests, levels)
 
         rows = asyncio.run(go())
         print_goals(rows)

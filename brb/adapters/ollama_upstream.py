@@ -73,9 +73,9 @@ class OllamaUpstream:
         self, base_url: str, *, connect_timeout_s: float = 5.0, max_connections: int = 1024
     ) -> None:
         self.base_url = base_url.rstrip("/")
-        self._timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=connect_timeout_s, connect=connect_timeout_s
-        )
+        # sock_connect bounds opening a connection; not `connect`, which would arm
+        # a timer on every request, even one reusing a pooled connection.
+        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout_s)
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
 

@@ -1,5 +1,5 @@
 """Ollama dropping the connection mid-answer: the client is told, not left with
-a silently truncated stream, and brb keeps serving."""
+a silently truncated stream or body, and brb keeps serving."""
 
 from __future__ import annotations
 
@@ -10,16 +10,27 @@ from daemon_rig import MODEL, StartRig, chat_body
 
 
 class DroppingOllama:
-    """Answers /api/chat with a 200, one NDJSON chunk, then closes the socket."""
+    """Answers /api/chat with a 200, one NDJSON chunk, then closes the socket;
+    with ``whole``, a non-streamed answer: a Content-Length, then half the body."""
 
     received: dict[str, int]
 
-    def __init__(self) -> None:
+    def __init__(self, *, whole: bool = False) -> None:
         self.received = {}
+        self.whole = whole
 
     def app(self) -> web.Application:
         async def chat(request: web.Request) -> web.StreamResponse:
             self.received[request.path] = self.received.get(request.path, 0) + 1
+            if self.whole:
+                body = json.dumps({"model": MODEL, "message": {"content": "x" * 100}}).encode()
+                resp = web.StreamResponse(headers={"Content-Type": "application/json"})
+                resp.content_length = len(body)
+                await resp.prepare(request)
+                await resp.write(body[: len(body) // 2])
+                assert request.transport is not None
+                request.transport.close()
+                return resp
             resp = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
             await resp.prepare(request)
             await resp.write(
@@ -48,5 +59,14 @@ def test_a_dropped_stream_ends_with_an_error_line(start_brb: StartRig) -> None:
     assert lines[0]["message"]["content"] == "par"
     assert "error" in lines[-1] and "closed" in lines[-1]["error"]
     # the daemon is still fine, and counted the request as done (nothing stuck waiting)
+    assert rig.get("/healthz").status == 200
+    assert rig.status()["current_queue_depth"] == 0
+
+
+def test_a_dropped_whole_answer_is_a_502_not_a_truncated_body(start_brb: StartRig) -> None:
+    rig = start_brb(ollama=DroppingOllama(whole=True))  # type: ignore[arg-type]
+    answer = rig.post("/api/chat", chat_body("/api/chat", "hi", stream=False))
+    assert answer.status == 502
+    assert "closed the connection mid-answer" in answer.json()["error"]
     assert rig.get("/healthz").status == 200
     assert rig.status()["current_queue_depth"] == 0
