@@ -79,10 +79,23 @@ def test_the_button_presses_with_the_admin_token(
     with tab(browser) as t:
         page = t.open(brb.url)
         expect(page.locator("#press")).to_be_enabled(timeout=WAIT_MS)
-        page.fill("#press-reason", "pressed in the browser test")
-        page.fill("#press-for", "15m")
-        page.click("#press")
-        fill_token_and_confirm(page, TOKEN)
+        # by keyboard alone: type in the form, Enter presses, the dialogs take Enter and Tab
+        page.focus("#press-for")
+        page.keyboard.press("Control+A")
+        page.keyboard.type("15m")
+        page.keyboard.press("Tab")
+        page.keyboard.press("Control+A")
+        page.keyboard.type("pressed in the browser test")
+        page.keyboard.press("Enter")
+        expect(page.locator("#token-dialog")).to_be_visible()
+        expect(page.locator("#token-input")).to_be_focused()
+        page.keyboard.type(TOKEN)
+        page.keyboard.press("Enter")
+        expect(page.locator("#confirm-dialog")).to_be_visible()
+        expect(page.locator("#confirm-dialog [data-cancel]")).to_be_focused()  # safe default
+        page.keyboard.press("Tab")
+        expect(page.locator("#confirm-ok")).to_be_focused()
+        page.keyboard.press("Enter")
         expect(page.locator("#result")).to_contain_text("Pressed until", timeout=WAIT_MS)
         expect(page.locator("#state")).to_have_text("PRESSED")
         status = brb.status()
@@ -116,6 +129,9 @@ def test_a_wrong_token_shows_the_error_and_changes_nothing(
         assert page.evaluate("sessionStorage.length") == 0
         page.click("#press")
         expect(page.locator("#token-dialog")).to_be_visible()
+        page.keyboard.press("Escape")  # backing out is always possible, and changes nothing
+        expect(page.locator("#result")).to_contain_text("nothing changed")
+        assert brb.status()["mode"] == "auto"
 
 
 def test_a_burst_shows_the_queue_rising_and_active(start_brb: StartRig, browser: Browser) -> None:

@@ -461,6 +461,10 @@
     }
   }
 
+  // Cancel is not a submit button: Enter in the token field must use the token, not cancel
+  for (const b of document.querySelectorAll("dialog [data-cancel]")) {
+    b.addEventListener("click", () => b.closest("dialog").close("cancel"));
+  }
   $("press-form").addEventListener("submit", (e) => { e.preventDefault(); act("press"); });
   $("release").addEventListener("click", () => act("release"));
   $("hold").addEventListener("click", () => act("hold"));
