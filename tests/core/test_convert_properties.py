@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from PIL import Image as PILImage
 
@@ -365,11 +365,48 @@ def convert_or_stay_local(
     return req
 
 
+# Pinned: the duplicate tool-call id bug hypothesis found (an id reused by a later
+# exchange must not give two tool_use blocks the same id).
+REUSED_CALL_ID: dict[str, Any] = {
+    "model": "m",
+    "tools": TOOLS,
+    "messages": [
+        {"role": "user", "content": "weather twice"},
+        *[
+            m
+            for text in ("first", "second")
+            for m in (
+                {"role": "assistant", "content": None, "tool_calls": [{"id": "call_1",
+                 "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}]},
+                {"role": "tool", "tool_call_id": "call_1", "content": text},
+            )
+        ],
+        {"role": "user", "content": "thanks"},
+    ],
+}  # fmt: skip
+UNNAMED_OLLAMA_CALLS: dict[str, Any] = {
+    "model": "m",
+    "tools": TOOLS,
+    "messages": [
+        {"role": "user", "content": "time twice"},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"function": {"name": "get_time", "arguments": {}}},
+            {"function": {"name": "get_time", "arguments": {}}}]},
+        {"role": "tool", "content": "noon"},
+        {"role": "tool", "content": "noon"},
+        {"role": "assistant", "content": "", "tool_calls": [
+            {"function": {"name": "get_time", "arguments": {}}}]},
+        {"role": "tool", "content": "one"},
+    ],
+}  # fmt: skip
+
+
 LIMITS = st.one_of(st.none(), st.integers(50, 5000), st.sampled_from([0.5, 0.8, 0.95]))
 
 
 @SETTINGS
 @given(body=ollama_body(), target=TARGETS, limit=LIMITS)
+@example(body=UNNAMED_OLLAMA_CALLS, target=("claude-sonnet-4-5", "2023-06-01"), limit=None)
 def test_any_ollama_chat_converts_to_acceptable_params_or_stays_local(
     body: dict[str, Any], target: tuple[str, str], limit: float | None
 ) -> None:
@@ -381,6 +418,8 @@ def test_any_ollama_chat_converts_to_acceptable_params_or_stays_local(
 
 @SETTINGS
 @given(body=openai_body(), target=TARGETS, limit=LIMITS)
+@example(body=REUSED_CALL_ID, target=("claude-sonnet-4-5", "2023-06-01"), limit=None)
+@example(body=REUSED_CALL_ID, target=("claude-sonnet-5-5", "2026-10-21"), limit=0.8)
 def test_any_openai_chat_converts_to_acceptable_params_or_stays_local(
     body: dict[str, Any], target: tuple[str, str], limit: float | None
 ) -> None:
