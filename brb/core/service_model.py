@@ -52,6 +52,7 @@ class ServiceFigures:
     eval_s: float | None = None
     load_s: float | None = None
     measured_s: float | None = None  # the whole service, when durations are missing
+    queued_s: float | None = None  # waited inside the upstream (total - load - prefill - eval)
 
     @property
     def service_s(self) -> float | None:
@@ -179,6 +180,7 @@ class ModelRates:
     _prefill: _Ratio = field(default_factory=_Ratio)
     _decode: _Ratio = field(default_factory=_Ratio)
     load_s: float | None = None
+    hidden_wait_s: float = 0.0  # what a request sent to a "free" slot waits inside the upstream
     learned: int = 0
 
     @property
@@ -204,6 +206,8 @@ class ModelRates:
             self.replies.add(f.output_tokens)
             if f.eval_s is not None and f.output_tokens:
                 self._decode.add(f.eval_s, f.output_tokens, self.alpha)
+        if f.queued_s is not None:  # other clients share the upstream: slots are not all ours
+            self.hidden_wait_s += 0.2 * (max(0.0, f.queued_s) - self.hidden_wait_s)
         if f.eval_s is None and f.prompt_eval_s is None and f.measured_s is not None:
             self._learn_total(f.prompt_tokens or 0, f.output_tokens or 0, f.measured_s)
         self.learned += 1

@@ -32,6 +32,12 @@ The rules, in order, at every review:
    would not have needed if the slot freed sooner: on a heavy tail the
    typical figures cost diversions the FIFO baseline doesn't make.
 
+Slots are learned: with ``probe_every_s`` set (the daemon's case; the
+replay knows the real slots), now and then the head of the queue is sent
+beyond the slots brb counts, if the plan keeps it and starts it in time
+anyway; if its final object says it did not wait inside the upstream,
+there was one more slot.
+
 What it optimises: the number of requests diverted, on the expected times,
 with the deadline as a hard limit; which requests go is chosen to free the
 most local time. What it guarantees: a request kept local is sent within
@@ -43,6 +49,7 @@ diverted.
 from __future__ import annotations
 
 import heapq
+import math
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -53,6 +60,8 @@ from brb.core.service_model import ModelRates, Progress, RequestShape
 
 # Waits are sums of float seconds: a start "equal" to the deadline counts as in time.
 EPSILON_S = 1e-9
+# A probe that waited no longer than this inside the upstream found a free slot.
+PROBE_TOLERANCE_S = 0.05
 
 
 class Verdict(StrEnum):
@@ -68,6 +77,7 @@ class RoomRules:
     first_content_s: float = 0.0  # the provider's expected time to first content
     plan_quantile: float | None = None  # the plan of rule 2: None = expected (mean) times
     early_quantile: float | None = 0.0  # the plan of rule 3 (0: the floor); None: rule 3 off
+    probe_every_s: float | None = None  # learn more slots: at most one probe this often
 
     @property
     def deadline_after_s(self) -> float:
@@ -140,7 +150,7 @@ def plan(
 class UpstreamQueue:
     """One model on one upstream: its slots, the requests sent to it, and its waiting room."""
 
-    __slots__ = ("rates", "rules", "sent", "slots", "waiting")
+    __slots__ = ("last_probe_s", "probe", "rates", "rules", "sent", "slots", "waiting")
 
     def __init__(self, slots: int, rates: ModelRates, rules: RoomRules) -> None:
         self.slots = max(1, slots)
@@ -148,6 +158,8 @@ class UpstreamQueue:
         self.rules = rules
         self.waiting: OrderedDict[int, Waiter] = OrderedDict()
         self.sent: dict[int, _Sent] = {}
+        self.probe: int | None = None  # the request sent beyond the slots to learn more
+        self.last_probe_s = -math.inf
 
     # --- what happens to requests -------------------------------------------------
 
@@ -173,9 +185,15 @@ class UpstreamQueue:
         if s is not None:
             s.output_tokens = output_tokens
 
-    def finish(self, key: int) -> None:
-        """A sent request is done (or failed): its slot is free."""
+    def finish(self, key: int, queued_s: float | None = None) -> None:
+        """A sent request is done (or failed): its slot is free. ``queued_s``: how
+        long it waited inside the upstream (its final object says), if known; a
+        probe that did not wait shows one more slot than brb counted."""
         self.sent.pop(key, None)
+        if key == self.probe:
+            self.probe = None
+            if queued_s is not None and queued_s <= PROBE_TOLERANCE_S:
+                self.slots += 1
 
     @property
     def has_free_slot(self) -> bool:
@@ -205,6 +223,12 @@ class UpstreamQueue:
             del self.waiting[head.key]
             self.sent[head.key] = _Sent(head.shape, now)
             moves.append(Move(head.key, Verdict.SEND))
+        if self.waiting and self._may_probe(now, may_divert):
+            head = next(iter(self.waiting.values()))
+            del self.waiting[head.key]
+            self.sent[head.key] = _Sent(head.shape, now)
+            self.probe, self.last_probe_s = head.key, now
+            moves.append(Move(head.key, Verdict.SEND))
         if self.waiting and self.rules.early_quantile is not None:
             order = list(self.waiting.values())
             _, removed = self._plan(now, self.rules.early_quantile)
@@ -212,6 +236,20 @@ class UpstreamQueue:
                 if is_own_miss and may_divert(order[pos].key):
                     self._divert(order[pos].key, Verdict.UNREACHABLE, moves)
         return moves
+
+    def _may_probe(self, now: float, may_divert: Callable[[int], bool]) -> bool:
+        """Send the head beyond the slots, to see whether the upstream has more:
+        only when no probe is out, not more often than ``probe_every_s``, and
+        only a head that would stay local anyway (the plan keeps it and starts
+        it in time on the slots brb knows, or it may not leave now): if there is
+        no extra slot it starts when it would have; only the option to divert
+        it is lost."""
+        every = self.rules.probe_every_s
+        if every is None or self.probe is not None or now - self.last_probe_s < every:
+            return False
+        head = next(iter(self.waiting.values()))
+        starts, _ = self._plan(now, self.rules.plan_quantile)
+        return 0 in starts or not may_divert(head.key)
 
     def _divert(self, key: int, verdict: Verdict, moves: list[Move]) -> None:
         del self.waiting[key]
@@ -222,16 +260,22 @@ class UpstreamQueue:
     def free_at_s(self, now: float, quantile: float | None = None) -> list[float]:
         """When each slot frees, seconds from ``now`` (0 for a free slot)."""
         heap = [0.0] * self.slots
+        hidden = self.rates.hidden_wait_s
         for s in self.sent.values():
-            left = self.rates.remaining(s.shape, Progress(now - s.sent_s, s.output_tokens))
-            heapq.heapreplace(heap, heap[0] + left.at(quantile))
+            elapsed = now - s.sent_s
+            left = self.rates.remaining(
+                s.shape, Progress(max(0.0, elapsed - hidden), s.output_tokens)
+            )
+            ahead = 0.0 if s.output_tokens else max(0.0, hidden - elapsed)
+            heapq.heapreplace(heap, heap[0] + ahead + left.at(quantile))
         return sorted(heap)
 
     def _jobs(self, now: float, quantile: float | None) -> list[tuple[float, float, bool]]:
         limit = self.rules.deadline_after_s
+        hidden = self.rates.hidden_wait_s
         return [
             (
-                self.rates.service(w.shape).at(quantile),
+                hidden + self.rates.service(w.shape).at(quantile),
                 w.arrived_s + limit - now,
                 w.is_divertible,
             )
@@ -257,7 +301,7 @@ class UpstreamQueue:
         if mine not in starts:  # it can't make it: when it would start if it stayed
             jobs[mine] = (duration, float("inf"), False)
             starts, _ = plan(free, jobs)
-        return round(starts[mine], 9)
+        return round(starts[mine] + self.rates.hidden_wait_s, 9)
 
     def oldest_wait_s(self, now: float) -> float:
         if not self.waiting:

@@ -132,6 +132,8 @@ class Daemon:
                 with contextlib.suppress(Exception):
                     await close()
         self._scheduler.shutdown(wait=False)
+        if c.room is not None:
+            c.room.close()
         await c.systemd.aclose()
         await c.alerts.aclose()
         c.writer.submit(

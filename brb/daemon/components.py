@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from brb.adapters.ollama_upstream import OllamaUpstream
 from brb.adapters.store import Store
 from brb.config import BrbConfig
+from brb.core.waiting_room import RoomRules
 from brb.daemon.admin import Admin
 from brb.daemon.cloud import CloudLeg, Provider
 from brb.daemon.dashboard import Dashboard
@@ -32,12 +33,15 @@ from brb.daemon.listeners.provider_health import ProviderHealth
 from brb.daemon.listeners.prune import Pruner
 from brb.daemon.listeners.systemd import SystemdListener
 from brb.daemon.live_state import LiveState
+from brb.daemon.local_queue import LocalQueue
 from brb.daemon.metrics import Metrics
 from brb.daemon.queue_monitor import QueueMonitor
 from brb.daemon.relay import LocalLeg
 from brb.daemon.rollover import Rollover, RolloverWatch
 from brb.daemon.store_writer import StoreWriter
 from brb.daemon.ticks import Ticks
+
+PROBE_EVERY_S = 10.0  # the waiting room looks for more Ollama slots at most this often
 
 
 class Listener(Protocol):
@@ -63,6 +67,7 @@ class Components:
     rollover: RolloverWatch
     alerts: AlertsListener  # closed at shutdown (pending deliveries)
     systemd: SystemdListener  # closed at shutdown (the watchdog task)
+    room: LocalQueue | None = None  # the waiting room (closed at shutdown: its timers)
 
 
 def build(
@@ -83,7 +88,13 @@ def build(
     live = LiveState(
         reader=reader, writer=writer, limits=cfg.breaker_thresholds(), clock=clock, sink=sink
     )
-    local = LocalLeg(upstream, monitor, live, clock)
+    t = cfg.thresholds
+    room = None
+    if cfg.waiting_room.enabled:
+        rules = RoomRules(t.wait_time_seconds, cfg.waiting_room.first_content_seconds,
+                          probe_every_s=PROBE_EVERY_S)  # fmt: skip
+        room = LocalQueue(slots=cfg.upstream_parallel, rules=rules)
+    local = LocalLeg(upstream, monitor, live, clock, room)
     cloud = CloudLeg(cfg, providers, writer, clock, sink)
     front = Front(cfg, live=live, monitor=monitor, local=local, cloud=cloud, writer=writer,
                   clock=clock, sink=sink)  # fmt: skip
@@ -96,7 +107,7 @@ def build(
                   incidents=incidents, metrics=metrics, clock=clock)  # fmt: skip
     dashboard = Dashboard(StatusStream(admin.snapshot))
     ticks = Ticks(cfg, monitor=monitor, live=live, writer=writer, sink=sink, clock=clock,
-                  started_at=started_at)  # fmt: skip
+                  started_at=started_at, room=room)  # fmt: skip
     alerts = AlertsListener(cfg, writer.store, clock, sink)
     systemd = SystemdListener()
     everyone: list[Any] = [
@@ -121,5 +132,5 @@ def build(
     rollover = RolloverWatch(cfg, writer.store, rolled_over)
     return Components(
         cfg, sink, reader, writer, monitor, upstream, tuple(providers), live, local, cloud,
-        front, admin, dashboard, ticks, rollover, alerts, systemd,
+        front, admin, dashboard, ticks, rollover, alerts, systemd, room,
     )  # fmt: skip

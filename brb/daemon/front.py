@@ -15,9 +15,10 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
@@ -26,11 +27,15 @@ from aiohttp import web
 
 from brb.config import BrbConfig
 from brb.core import breaker
-from brb.core.breaker import Observation
+from brb.core.breaker import Observation, Phase
 from brb.core.conversation import Conversation, read_conversation
 from brb.core.convert.passthrough import check_fields
 from brb.core.estimate import quick_cost_usd
 from brb.core.policy import Decision
+from brb.core.prompt_size import request_shape
+from brb.core.queueing import with_arrival
+from brb.core.service_model import RequestShape
+from brb.core.waiting_room import Verdict
 from brb.daemon.cloud import ANTHROPIC_MESSAGES, CloudLeg, Diversion
 from brb.daemon.events import EventSink, RequestDone, Routed
 from brb.daemon.leg import CloudRoute, Declined, LegResult
@@ -106,6 +111,27 @@ def parse_body(raw: bytes, path: str) -> dict[str, Any]:
     return body
 
 
+def _is_stream(path: str, body: dict[str, Any]) -> bool:
+    """Ollama's endpoints stream unless told not to; the others only when asked."""
+    if path.startswith("/api/"):
+        return body.get("stream", True) is not False
+    return body.get("stream") is True
+
+
+@dataclass(frozen=True, slots=True)
+class _Turn:
+    """A local request waiting in brb's room: what it needs to go either way."""
+
+    path: str
+    body: dict[str, Any]
+    raw: bytes
+    conv: Conversation
+    session: str
+    shape: RequestShape
+    arrived_s: float  # monotonic
+    estimate: dict[str, str]
+
+
 class Front:
     def __init__(
         self,
@@ -166,9 +192,19 @@ class Front:
         finally:
             self.in_flight -= 1
 
-    def _state(self, model: str, now: datetime) -> tuple[RouteState, CloudRoute, Observation]:
-        """The mode, breaker, queue and cloud route this arrival meets (reads only)."""
-        would_queue, predicted, obs = self.monitor.arrival(model, time.monotonic())
+    def _state(
+        self, model: str, now: datetime, shape: RequestShape | None = None
+    ) -> tuple[RouteState, CloudRoute, Observation]:
+        """The mode, breaker, queue and cloud route this arrival meets (reads only).
+        With the waiting room (``shape`` given) it is routed away at once only if
+        even its earliest start is too late."""
+        mono = time.monotonic()
+        room = self.local.room
+        if room is None or shape is None:
+            would_queue, predicted, obs = self.monitor.arrival(model, mono)
+        else:
+            would_queue, predicted, typical = room.arrival(model, shape, mono)
+            obs = with_arrival(room.observation(mono), typical, would_queue=would_queue)
         route = self.cloud.route(model)
         state = RouteState(
             mode=breaker.effective_mode(self.live.override, now),
@@ -182,9 +218,14 @@ class Front:
         return state, route, obs
 
     def _decide(
-        self, request: web.Request, body: dict[str, Any], conv: Conversation, now: datetime
+        self,
+        request: web.Request,
+        body: dict[str, Any],
+        conv: Conversation,
+        now: datetime,
+        shape: RequestShape | None = None,
     ) -> tuple[Decision, CloudRoute]:
-        state, route, obs = self._state(body["model"], now)
+        state, route, obs = self._state(body["model"], now, shape)
         self.live.observe(obs, now)
         decision = self.router.route(
             request.path,
@@ -239,9 +280,12 @@ class Front:
         session = request.headers.get(self.cfg.session_header, "")
         now = self.clock()
         conv = read_conversation(path, body)
-        decision, route = self._decide(request, body, conv, now)
+        shape = request_shape(body) if self.local.room is not None else None
+        arrived = time.monotonic()
+        decision, route = self._decide(request, body, conv, now, shape)
         estimate = self._cost_estimate(route, conv)
-        self.sink.publish(Routed(now, path, model, session, decision.divert, decision.reason))
+        if shape is None or decision.divert:  # else the room's verdict is its route
+            self.sink.publish(Routed(now, path, model, session, decision.divert, decision.reason))
         reason = decision.reason
         result: LegResult | Declined | None = None
         if decision.divert:
@@ -250,13 +294,87 @@ class Front:
             if isinstance(result, Declined):
                 reason = result.reason  # the cloud sent nothing: local, and why
         if not isinstance(result, LegResult):
-            result = await self.local.relay(
-                request, raw, model=model, reason=reason, extra_headers=estimate
-            )
+            if shape is None:
+                result = await self.local.relay(
+                    request, raw, model=model, reason=reason, extra_headers=estimate
+                )
+            else:
+                turn = _Turn(path, body, raw, conv, session, shape, arrived, estimate)
+                result = await self._wait_turn(request, turn, reason, not decision.divert)
         row = result.row(now, self._day(now), path, model, session)
         self.writer.log_request(row)  # the replay's input, buffered off the request path
         self.sink.publish(RequestDone(row))
         return result.response
+
+    def _may_leave(self, request: web.Request, turn: _Turn, phase: Phase | None) -> bool:
+        """Would this waiting request be diverted now, if it could not start in time?
+        (``phase``: the breaker's as it is, or None for "were it active")."""
+        model = turn.body["model"]
+        route = self.cloud.route(model)
+        now = self.clock()
+        state = RouteState(
+            mode=breaker.effective_mode(self.live.override, now),
+            phase=self.live.phase if phase is None else phase,
+            predicted_wait_s=math.inf,
+            would_queue=True,
+            has_provider=bool(route.providers),
+            is_model_priced=route.price is not None,
+        )
+        if phase is not None:
+            state = replace(state, mode=breaker.Mode.AUTO)
+        sessions = self._sessions(request)
+        return self.router.route(
+            turn.path, turn.body, turn.conv, sessions=sessions, headers=request.headers, state=state
+        ).divert
+
+    async def _wait_turn(
+        self, request: web.Request, turn: _Turn, reason: str, is_divertible: bool
+    ) -> LegResult:
+        """Wait in brb's room, then go to Ollama, or to the cloud if the room says
+        so (a provider that fails sends it back to wait, no longer divertible)."""
+        room = self.local.room
+        assert room is not None
+        model: str = turn.body["model"]
+        ticket = self.monitor.arrive(model, turn.arrived_s)
+        is_divertible = is_divertible and self._may_leave(request, turn, Phase.ACTIVE)
+        try:
+            while True:
+                key, verdict = await room.turn(
+                    model,
+                    turn.shape,
+                    turn.arrived_s,
+                    is_divertible=is_divertible,
+                    may_divert=lambda: self._may_leave(request, turn, None),
+                )
+                now, diverted = self.clock(), verdict is not Verdict.SEND
+                if is_divertible:  # one routing event per request: the room's verdict
+                    why = verdict.value if diverted else reason
+                    self.sink.publish(Routed(now, turn.path, model, turn.session, diverted, why))
+                if not diverted:
+                    return await self.local.relay(
+                        request,
+                        turn.raw,
+                        model=model,
+                        reason=reason,
+                        extra_headers=turn.estimate,
+                        ticket=ticket,
+                        room_key=key,
+                    )
+                sent = time.monotonic()
+                route = self.cloud.route(model)
+                diversion = Diversion(
+                    turn.path, turn.body, model, turn.session, verdict.value, route, turn.estimate
+                )
+                result = await self.cloud.serve(request, diversion)
+                if isinstance(result, LegResult):
+                    self.monitor.abandon(ticket, model)
+                    if not _is_stream(turn.path, turn.body) and result.status < 400:
+                        room.learn_first_content(time.monotonic() - sent)
+                    return result
+                is_divertible, reason = False, result.reason
+        except BaseException:
+            self.monitor.abandon(ticket, model)
+            raise
 
     def _day(self, at: datetime) -> str:
         """The budget day of ``at``, recomputed only when a local midnight passes."""

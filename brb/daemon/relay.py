@@ -25,9 +25,12 @@ from aiohttp import web
 from multidict import CIMultiDict
 
 from brb.adapters.ollama_upstream import OllamaUpstream, forward_headers, response_headers
+from brb.core.breaker import Observation
 from brb.core.pricing import Usage
+from brb.core.service_model import ServiceFigures
 from brb.daemon.leg import LOCAL_BACKEND, Leg, LegResult
 from brb.daemon.live_state import LiveState
+from brb.daemon.local_queue import LocalQueue
 from brb.daemon.queue_monitor import QueueMonitor
 from brb.errors import UpstreamUnavailable
 
@@ -38,7 +41,8 @@ _TAIL_BYTES = 2048
 # whole and sent in one write.
 _WHOLE_MAX = 1 << 20
 _FINAL_FIELDS = re.compile(
-    rb'"(load_duration|prompt_eval_duration|eval_duration|prompt_eval_count|eval_count)":\s*(\d+)'
+    rb'"(total_duration|load_duration|prompt_eval_duration|eval_duration|prompt_eval_count|'
+    rb'eval_count)":\s*(\d+)'
 )
 
 
@@ -49,6 +53,26 @@ class FinalFacts:
     service_s: float | None = None
     prompt_tokens: int | None = None
     output_tokens: int | None = None
+    load_s: float | None = None
+    prompt_eval_s: float | None = None
+    eval_s: float | None = None
+    total_s: float | None = None
+
+    def figures(self, measured_s: float) -> ServiceFigures:
+        """What the service model learns from this answer (``measured_s``: brb's own
+        send-to-end time, used when Ollama reported no durations)."""
+        queued = None
+        if self.total_s is not None and self.service_s is not None:
+            queued = self.total_s - self.service_s
+        return ServiceFigures(
+            prompt_tokens=self.prompt_tokens,
+            output_tokens=self.output_tokens,
+            prompt_eval_s=self.prompt_eval_s,
+            eval_s=self.eval_s,
+            load_s=self.load_s,
+            measured_s=measured_s if self.service_s is None else None,
+            queued_s=queued,
+        )
 
     @property
     def usage(self) -> Usage | None:
@@ -69,10 +93,18 @@ def final_facts(tail: bytes) -> FinalFacts:
     durations = [
         found[k] for k in ("load_duration", "prompt_eval_duration", "eval_duration") if k in found
     ]
+
+    def seconds(key: str) -> float | None:
+        return found[key] / 1e9 if key in found else None
+
     return FinalFacts(
         sum(durations) / 1e9 if durations else None,
         found.get("prompt_eval_count"),
         found.get("eval_count"),
+        seconds("load_duration"),
+        seconds("prompt_eval_duration"),
+        seconds("eval_duration"),
+        seconds("total_duration"),
     )
 
 
@@ -83,15 +115,23 @@ class LocalLeg:
         monitor: QueueMonitor,
         live: LiveState,
         clock: Callable[[], datetime],
+        room: LocalQueue | None = None,
     ) -> None:
         self.upstream = upstream
         self.monitor = monitor
         self.live = live
         self.clock = clock
+        self.room = room  # None: every request goes to Ollama at once
+
+    def observation(self, now: float) -> Observation:
+        """The breaker's input: the waiting room's when there is one, else the monitor's."""
+        if self.room is not None:
+            return self.room.observation(now)
+        return self.monitor.observation(now)
 
     def _step(self) -> None:
-        """Step the breaker with what the monitor sees now (after abandon / done)."""
-        self.live.observe(self.monitor.observation(time.monotonic()), self.clock())
+        """Step the breaker with what the local side sees now (after abandon / done)."""
+        self.live.observe(self.observation(time.monotonic()), self.clock())
 
     async def _whole(
         self, request: web.Request, up: aiohttp.ClientResponse, headers: CIMultiDict[str]
@@ -117,18 +157,27 @@ class LocalLeg:
         headers: CIMultiDict[str],
         *,
         keep_tail: bool,
+        model: str | None = None,
+        key: int | None = None,
     ) -> tuple[web.StreamResponse, bytes]:
-        """Bytes as they arrive; the answer's last bytes kept when asked (its final object)."""
+        """Bytes as they arrive; the answer's last bytes kept when asked (its final
+        object); with a waiting-room ``key``, the room hears how far it has got."""
         response = web.StreamResponse(status=up.status, reason=up.reason, headers=headers)
         if up.content_length is not None:
             response.content_length = up.content_length
         await response.prepare(request)
         tail = b""
+        room = self.room if key is not None else None
+        lines = 0  # a streamed answer's lines (NDJSON) or events (SSE): about its tokens
+        sep = b"\n\n" if "event-stream" in up.headers.get("Content-Type", "") else b"\n"
         try:
             async for chunk in up.content.iter_any():
                 await response.write(chunk)
                 if keep_tail:
                     tail = (tail + chunk)[-_TAIL_BYTES:]
+                if room is not None and key is not None:
+                    lines += chunk.count(sep)
+                    room.progress(model or "", key, lines)
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
             # Ollama went away mid-answer; end an NDJSON stream the way Ollama ends a
             # failed one, so clients see an error rather than a silent truncation.
@@ -146,14 +195,19 @@ class LocalLeg:
         model: str | None,
         reason: str = "",
         extra_headers: Mapping[str, str] | None = None,
+        ticket: int | None = None,
+        room_key: int | None = None,
     ) -> LegResult:
         """Forward one request; ``model`` set means an inference request: counted in
         the queue and answered with brb's headers (``reason``: why it stayed local;
-        ``extra_headers``: more of them, e.g. the cost estimate)."""
+        ``extra_headers``: more of them, e.g. the cost estimate). ``ticket``: the
+        monitor's, taken at arrival when the request waited in brb's room first;
+        ``room_key``: its slot in the room, freed when it ends."""
         clock = time.monotonic
         t0 = clock()
         # The arrival itself was observed by the routing decision; completion is stepped below.
-        ticket = self.monitor.arrive(model, t0) if model is not None else None
+        if ticket is None and model is not None:
+            ticket = self.monitor.arrive(model, t0)
         wait_s: float | None = None
         facts = FinalFacts()
         try:
@@ -164,6 +218,8 @@ class LocalLeg:
                 body if body is not None else (request.content if request.can_read_body else None),
             )
         except BaseException:
+            if room_key is not None and self.room is not None:
+                self.room.done(model or "", room_key, None)
             if ticket is not None:
                 self.monitor.abandon(ticket, model or "")
                 self._step()
@@ -186,7 +242,7 @@ class LocalLeg:
                 response, tail = await self._whole(request, up, headers)
             else:
                 response, tail = await self._stream(
-                    request, up, headers, keep_tail=ticket is not None
+                    request, up, headers, keep_tail=ticket is not None, model=model, key=room_key
                 )
             if ticket is not None:
                 facts = final_facts(tail)
@@ -206,6 +262,8 @@ class LocalLeg:
             )
         finally:
             up.release()
+            if room_key is not None and self.room is not None:
+                self.room.done(model or "", room_key, facts.figures(clock() - t0))
             if ticket is not None:
                 self.monitor.done(ticket, model or "", clock(), service_s=facts.service_s)
                 self._step()

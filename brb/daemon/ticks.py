@@ -25,6 +25,7 @@ from brb.core.budget import budget_day
 from brb.core.queueing import QueueView, observe
 from brb.daemon.events import BudgetSeen, DaemonReady, EventSink, Ticked
 from brb.daemon.live_state import LiveState
+from brb.daemon.local_queue import LocalQueue
 from brb.daemon.queue_monitor import QueueMonitor
 from brb.daemon.store_writer import StoreWriter
 
@@ -46,9 +47,11 @@ class Ticks:
         sink: EventSink,
         clock: Callable[[], datetime],
         started_at: datetime,
+        room: LocalQueue | None = None,
     ) -> None:
         self._cfg = cfg
         self._monitor = monitor
+        self._room = room
         self._live = live
         self._writer = writer
         self._sink = sink
@@ -96,9 +99,10 @@ class Ticks:
                 log.exception("the 1 s tick failed")
 
     def tick(self) -> None:
-        views = self._monitor.views(time.monotonic())  # once per tick, shared below
+        mono = time.monotonic()
+        views = self._monitor.views(mono)  # once per tick, shared below
         live, now = self._live, self._clock()
-        live.observe(observe(views.values()), now)
+        live.observe(self._room.observation(mono) if self._room else observe(views.values()), now)
         self._sample(views, now)
         self._writer.flush()
         self._sink.publish(

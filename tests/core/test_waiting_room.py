@@ -209,3 +209,49 @@ def test_nobody_kept_waits_past_the_deadline(
             assert at - arrived <= threshold - 0.1 + 1e-6
         else:
             assert verdict is Verdict.SEND
+
+
+def test_a_wait_inside_the_upstream_delays_every_predicted_start() -> None:
+    """Other clients use Ollama too: what brb's requests waited inside it
+    (total_duration minus the work) is added to every start the room predicts."""
+    q = room()
+    q.arrive(Waiter(1, 0.0, CHAT))
+    q.review(0.0, always)
+    before = q.predicted_start_s(CHAT, 0.0)
+    for _ in range(30):
+        q.rates.learn(ServiceFigures(output_tokens=10, eval_s=0.1, queued_s=0.5))
+    assert q.rates.hidden_wait_s == pytest.approx(0.5, abs=0.01)
+    assert q.predicted_start_s(CHAT, 0.0) == pytest.approx(before + 2 * 0.5, abs=0.02)
+
+
+def test_a_probe_beyond_the_slots_that_did_not_wait_finds_one_more() -> None:
+    q = UpstreamQueue(1, rates(), RoomRules(1.0, probe_every_s=10.0))
+    q.arrive(Waiter(1, 0.0, CHAT))
+    q.arrive(Waiter(2, 0.0, CHAT))
+    q.arrive(Waiter(3, 0.0, CHAT))
+    # one to the slot, one probe beyond it (it would start in time anyway)
+    assert [m.key for m in q.review(0.0, always)] == [1, 2]
+    assert q.probe == 2
+    assert q.review(1.0, never) == []  # one probe at a time
+    q.finish(2, queued_s=0.0)  # it did not wait inside the upstream: a second slot
+    assert q.slots == 2 and q.probe is None
+    assert [m.key for m in q.review(1.0, always)] == [3]
+    assert q.review(5.0, always) == []  # nothing waits: nothing to probe with
+
+
+def test_a_probe_that_waited_teaches_nothing() -> None:
+    q = UpstreamQueue(1, rates(), RoomRules(1.0, probe_every_s=10.0))
+    for key in (1, 2):
+        q.arrive(Waiter(key, 0.0, CHAT))
+    q.review(0.0, always)
+    q.finish(2, queued_s=0.09)
+    assert q.slots == 1
+
+
+def test_no_probe_for_a_head_that_should_go() -> None:
+    q = UpstreamQueue(1, rates(), RoomRules(1.0, probe_every_s=10.0))
+    q.arrive(Waiter(1, 0.0, DOC))
+    q.review(0.0, always)  # the document holds the slot for 4.1 s
+    q.arrive(Waiter(2, 0.0, CHAT))
+    assert [(m.key, m.verdict) for m in q.review(0.0, always)] == [(2, Verdict.UNREACHABLE)]
+    assert q.probe is None

@@ -1,0 +1,164 @@
+"""The waiting room, live: brb's own queue in front of Ollama, on the event loop.
+
+Owns the running side of :mod:`brb.core.waiting_room` for the one upstream:
+one :class:`~brb.core.waiting_room.UpstreamQueue` per model (its slots, the
+requests sent, the requests waiting in brb), the upstream's
+:class:`~brb.core.service_model.ServiceModel` (learned from each final
+object), a future per waiting request, one timer per model for the next
+deadline, and the cloud's time to first content as it is seen. Must not
+route or talk to anyone: the front gives each waiter a ``may_divert``
+callable (mode, breaker and eligibility at that moment) and carries out the
+verdict (send it to Ollama, or serve it from the cloud).
+
+Other clients of the same Ollama: brb counts a slot free when its own
+request there is done. If someone else holds it, the request brb sends waits
+inside Ollama; the final object says how long (total minus load, prefill and
+decode), the model learns that wait and adds it to every start it predicts,
+so the room diverts sooner instead of stalling. A slot is freed when brb's
+request ends, whatever happened to it, so nothing waits for a start that
+never comes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+from brb.core.breaker import Observation
+from brb.core.service_model import RequestShape, ServiceFigures, ServiceModel
+from brb.core.waiting_room import RoomRules, UpstreamQueue, Verdict, Waiter
+
+FIRST_CONTENT_ALPHA = 0.2
+RECHECK_S = 0.25
+
+
+class LocalQueue:
+    """Every model's waiting room in front of the one Ollama upstream."""
+
+    def __init__(
+        self, *, slots: int, rules: RoomRules, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.slots = max(1, slots)
+        self.rules = rules
+        self.clock = clock
+        self.model = ServiceModel()
+        self.queues: dict[str, UpstreamQueue] = {}
+        self._waiters: dict[int, tuple[asyncio.Future[Verdict], Callable[[], bool]]] = {}
+        self._timers: dict[str, asyncio.TimerHandle] = {}
+        self._next = 0
+
+    def queue(self, model: str) -> UpstreamQueue:
+        q = self.queues.get(model)
+        if q is None:
+            q = self.queues[model] = UpstreamQueue(self.slots, self.model.rates(model), self.rules)
+        return q
+
+    # --- predictions ---------------------------------------------------------------------
+
+    def arrival(self, model: str, shape: RequestShape, now: float) -> tuple[bool, float, float]:
+        """For a request arriving now: would it wait, its earliest possible start
+        (the routing decision's: past the threshold means it can't make it) and
+        its typical start (the breaker's), seconds from now."""
+        q = self.queue(model)
+        would_wait = bool(q.waiting) or not q.has_free_slot
+        if not would_wait:
+            return False, 0.0, 0.0
+        earliest = q.predicted_start_s(shape, now, self.rules.early_quantile or 0.0)
+        return True, earliest, q.predicted_start_s(shape, now)
+
+    def observation(self, now: float) -> Observation:
+        """The breaker's input: the requests waiting in brb, and the worst wait."""
+        depth, wait = 0, 0.0
+        for q in self.queues.values():
+            if q.is_idle:
+                continue
+            obs = q.observation(now)
+            depth += obs.queue_depth
+            wait = max(wait, obs.wait_seconds)
+        return Observation(depth, wait)
+
+    # --- a request's turn ----------------------------------------------------------------
+
+    async def turn(
+        self,
+        model: str,
+        shape: RequestShape,
+        arrived_s: float,
+        *,
+        is_divertible: bool,
+        may_divert: Callable[[], bool],
+    ) -> tuple[int, Verdict]:
+        """Wait in the room until the request is sent (``SEND``: it holds a slot
+        until :meth:`done`) or must go (a divert verdict). A client that goes
+        away while waiting leaves the room."""
+        self._next += 1
+        key = self._next
+        future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
+        self._waiters[key] = (future, may_divert)
+        self.queue(model).arrive(Waiter(key, arrived_s, shape, is_divertible))
+        self._review(model)
+        try:
+            return key, await future
+        except asyncio.CancelledError:
+            self._waiters.pop(key, None)
+            self.queue(model).leave(key)
+            if future.done() and not future.cancelled() and future.result() is Verdict.SEND:
+                self.queue(model).finish(key)
+            self._review(model)
+            raise
+
+    def progress(self, model: str, key: int, output_tokens: int) -> None:
+        self.queue(model).progress(key, output_tokens)
+
+    def done(self, model: str, key: int, figures: ServiceFigures | None) -> None:
+        """A sent request ended (answered, failed or cut): free its slot, learn."""
+        self.queue(model).finish(key, figures.queued_s if figures is not None else None)
+        if figures is not None:
+            self.model.learn(model, figures)
+        self._review(model)
+
+    def learn_first_content(self, seconds: float) -> None:
+        """The cloud answered a diverted request's first content after ``seconds``."""
+        first = self.rules.first_content_s
+        first += FIRST_CONTENT_ALPHA * (max(0.0, seconds) - first)
+        self.rules = RoomRules(
+            self.rules.wait_threshold_s,
+            first,
+            self.rules.plan_quantile,
+            self.rules.early_quantile,
+            self.rules.probe_every_s,
+        )
+        for q in self.queues.values():
+            q.rules = self.rules
+
+    # --- the policy, run ---------------------------------------------------------------
+
+    def _review(self, model: str) -> None:
+        q = self.queue(model)
+        now = self.clock()
+
+        def may_divert(key: int) -> bool:
+            waiter = self._waiters.get(key)
+            return waiter is not None and waiter[1]()
+
+        for move in q.review(now, may_divert):
+            future, _ = self._waiters.pop(move.key, (None, None))
+            if future is not None and not future.done():
+                future.set_result(move.verdict)
+            elif move.verdict is Verdict.SEND:  # its client is gone: free the slot again
+                q.finish(move.key)
+        timer = self._timers.pop(model, None)
+        if timer is not None:
+            timer.cancel()
+        due = q.next_deadline_s()
+        if due is not None:
+            # one past its deadline that may not leave yet (the breaker in standby):
+            # look again shortly rather than spin
+            delay = due - now if due > now else RECHECK_S
+            self._timers[model] = asyncio.get_running_loop().call_later(delay, self._review, model)
+
+    def close(self) -> None:
+        for timer in self._timers.values():
+            timer.cancel()
+        self._timers.clear()
