@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 
-from brb.cli.replay import expand_settings, parse_sets, records_from_log
 from brb.config import BrbConfig
+from brb.core.replay.request_log import records_from_log
+from brb.core.replay.sweep import parse_sets
 from brb.core.request_log import RequestRow
 from brb.errors import UsageError
+from brb.replay_runs import expand_settings, read_yaml_value
 
 Cli = Callable[..., Result]
 KEYS = {
@@ -239,14 +241,17 @@ def test_plot_writes_a_png(cli: Cli, trace: Path, config: Path, tmp_path: Path) 
 
 def test_parse_sets_reads_yaml_values_and_lists() -> None:
     assert parse_sets(
-        ["thresholds.queue_depth=30,50", "excluded_sessions=[a,b],[c]", "enabled=false"]
+        ["thresholds.queue_depth=30,50", "excluded_sessions=[a,b],[c]", "enabled=false"],
+        read_yaml_value,
     ) == [
         ("thresholds.queue_depth", [30, 50]),
         ("excluded_sessions", [["a", "b"], ["c"]]),
         ("enabled", [False]),
     ]
     with pytest.raises(UsageError, match="given twice"):
-        parse_sets(["policy=all", "policy=overflow"])
+        parse_sets(["policy=all", "policy=overflow"], read_yaml_value)
+    with pytest.raises(UsageError, match="can't read the value"):
+        parse_sets(["policy=[unclosed"], read_yaml_value)
 
 
 def test_expand_settings_is_a_validated_cartesian_product() -> None:
