@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import heapq
 from collections import OrderedDict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import islice
 
@@ -81,33 +80,32 @@ class ModelQueue:
         assumed = max(0, min(self.slots - len(streaming), len(pending)))
         waiting = len(pending) - assumed
         freed = self.last_freed
-
-        def started_streaming() -> Iterator[float]:
-            return (now - (t.first_byte or t.arrived) for t in streaming.values())
-
-        def started_pending() -> Iterator[float]:
-            return (
-                now - (t.arrived if t.arrived > freed else freed)
-                for t in islice(pending.values(), assumed)
-            )
-
         # The longest-running of each list is its first: the estimate and, most
         # often, the slot that frees first need nothing more.
-        firsts = [
-            e
-            for e in (next(started_streaming(), None), next(started_pending(), None))
-            if e is not None
-        ]
-        longest: list[float] = [max(firsts)] if firsts else []
+        longest = 0.0
+        if streaming:
+            first = next(iter(streaming.values()))
+            longest = now - (first.first_byte or first.arrived)
+        if assumed:
+            first = next(iter(pending.values()))
+            ran = now - (first.arrived if first.arrived > freed else freed)
+            longest = ran if not streaming or ran > longest else longest
 
         def nth_longest(j: int) -> float:
-            if j >= len(longest):
-                merged = heapq.merge(started_streaming(), started_pending(), reverse=True)
-                longest[:] = list(islice(merged, j + 1))
-            return longest[j]
+            if j == 0:
+                return longest
+            merged = heapq.merge(
+                (now - (t.first_byte or t.arrived) for t in streaming.values()),
+                (
+                    now - (t.arrived if t.arrived > freed else freed)
+                    for t in islice(pending.values(), assumed)
+                ),
+                reverse=True,
+            )
+            return next(islice(merged, j, None))
 
         in_service = len(streaming) + assumed
-        estimate = max(self.service_ewma_s or 0.0, longest[0] if longest else 0.0)
+        estimate = max(self.service_ewma_s or 0.0, longest)
         predicted = wait_for_slot_s(
             slots=self.slots,
             in_service=in_service,
