@@ -9,7 +9,9 @@ holds the budget day's lock (SQLite: ``BEGIN IMMEDIATE``; PostgreSQL: an
 advisory lock on the day) while it sums what the day already holds, so
 concurrent requests from any number of processes — or instances of a fleet —
 can never push reserved + settled past the limit. A
-crash leaves the row ``reserved``: over-counted, never under-counted.
+crash leaves the row ``reserved``: over-counted, never under-counted, and
+:meth:`Ledger.reconcile_stale` (run at start) settles such rows at their
+worst case once they are older than any provider call could be.
 """
 
 from __future__ import annotations
@@ -125,6 +127,29 @@ class Ledger:
                 (iso(at), outcome, request_id),
             )
 
+    def reconcile_stale(
+        self, *, older_than: datetime, at: datetime, outcome: str = "reconciled_worst_case"
+    ) -> list[dict[str, Any]]:
+        """Settle every reservation taken before ``older_than`` at its worst case (what it
+        reserved): its request can no longer be running, and what the provider billed is
+        unknown. Returns the rows settled (request_id, day, provider, cost_micro_usd)."""
+        with self._db.transaction() as conn:
+            found = conn.execute(
+                "SELECT request_id, day, provider, reserved_micro_usd FROM ledger "
+                "WHERE status = 'reserved' AND at < ? ORDER BY at",
+                (iso(older_than),),
+            ).fetchall()
+            conn.execute(
+                "UPDATE ledger SET status = 'settled', settled_at = ?, "
+                "cost_micro_usd = reserved_micro_usd, outcome = ? "
+                "WHERE status = 'reserved' AND at < ?",
+                (iso(at), outcome, iso(older_than)),
+            )
+        return [
+            {"request_id": r[0], "day": r[1], "provider": r[2], "cost_micro_usd": int(r[3])}
+            for r in found
+        ]
+
     def snapshot(self, day: date, limit_usd: Decimal) -> BudgetSnapshot:
         rows = self._db.query(
             "SELECT COALESCE(SUM(CASE WHEN status = 'settled' THEN cost_micro_usd END), 0) AS s, "
@@ -151,7 +176,9 @@ class Ledger:
 
     def spend(self, *, since_day: date, until_day: date | None, by: GroupBy) -> dict[str, Any]:
         """Settled spend grouped ``by``; the total is the sum of the rows' micro-dollars,
-        so the rows add up to the total to the cent."""
+        so the rows add up to the total to the cent. What is still reserved (requests in
+        flight, or left by a crash until the next start reconciles them) is reported
+        apart: ``reserved_usd`` and ``reserved_requests``."""
         key = {"day": "day", "model": "cloud_model", "provider": "provider", "session": "session"}[
             by
         ]
@@ -167,7 +194,18 @@ class Ledger:
         sql += f" GROUP BY {key} ORDER BY {key}"
         rows = self._db.query(sql, params)
         total_micro = sum(int(r["micro"] or 0) for r in rows)
+        held_sql = (
+            "SELECT COUNT(*) AS n, COALESCE(SUM(reserved_micro_usd), 0) AS micro FROM ledger "
+            "WHERE status = 'reserved' AND day >= ?"
+        )
+        held_params: list[Any] = [since_day.isoformat()]
+        if until_day is not None:
+            held_sql += " AND day <= ?"
+            held_params.append(until_day.isoformat())
+        held = self._db.query(held_sql, held_params)[0]
         return {
+            "reserved_usd": from_micro(held["micro"]),
+            "reserved_requests": int(held["n"]),
             "total_usd": from_micro(total_micro),
             "requests": sum(int(r["requests"]) for r in rows),
             "rows": [

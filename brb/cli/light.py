@@ -134,6 +134,8 @@ def spend(
             "by": by,
             "total_usd": money(report["total_usd"]),
             "requests": report["requests"],
+            "reserved_usd": money(report["reserved_usd"]),
+            "reserved_requests": report["reserved_requests"],
             "rows": [{**r, "cost_usd": money(r["cost_usd"])} for r in report["rows"]],
         }
         print(json.dumps(out, indent=2))
@@ -159,6 +161,11 @@ def spend(
     print(f"  {by:<{width}}  {'requests':>8}  {'cost':>12}")
     for r in report["rows"]:
         print(f"  {str(r[by]):<{width}}  {r['requests']:>8}  {_cents(r['cost_usd']):>12}")
+    if report["reserved_requests"]:
+        # In flight now, or left by a crash until the next start settles them: the budget
+        # counts them (remaining_usd), the settled total does not.
+        held = f"{report['reserved_requests']:>8}  {_cents(report['reserved_usd']):>12}"
+        print(f"  {'reserved':<{width}}  {held}  (not settled yet; the budget counts it)")
     print(f"  {'total':<{width}}  {report['requests']:>8}  {_cents(report['total_usd']):>12}")
     return 0
 

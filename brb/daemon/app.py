@@ -35,6 +35,9 @@ from brb.daemon.events import DaemonReady, DaemonStarted, DaemonStopping
 from brb.daemon.front import errors_middleware
 
 log = logging.getLogger(__name__)
+# Beyond the provider timeout, how long a reservation may still be settling (the
+# writer queue, a slow disk) before a starting daemon takes it for a crash's leftover.
+RECONCILE_MARGIN_S = 60.0
 
 
 def utc_now() -> datetime:
@@ -88,6 +91,7 @@ class Daemon:
         self._scheduler = AsyncIOScheduler(timezone=self.cfg.tz)
         c.rollover.start(self._scheduler)
         self._scheduler.start()
+        self._reconcile_stale_reservations()
         since = self.clock() - timedelta(days=7)
         for model, service_s in c.reader.last_service_estimates(since=since).items():
             c.monitor.seed_service_estimate(model, service_s)
@@ -117,6 +121,30 @@ class Daemon:
             },
         )
         c.ticks.heartbeat()
+
+    def _reconcile_stale_reservations(self) -> None:
+        """Reservations left by a crash (or a shutdown that outlived its drain) settle at
+        their worst case, once older than any provider call could still be running."""
+        c = self.parts
+        now = self.clock()
+        timeout_s = max((p.timeout_s for p in self.cfg.provider_chain()), default=0.0)
+        older_than = now - timedelta(seconds=timeout_s + RECONCILE_MARGIN_S)
+        rows = c.reader.ledger.reconcile_stale(older_than=older_than, at=now)
+        for row in rows:
+            log.warning(
+                "reservation %s (%s, %s) was left by an earlier run: settled at its worst "
+                "case, $%.6f",
+                row["request_id"], row["day"], row["provider"], row["cost_micro_usd"] / 1e6,
+            )  # fmt: skip
+            c.writer.submit(
+                c.writer.store.add_event,
+                "reservation_reconciled",
+                at=now,
+                source="daemon",
+                who="brb",
+                reason="left reserved by an earlier run: settled at its worst case",
+                detail=row,
+            )
 
     async def _on_cleanup(self, app: web.Application) -> None:
         c = self.parts

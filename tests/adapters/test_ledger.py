@@ -131,3 +131,30 @@ def test_rows_between(store: Store) -> None:
     settle_rows(store, ROWS[:2])
     assert [r["request_id"] for r in store.ledger.rows_between(T0)] == ["r1", "r2"]
     assert store.ledger.rows_between(T0 + timedelta(seconds=1)) == []
+
+
+def test_reconcile_settles_only_stale_reservations_at_their_worst_case(store: Store) -> None:
+    old = T0 - timedelta(hours=2)
+    assert store.ledger.reserve(
+        "crashed", day=DAY, amount_usd=Decimal("0.30"), limit_usd=LIMIT, at=old, provider="p"
+    )
+    assert reserve(store, "in-flight", "0.20")  # at T0: may still be running
+    assert reserve(store, "done", "0.10")
+    store.ledger.settle("done", cost_usd=Decimal("0.01"), usage=Usage(1, 1), at=T0)
+    settled = store.ledger.reconcile_stale(older_than=T0 - timedelta(minutes=5), at=T0)
+    assert settled == [
+        {
+            "request_id": "crashed",
+            "day": DAY.isoformat(),
+            "provider": "p",
+            "cost_micro_usd": 300_000,
+        }
+    ]
+    rows = {r["request_id"]: r for r in store.query("SELECT * FROM ledger")}
+    assert (rows["crashed"]["status"], rows["crashed"]["cost_micro_usd"]) == ("settled", 300_000)
+    assert rows["crashed"]["outcome"] == "reconciled_worst_case"
+    assert rows["in-flight"]["status"] == "reserved"
+    assert rows["done"]["cost_micro_usd"] == 10_000  # a settled row keeps its real cost
+    snap = store.ledger.snapshot(DAY, LIMIT)
+    assert (snap.settled_usd, snap.reserved_usd) == (Decimal("0.31"), Decimal("0.20"))
+    assert store.ledger.reconcile_stale(older_than=T0, at=T0) == []  # nothing twice

@@ -170,3 +170,18 @@ def test_usage_errors_exit_2(cli: Cli, args: tuple[str, ...], message: str) -> N
     r = cli("spend", *args)
     assert r.exit_code == 2, r.output
     assert message in r.stderr and "Traceback" not in r.output
+
+
+def test_reserved_is_shown_apart_from_settled(cli: Cli, seeded: Path) -> None:
+    """The open reservation is not spend, but it is said: the budget counts it."""
+    out = spend_json(cli)
+    assert (out["reserved_requests"], out["reserved_usd"]) == (1, 5.0)
+    assert Decimal(str(out["total_usd"])) == Decimal("2.119998")  # settled only
+    human = cli("spend").stdout
+    (line,) = [x for x in human.splitlines() if x.strip().startswith("reserved")]
+    assert "1" in line and "$5.00" in line
+
+
+def test_nothing_reserved_prints_no_reserved_line(cli: Cli) -> None:
+    assert spend_json(cli)["reserved_requests"] == 0
+    assert "reserved" not in cli("spend").stdout
