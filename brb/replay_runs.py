@@ -82,6 +82,7 @@ def params_from_config(
         start=start or EPOCH,
         waiting_room=cfg.waiting_room.enabled,
         first_content_s=cfg.waiting_room.first_content_seconds,
+        rules=cfg.rule_set(),
     )
 
 

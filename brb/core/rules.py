@@ -46,16 +46,17 @@ class Bound:
 
 @dataclass(frozen=True, slots=True)
 class RuleFacts:
-    """What the rules can look at for one request. ``prompt_tokens`` and
-    ``complexity`` are None when no rule needed them (then they never match)."""
+    """What the rules can look at for one request. A None fact is unknown (not
+    computed because no rule needed it, or not in a replay's trace): a condition on
+    it never holds."""
 
     model: str
     endpoint: str
     session: str = ""
     headers: Mapping[str, str] = field(default_factory=dict)  # case-insensitive, or lower case
     prompt_tokens: int | None = None
-    has_tools: bool = False
-    has_images: bool = False
+    has_tools: bool | None = None
+    has_images: bool | None = None
     complexity: float | None = None
 
 
@@ -88,7 +89,7 @@ class Match:
         ):
             return False
         if self.has_tools is not None and facts.has_tools is not self.has_tools:
-            return False
+            return False  # (an unknown None is neither True nor False)
         if self.has_images is not None and facts.has_images is not self.has_images:
             return False
         return self.complexity is None or (

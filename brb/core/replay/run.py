@@ -15,6 +15,7 @@ from decimal import Decimal
 from brb.core.breaker import Mode, Thresholds
 from brb.core.policy import Policy
 from brb.core.pricing import DEFAULT_CLOUD_MODEL, ModelPrice
+from brb.core.rules import RuleSet
 
 # Black Friday 2026, midnight UTC: the default start of the simulated clock.
 EPOCH = datetime(2026, 11, 27, tzinfo=UTC)
@@ -44,6 +45,7 @@ class SimParams:
     waiting_room: bool = False
     first_content_s: float | None = None  # the provider's time to first content (cloud latency)
     prefill_tokens_per_second: float | None = None  # for requests without service_s
+    rules: RuleSet = RuleSet()  # routing.rules, tried before the policy as the daemon does
 
     def cloud_model_for(self, local_model: str) -> str:
         return self.cloud_model_by_local.get(local_model, self.cloud_model)

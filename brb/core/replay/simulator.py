@@ -44,7 +44,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from brb.core import breaker
+from brb.core import breaker, rules
 from brb.core.breaker import BreakerState, Observation, Phase
 from brb.core.policy import Decision, RequestFacts, decide
 from brb.core.pricing import ModelPrice, cost_usd, price_for, worst_case_usd
@@ -192,7 +192,9 @@ class _Simulation:
         predicted = view.predicted_wait_s()
         obs = self._step(t, arrival_wait_s=predicted, would_queue=view.would_queue)
         price = self._price(rec.model)
-        decision = self._decide(self._facts(index), predicted, view.would_queue, obs.queue_depth)
+        decision = self._decide(
+            index, self._facts(index), predicted, view.would_queue, obs.queue_depth
+        )
         if decision.divert and price is not None and self._reserve(t, index, price):
             self._push(t + self.p.cloud_latency_s, _CLOUD_DONE, index)
             self.reasons[index] = decision.reason
@@ -216,7 +218,7 @@ class _Simulation:
         facts = self._facts(index)
         # routed away at once only if even its earliest possible start is too late
         earliest = q.predicted_start_s(shape, t, q.rules.early_quantile or 0.0)
-        decision = self._decide(facts, earliest, would_queue, obs.queue_depth)
+        decision = self._decide(index, facts, earliest, would_queue, obs.queue_depth)
         if decision.divert and price is not None and self._reserve(t, index, price):
             self._push(t + self.p.cloud_latency_s, _CLOUD_DONE, index)
             self.reasons[index] = decision.reason
@@ -235,7 +237,7 @@ class _Simulation:
 
         def may_divert(index: int) -> bool:
             price = self._price(model_name)
-            decision = self._decide(self._facts(index), math.inf, True, 0)
+            decision = self._decide(index, self._facts(index), math.inf, True, 0)
             return decision.divert and price is not None and self._reserve(t, index, price)
 
         for move in q.review(t, may_divert):
@@ -258,8 +260,20 @@ class _Simulation:
             is_model_priced=self._price(rec.model) is not None,
         )
 
+    def _rule(self, index: int) -> rules.Verdict | None:
+        """The first routing rule the record matches. A trace has no body or headers:
+        rules on endpoint, header, tools, images or complexity never match in a replay,
+        and prompt_tokens is the count the trace gives."""
+        if not self.p.rules.rules:
+            return None
+        rec = self.trace[index]
+        facts = rules.RuleFacts(
+            model=rec.model, endpoint="", session=rec.session, prompt_tokens=rec.prompt_tokens
+        )
+        return self.p.rules.first_match(facts)
+
     def _decide(
-        self, facts: RequestFacts, predicted_s: float, would_queue: bool, depth: int
+        self, index: int, facts: RequestFacts, predicted_s: float, would_queue: bool, depth: int
     ) -> Decision:
         return decide(
             facts,
@@ -272,6 +286,7 @@ class _Simulation:
             would_queue=would_queue,
             queue_depth=depth,
             queue_depth_threshold=self.p.thresholds.queue_depth,
+            rule=self._rule(index),
         )
 
     def _local_done(self, t: float, index: int) -> None:
