@@ -22,6 +22,7 @@ from brb.core.capabilities import ModelCapabilities
 from brb.core.conversation import Conversation, estimate_prompt_tokens
 from brb.core.policy import Decision
 from brb.core.reservation import plan_diversion
+from brb.core.service_model import ReplyLengths
 from brb.errors import ConversionError
 
 
@@ -79,6 +80,14 @@ class Estimate:
             if self.route is None
             else {"divert": self.route.divert, "reason": self.route.reason},
         }
+
+
+def learned_reply_tokens(replies: ReplyLengths, cap: int) -> float | None:
+    """The mean reply length of a model's recent replies, each capped at ``cap`` (the
+    request's max_tokens): what to expect from it; None before any reply is known."""
+    if not len(replies):
+        return None
+    return replies.residual(0.0, cap)[0]
 
 
 def expected_output_tokens(
