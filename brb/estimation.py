@@ -26,6 +26,7 @@ from brb.core.conversation import (
     read_conversation,
 )
 from brb.core.estimate import Estimate, Target, estimate
+from brb.core.service_model import ReplyLengths
 from brb.errors import UsageError
 from brb.router import Router, RouteState
 
@@ -104,7 +105,7 @@ def estimate_body(
     state: RouteState,
     sessions: Sequence[str] = (),
     headers: Mapping[str, str] | None = None,
-    learned_output_tokens: float | None = None,
+    replies: ReplyLengths | None = None,
     exact_prompt_tokens: int | None = None,
     api_version: str = DEFAULT_API_VERSION,
     router: Router | None = None,
@@ -123,7 +124,7 @@ def estimate_body(
         targets(cfg, model, api_version),
         default_max_tokens=cfg.models.max_tokens,
         max_input_tokens=cfg.models.max_input_tokens,
-        learned_output_tokens=learned_output_tokens,
+        replies=replies,
         exact_prompt_tokens=exact_prompt_tokens,
         route=decision,
     )

@@ -1,7 +1,8 @@
 """``brb estimate [FILE|-]``: what diverting one request body would cost now, and where it goes.
 
 Owns the command line: reading the body (a file or stdin), the route state
-from the store (the mode, the breaker, the last queue sample), the
+from the store (the mode, the breaker, the last queue sample) and the
+model's recent reply lengths (the request log of the last 7 days), the
 ``--live`` exact count through the provider's ``count_tokens`` (the SDK is
 imported only then), and printing. The figures are
 :func:`brb.estimation.estimate_body`'s. Exit 0 with an estimate; 2 when the
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -22,10 +24,13 @@ from brb.errors import BadRequest, BrbError, UsageError
 
 # A queue sample older than this says nothing about the queue now.
 FRESH_SAMPLE_S = 30.0
+# The request log's replies of the last this many days teach the expected reply length.
+REPLY_HISTORY_DAYS = 7
 
 if TYPE_CHECKING:
     from brb.config import BrbConfig
     from brb.core.estimate import Estimate
+    from brb.core.service_model import ReplyLengths
     from brb.router import RouteState
 
 
@@ -65,7 +70,7 @@ def register(app: typer.Typer) -> None:
 
         cfg = load_config(config, quiet=json_out)
         endpoint, body = read_body(_read_text(body_file), endpoint)
-        state = _route_state(cfg, db, str(body["model"]))
+        state, replies = _from_store(cfg, db, str(body["model"]))
         exact = _count_live(cfg, endpoint, body) if live else None
         try:
             result = estimate_body(
@@ -74,6 +79,7 @@ def register(app: typer.Typer) -> None:
                 body,
                 state=state,
                 sessions=[session] if session else [],
+                replies=replies,
                 exact_prompt_tokens=exact,
             )
         except BadRequest as exc:
@@ -93,11 +99,15 @@ def _read_text(name: str) -> str:
         raise UsageError(f"can't read {name}: {exc}") from None
 
 
-def _route_state(cfg: BrbConfig, db: Path | None, model: str) -> RouteState:
-    """The mode, breaker and queue as the store has them (the daemon writes them)."""
+def _from_store(
+    cfg: BrbConfig, db: Path | None, model: str
+) -> tuple[RouteState, ReplyLengths | None]:
+    """The mode, breaker and queue as the store has them (the daemon writes them), and
+    the recent reply lengths of ``model`` from the request log (None: no data)."""
     from brb.adapters.store import open_store
     from brb.cli.context import now
     from brb.config import provider_key
+    from brb.core.service_model import ReplyLengths
     from brb.router import RouteState
 
     has_provider = any(provider_key(spec) for spec in cfg.provider_chain())
@@ -108,11 +118,16 @@ def _route_state(cfg: BrbConfig, db: Path | None, model: str) -> RouteState:
             override = store.read_mode(at)
             state = store.read_breaker()
             sample = store.last_queue_sample()
+            log = store.request_log(since=at - timedelta(days=REPLY_HISTORY_DAYS))
     except BrbError:  # no database yet: nothing pressed, the breaker in standby
-        return RouteState(has_provider=has_provider, is_model_priced=priced)
+        return RouteState(has_provider=has_provider, is_model_priced=priced), None
+    replies = ReplyLengths()
+    for row in log:
+        if row["model"] == model and row["output_tokens"] is not None and row["status"] == 200:
+            replies.add(int(row["output_tokens"]))
     if sample is not None and (at - sample.at).total_seconds() > FRESH_SAMPLE_S:
         sample = None  # the daemon isn't sampling: the queue is unknown, taken as empty
-    return RouteState(
+    route_state = RouteState(
         mode=override.mode,
         phase=state.phase,
         predicted_wait_s=sample.wait_s if sample is not None else 0.0,
@@ -121,6 +136,7 @@ def _route_state(cfg: BrbConfig, db: Path | None, model: str) -> RouteState:
         has_provider=has_provider,
         is_model_priced=priced,
     )
+    return route_state, replies if len(replies) else None
 
 
 def _count_live(cfg: BrbConfig, endpoint: str, body: dict[str, Any]) -> int:

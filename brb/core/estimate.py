@@ -91,14 +91,15 @@ def learned_reply_tokens(replies: ReplyLengths, cap: int) -> float | None:
 
 
 def expected_output_tokens(
-    conv: Conversation, *, default_max_tokens: int, learned_tokens: float | None
+    conv: Conversation, *, default_max_tokens: int, replies: ReplyLengths | None
 ) -> int:
-    """A learned typical reply length (never above what the request allows), else the
-    request's max_tokens, else the configured default."""
+    """The model's mean recent reply length capped at what the request allows, else
+    the request's max_tokens, else the configured default."""
     allowed = conv.max_tokens or default_max_tokens
-    if learned_tokens is None:
+    learned = learned_reply_tokens(replies, allowed) if replies is not None else None
+    if learned is None:
         return allowed
-    return max(1, min(allowed, round(learned_tokens)))
+    return max(1, min(allowed, round(learned)))
 
 
 def estimate(
@@ -109,16 +110,15 @@ def estimate(
     *,
     default_max_tokens: int,
     max_input_tokens: int | None,
-    learned_output_tokens: float | None = None,
+    replies: ReplyLengths | None = None,
     exact_prompt_tokens: int | None = None,
     route: Decision | None = None,
 ) -> Estimate:
-    """The estimate of ``body``, ``conv`` being :func:`read_conversation` of it."""
+    """The estimate of ``body``, ``conv`` being :func:`read_conversation` of it;
+    ``replies``: the local model's recent reply lengths, when the caller has them."""
     exact = exact_prompt_tokens
     prompt = exact if exact is not None else estimate_prompt_tokens(conv)
-    output = expected_output_tokens(
-        conv, default_max_tokens=default_max_tokens, learned_tokens=learned_output_tokens
-    )
+    output = expected_output_tokens(conv, default_max_tokens=default_max_tokens, replies=replies)
     rows = []
     for t in targets:
         if t.price is None:

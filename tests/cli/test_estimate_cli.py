@@ -201,3 +201,32 @@ def test_route_follows_a_press_in_the_store(cli: Cli, tmp_db: Path) -> None:
     with Store.open(tmp_db) as store:
         store.write_override(Override(Mode.ON, since=datetime.now(UTC), who="t", source="cli"))
     assert run_json(cli, chat("hello", 100))["route"] == {"divert": True, "reason": "pressed"}
+
+
+def test_expected_output_tokens_are_learned_from_the_request_log(cli: Cli, tmp_db: Path) -> None:
+    from brb.core.request_log import RequestRow
+
+    at = datetime.now(UTC)
+    rows = [
+        RequestRow(
+            at,
+            at.date().isoformat(),
+            "/api/chat",
+            model,
+            "s",
+            "ollama",
+            "standby",
+            200,
+            output_tokens=tokens,
+        )  # fmt: skip
+        for model, tokens in [("llama3", 100), ("llama3", 300), ("qwen3", 5000)]
+    ]
+    with Store.open(tmp_db) as store:
+        store.log_requests(rows)
+    learned = run_json(cli, chat("hello", 1000))
+    assert learned["expected_output_tokens"] == 200  # llama3's mean reply, not qwen3's
+    capped = run_json(cli, chat("hello", 150))
+    assert capped["expected_output_tokens"] == 125  # (100 + 150) / 2: each capped at 150
+    assert capped["providers"][0]["expected_usd"] < learned["providers"][0]["expected_usd"]
+    unknown = run_json(cli, {**chat("hello", 700), "model": "mistral"})
+    assert unknown["expected_output_tokens"] == 700  # no replies known: max_tokens
