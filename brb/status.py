@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from brb.adapters.store import Heartbeat, Store, iso
+from brb.adapters.store import Heartbeat, Store, is_stale, iso
 from brb.core import breaker
 from brb.core.breaker import Mode
 from brb.core.budget import budget_day
@@ -129,7 +129,28 @@ def snapshot(store: Store, cfg: ConfigLike, now: datetime) -> dict[str, Any]:
             "started_at": iso(beat.started_at),
             "heartbeat_age_seconds": round((now - beat.heartbeat_at).total_seconds(), 3),
         },
+        "instances": instances_json(store, now),
     }
+
+
+def instances_json(store: Store, now: datetime) -> list[dict[str, Any]]:
+    """Every daemon sharing this database (a fleet; one with SQLite): each with its own
+    breaker and queue, and ``stale`` when its heartbeat is older than 3 intervals."""
+    return [
+        {
+            "id": i.id,
+            "host": i.host,
+            "listen": i.listen,
+            "pid": i.pid,
+            "version": i.version,
+            "breaker": i.breaker,
+            "diverting": i.is_diverting,
+            "queue_depth": i.queue_depth,
+            "heartbeat_age_s": round((now - i.heartbeat_at).total_seconds(), 3),
+            "stale": is_stale(i.heartbeat_at, i.heartbeat_interval_s, now),
+        }
+        for i in store.instances()
+    ]
 
 
 def check_exit_code(snap: dict[str, Any]) -> int:

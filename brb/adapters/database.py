@@ -49,6 +49,8 @@ class Cursor(Protocol):
 
     def fetchone(self) -> Any: ...
 
+    def fetchall(self) -> list[Any]: ...
+
 
 class Tx(Protocol):
     """An open write transaction (``sqlite3.Connection`` is one)."""

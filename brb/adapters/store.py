@@ -198,14 +198,37 @@ class Store:
         return BreakerState(Phase(r["phase"]), parse_iso(r["since"]), r["reason"])
 
     def write_breaker(
-        self, state: BreakerState, at: datetime, event: tuple[str, dict[str, Any]] | None = None
-    ) -> None:
-        with self.write() as conn:
+        self,
+        state: BreakerState,
+        at: datetime,
+        event: tuple[str, dict[str, Any]] | None = None,
+        *,
+        instance_id: str | None = None,
+    ) -> bool:
+        """Record the breaker (and ``event``, its transition).
+
+        With ``instance_id`` (a daemon, which may be one of a fleet) the row and
+        the event are the fleet's: that instance's phase goes on its own row, and
+        the shared breaker changes only when no other live instance is active — so
+        the fleet's breaker is active from the first instance that trips to the last
+        that lets go, and ``brb incidents`` sees one incident. False: the shared
+        breaker was left as it was."""
+        with self.write(lock="breaker") as conn:
+            if instance_id is not None:
+                conn.execute(
+                    "UPDATE instances SET breaker = ? WHERE id = ?",
+                    (state.phase.value, instance_id),
+                )
+                if _others_active(conn, instance_id, at):
+                    return False
             _set_row(conn, "breaker", phase=state.phase.value, since=iso(state.since),
                      reason=state.reason, updated_at=iso(at))  # fmt: skip
             if event is not None:
                 kind, detail = event
+                if instance_id is not None:
+                    detail = {**detail, "instance": instance_id}
                 self._insert_event(conn, kind, at, "breaker", "brb", state.reason, detail)
+        return True
 
     # --- events --------------------------------------------------------------
 
@@ -433,6 +456,24 @@ _INSERT_REQUEST = (
     f"VALUES ({', '.join('?' * len(REQUEST_COLUMNS))})"
 )
 _row_tail = operator.attrgetter(*REQUEST_COLUMNS[1:])  # every column after ``at``
+
+
+STALE_BEATS = 3  # an instance whose heartbeat is older than 3 intervals is taken as gone
+
+
+def is_stale(heartbeat_at: datetime, interval_s: float, now: datetime) -> bool:
+    return (now - heartbeat_at).total_seconds() > STALE_BEATS * interval_s
+
+
+def _others_active(conn: Tx, instance_id: str, at: datetime) -> bool:
+    """Is any other instance with a live heartbeat active?"""
+    cur = conn.execute(
+        "SELECT heartbeat_at, heartbeat_interval_s FROM instances "
+        "WHERE id != ? AND breaker = 'active'",
+        (instance_id,),
+    )
+    rows = cur.fetchall()
+    return any(not is_stale(datetime.fromisoformat(r[0]), float(r[1]), at) for r in rows)
 
 
 def _set_row(conn: Tx, table: str, **values: Any) -> None:

@@ -220,6 +220,13 @@ def render_panel(s: dict[str, Any]) -> str:
             "  WARNING    the daemon's heartbeat is stale: it is not running, so the breaker "
             "state above is its last word and nothing is being proxied"
         )
+    fleet = s.get("instances") or []
+    if len(fleet) > 1:
+        for i in fleet:
+            lines.append(
+                f"  instance   {i['id']}: breaker {i['breaker']}, depth {i['queue_depth']}, "
+                f"heartbeat {_age(i['heartbeat_age_s'])}" + (" (STALE)" if i["stale"] else "")
+            )
     for b in s["diversion_blocked_by"]:
         lines.append(f"  blocked    {b}")
     return "\n".join(lines)

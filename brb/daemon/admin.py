@@ -133,6 +133,7 @@ class Admin:
             ],
             "upstream": {"url": self.cfg.upstream, "version": self.upstream_version},
             "diversion_blocked_by": snap["diversion_blocked_by"],
+            "instances": snap["instances"],
             "last_events": [
                 {
                     "at": e.at.isoformat(),

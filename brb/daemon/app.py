@@ -16,6 +16,7 @@ import contextlib
 import logging
 import os
 import signal
+import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -57,6 +58,10 @@ class Daemon:
     def build(self) -> web.Application:
         if self.providers is None:
             self.providers = build_providers(self.cfg)
+        # This daemon's name in the fleet's list of instances (one, with SQLite).
+        instance_id = os.environ.get("BRB_INSTANCE_ID") or (
+            f"{socket.gethostname()}:{self.cfg.listen_port or os.getpid()}"
+        )
         self.parts: Components = components.build(
             self.cfg,
             self.db_path,
@@ -64,6 +69,7 @@ class Daemon:
             clock=self.clock,
             started_at=self.started_at,
             listeners=self.listeners,
+            instance_id=instance_id,
         )
         c = self.parts
         app = web.Application(
@@ -164,6 +170,7 @@ class Daemon:
             c.room.close()
         await c.systemd.aclose()
         await c.alerts.aclose()
+        c.ticks.leave()
         c.writer.submit(
             c.writer.store.add_event,
             "daemon_stop",

@@ -78,16 +78,17 @@ def build(
     clock: Callable[[], datetime],
     started_at: datetime,
     listeners: Sequence[Listener] = (),
+    instance_id: str | None = None,
 ) -> Components:
-    """Every part of the daemon, wired; ``listeners`` are extra ones (tests)."""
+    """Every part of the daemon, wired; ``listeners`` are extra ones (tests);
+    ``instance_id`` names this daemon in the fleet's list of instances."""
     sink = EventSink()
     reader = Store.open(db)
     writer = StoreWriter(Store.open(db))
     monitor = QueueMonitor(slots=cfg.upstream_parallel)
     upstream = OllamaUpstream(cfg.upstream)
-    live = LiveState(
-        reader=reader, writer=writer, limits=cfg.breaker_thresholds(), clock=clock, sink=sink
-    )
+    live = LiveState(reader=reader, writer=writer, limits=cfg.breaker_thresholds(), clock=clock,
+                     sink=sink, instance_id=instance_id)  # fmt: skip
     t = cfg.thresholds
     room = None
     if cfg.waiting_room.enabled:
@@ -107,7 +108,7 @@ def build(
                   incidents=incidents, metrics=metrics, clock=clock)  # fmt: skip
     dashboard = Dashboard(StatusStream(admin.snapshot))
     ticks = Ticks(cfg, monitor=monitor, live=live, writer=writer, sink=sink, clock=clock,
-                  started_at=started_at, room=room)  # fmt: skip
+                  started_at=started_at, room=room, instance_id=instance_id)  # fmt: skip
     alerts = AlertsListener(cfg, writer.store, clock, sink)
     systemd = SystemdListener()
     everyone: list[Any] = [

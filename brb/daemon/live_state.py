@@ -33,8 +33,12 @@ class LiveState:
         limits: Thresholds,
         clock: Callable[[], datetime],
         sink: EventSink,
+        instance_id: str | None = None,
     ) -> None:
+        """``instance_id``: this daemon's name in the fleet's list (the breaker
+        written to the store is the fleet's: see :meth:`Store.write_breaker`)."""
         self._reader = reader
+        self.instance_id = instance_id
         self._writer = writer
         self.limits = limits
         self._clock = clock
@@ -50,6 +54,7 @@ class LiveState:
                 self.breaker,
                 clock(),
                 ("deactivated", {"restart": True}),
+                instance_id=instance_id,
             )
         self._data_version = reader.data_version()
         self._diverting = breaker.is_diverting(self.override, self.breaker, clock())
@@ -83,7 +88,13 @@ class LiveState:
         if transition.active_seconds is not None:
             detail["active_seconds"] = round(transition.active_seconds, 3)
         log.warning("breaker %s: %s", transition.kind, transition.reason)
-        self._writer.submit(self._writer.store.write_breaker, new, at, (transition.kind, detail))
+        self._writer.submit(
+            self._writer.store.write_breaker,
+            new,
+            at,
+            (transition.kind, detail),
+            instance_id=self.instance_id,
+        )
         self._sink.publish(BreakerMoved(at, transition.kind, transition.reason, obs))
         self._check_edge(at, reason=transition.reason, obs=obs, source="breaker", who="brb")
 
@@ -92,8 +103,10 @@ class LiveState:
         at = self._clock()
         version = self._reader.data_version()
         if version != self._data_version:
-            self._data_version = version
+            # Read first: if the store can't be read now, the press state last seen
+            # stays, and the next poll tries again.
             new = self._reader.read_override()
+            self._data_version = version
             if new != self.override:
                 self.override = new
                 log.warning(

@@ -5,7 +5,8 @@ with the monitor's views, write a queue sample per model (an idle model once,
 not every second), flush the buffered logs and publish :class:`Ticked` and
 the day's :class:`BudgetSeen`; a few times a second, look for a press or
 release made by another process; every two seconds, the heartbeat (the
-address it names is learnt from :class:`DaemonReady`). Must not decide
+address it names is learnt from :class:`DaemonReady`), which also refreshes
+this instance's row in the fleet's list (its breaker and queue depth). Must not decide
 anything: the breaker and the listeners do.
 """
 
@@ -14,12 +15,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import time
 from collections.abc import Callable
 from datetime import datetime
 
 from brb import __version__
-from brb.adapters.store import QueueSample
+from brb.adapters.store import Instance, QueueSample
 from brb.config import BrbConfig
 from brb.core.budget import budget_day
 from brb.core.queueing import QueueView, observe
@@ -48,8 +50,10 @@ class Ticks:
         clock: Callable[[], datetime],
         started_at: datetime,
         room: LocalQueue | None = None,
+        instance_id: str | None = None,
     ) -> None:
         self._cfg = cfg
+        self._instance_id = instance_id
         self._monitor = monitor
         self._room = room
         self._live = live
@@ -68,14 +72,38 @@ class Ticks:
         self.heartbeat()
 
     def heartbeat(self) -> None:
+        at = self._clock()
         self._writer.submit(
             self._writer.store.write_heartbeat,
-            at=self._clock(),
+            at=at,
             pid=os.getpid(),
             version=__version__,
             listen=self._address,
             started_at=self._started_at,
         )
+        if self._instance_id is not None:
+            live = self._live
+            self._writer.submit(
+                self._writer.store.write_instance,
+                Instance(
+                    self._instance_id,
+                    socket.gethostname(),
+                    os.getpid(),
+                    __version__,
+                    self._address,
+                    self._started_at,
+                    at,
+                    HEARTBEAT_S,
+                    live.phase.value,
+                    live.last_observation.queue_depth,
+                    live.is_diverting,
+                ),  # fmt: skip
+            )
+
+    def leave(self) -> None:
+        """A clean stop: this instance leaves the fleet's list."""
+        if self._instance_id is not None:
+            self._writer.submit(self._writer.store.remove_instance, self._instance_id)
 
     async def poll_loop(self) -> None:
         while True:
