@@ -195,6 +195,11 @@ def test_two_instances_share_one_button_one_budget_and_one_incident(
     assert 0 < len(diverted) < REQUESTS  # the budget really was contended...
     assert {n % 2 for n in diverted} == {0, 1}  # ...by both instances
     with Store.open(pg_url) as store:
+        # an answer is settled just after it is sent: wait for the last of them
+        wait_for(
+            lambda: not store.query("SELECT id FROM ledger WHERE status = 'reserved'"),
+            "every diversion settled",
+        )
         rows = store.query("SELECT status, reserved_micro_usd, cost_micro_usd FROM ledger")
         snap = store.ledger.snapshot(store_day(store), LIMIT)
     assert len(rows) == len(diverted) == len(cloud.message_requests)
