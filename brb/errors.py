@@ -11,6 +11,7 @@ exit status, the HTTP front maps ``http_status`` to an Ollama-style
     ├── StoreError              the database is corrupt, foreign, locked or unwritable
     ├── BadRequest              HTTP 400: a client sent something brb cannot read
     │   ├── BodyTooLarge        HTTP 413
+    │   ├── UnsupportedEncoding HTTP 415: a Content-Encoding brb can't decode
     │   └── ConversionError     the cloud can't take this request faithfully: it stays local
     │       └── UnboundedCost   no honest upper bound on its cost: it stays local
     ├── UpstreamUnavailable     HTTP 502: Ollama can't be reached
@@ -59,6 +60,12 @@ class BadRequest(BrbError):
 
 class BodyTooLarge(BadRequest):
     http_status = 413
+
+
+class UnsupportedEncoding(BadRequest):
+    """A request body in a Content-Encoding brb can't decode (it is not passed on)."""
+
+    http_status = 415
 
 
 class ConversionError(BadRequest):

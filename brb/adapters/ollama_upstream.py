@@ -60,6 +60,10 @@ def forward_headers(
     return out
 
 
+# A body brb read and decoded goes on as plain bytes: its encoding and length are new.
+DECODED_BODY_DROP = _REQUEST_DROP | {"content-length", "content-encoding"}
+
+
 def response_headers(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
     """Upstream response headers to send on; length and encoding are the
     server's business (aiohttp sets them for what it actually writes)."""

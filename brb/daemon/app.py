@@ -221,7 +221,13 @@ async def serve(
     if on_daemon is not None:
         on_daemon(daemon)
     runner = web.AppRunner(
-        app, handle_signals=False, access_log=None, shutdown_timeout=daemon.drain_timeout_s
+        app,
+        handle_signals=False,
+        access_log=None,
+        shutdown_timeout=daemon.drain_timeout_s,
+        # Bodies arrive as sent: the front decodes what it reads (or answers 415),
+        # and everything else reaches Ollama byte for byte with its Content-Encoding.
+        auto_decompress=False,
     )
     await runner.setup()
     site = web.TCPSite(runner, cfg.listen_host, cfg.listen_port, reuse_address=True)

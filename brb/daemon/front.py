@@ -17,6 +17,7 @@ import json
 import logging
 import math
 import time
+import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -43,7 +44,7 @@ from brb.daemon.live_state import LiveState
 from brb.daemon.queue_monitor import QueueMonitor
 from brb.daemon.relay import LocalLeg
 from brb.daemon.store_writer import StoreWriter
-from brb.errors import BadRequest, BodyTooLarge, BrbError, UsageError
+from brb.errors import BadRequest, BodyTooLarge, BrbError, UnsupportedEncoding, UsageError
 from brb.estimation import estimate_body, read_body
 from brb.router import Router, RouteState
 
@@ -74,6 +75,49 @@ async def errors_middleware(
         raise
 
 
+MAX_JSON_DEPTH = 64  # deeper bodies are a 400: no client API nests this deep
+_ZLIB_WBITS = {
+    "gzip": 16 + zlib.MAX_WBITS,
+    "x-gzip": 16 + zlib.MAX_WBITS,
+    "deflate": zlib.MAX_WBITS,
+}
+
+
+def decode_body(raw: bytes, encoding: str, limit: int) -> bytes:
+    """The body without its Content-Encoding (gzip, deflate), at most ``limit`` bytes
+    decoded; any other encoding is a 415 (brb could not pass it on faithfully)."""
+    codings = [c.strip().lower() for c in encoding.split(",") if c.strip()]
+    for coding in reversed(codings):
+        if coding == "identity":
+            continue
+        wbits = _ZLIB_WBITS.get(coding)
+        if wbits is None:
+            raise UnsupportedEncoding(
+                f"Content-Encoding {coding!r} is not supported: send gzip, deflate or none"
+            )
+        d = zlib.decompressobj(wbits)
+        try:
+            out = d.decompress(raw, limit + 1)
+        except zlib.error:
+            raise BadRequest(f"the body is not valid {coding} data") from None
+        if len(out) > limit or d.unconsumed_tail:
+            raise BodyTooLarge(f"the decoded body is over max_body_bytes ({limit})")
+        raw = out
+    return raw
+
+
+def _check_depth(value: object, path: str) -> None:
+    """A 400 for JSON nested deeper than MAX_JSON_DEPTH (iterative: no recursion)."""
+    stack: list[tuple[object, int]] = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict | list):
+            if depth > MAX_JSON_DEPTH:
+                raise BadRequest(f"{path}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, depth + 1) for child in children)
+
+
 def parse_body(raw: bytes, path: str) -> dict[str, Any]:
     """The JSON object of an inference request, or a BadRequest saying what is wrong."""
     if not raw.strip():
@@ -88,6 +132,9 @@ def parse_body(raw: bytes, path: str) -> dict[str, Any]:
         raise BadRequest(
             f"{path}: malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
         ) from None
+    except RecursionError:
+        raise BadRequest(f"{path}: JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
+    _check_depth(body, path)
     if not isinstance(body, dict):
         raise BadRequest(f"{path}: the body must be a JSON object, not {type(body).__name__}")
     model = body.get("model")
@@ -95,6 +142,8 @@ def parse_body(raw: bytes, path: str) -> dict[str, Any]:
         raise BadRequest(f"{path}: model is required")
     if not isinstance(model, str):
         raise BadRequest(f"{path}: model must be a string")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in model):
+        raise BadRequest(f"{path}: model must not contain control characters (CR, LF, ...)")
     field = {
         "/api/chat": "messages",
         "/v1/chat/completions": "messages",
@@ -181,9 +230,10 @@ class Front:
                 f"request body of {request.content_length} bytes is over max_body_bytes ({limit})"
             )
         try:
-            return await request.read()  # aiohttp enforces client_max_size = max_body_bytes
+            raw = await request.read()  # aiohttp enforces client_max_size = max_body_bytes
         except web.HTTPRequestEntityTooLarge:
             raise BodyTooLarge(f"request body is over max_body_bytes ({limit})") from None
+        return decode_body(raw, request.headers.get("Content-Encoding", ""), limit)
 
     async def inference(self, request: web.Request) -> web.StreamResponse:
         self.in_flight += 1

@@ -24,7 +24,12 @@ import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 
-from brb.adapters.ollama_upstream import OllamaUpstream, forward_headers, response_headers
+from brb.adapters.ollama_upstream import (
+    DECODED_BODY_DROP,
+    OllamaUpstream,
+    forward_headers,
+    response_headers,
+)
 from brb.core.breaker import Observation
 from brb.core.pricing import Usage
 from brb.core.service_model import ServiceFigures
@@ -214,7 +219,10 @@ class LocalLeg:
             up = await self.upstream.open(
                 request.method,
                 request.path_qs,
-                forward_headers(request.headers),
+                # a body brb read was decoded: its length and encoding are aiohttp's to set
+                forward_headers(request.headers, DECODED_BODY_DROP)
+                if body is not None
+                else forward_headers(request.headers),
                 body if body is not None else (request.content if request.can_read_body else None),
             )
         except BaseException:

@@ -8,12 +8,16 @@ a traceback in the answer; and nothing reaches Ollama or the cloud. Sent raw
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import socket
+import zlib
 from typing import Any
 
 import pytest
 from daemon_rig import MODEL, Rig, StartRig
+
+from brb.daemon.front import MAX_JSON_DEPTH
 
 PATHS = ("/api/chat", "/api/generate", "/v1/chat/completions")
 CASES: list[tuple[str, bytes, str]] = [
@@ -32,8 +36,11 @@ CASES: list[tuple[str, bytes, str]] = [
 ]
 
 
-def assert_bad(rig: Rig, path: str, raw: bytes, says: str, status: int = 400) -> None:
-    answer = rig.post(path, raw, timeout_s=5.0)
+def assert_bad(
+    rig: Rig, path: str, raw: bytes, says: str, status: int = 400, *, gz: bool = False
+) -> None:
+    headers = {"Content-Encoding": "gzip"} if gz else None
+    answer = rig.post(path, raw, headers, timeout_s=5.0)
     assert answer.status == status, (path, raw, answer.text)
     assert answer.headers["content-type"].startswith("application/json")
     error = answer.json()["error"]
@@ -146,3 +153,67 @@ def test_bad_nested_shapes_never_500_even_when_pressed(idle: Rig, stream: bool) 
         else:
             assert answer.provider == "ollama", (path, body)
     assert idle.cloud_hits() == 0
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_control_characters_in_a_model_name_are_a_400(idle: Rig, path: str) -> None:
+    for model in ("llama3\r\nX-Injected: 1", "llama3\n", "llama\x00", "llama\x1b[31m", "l\x7f"):
+        raw = json.dumps({"model": model, "prompt": "x", "messages": []}).encode()
+        assert_bad(idle, path, raw, "control characters")
+    assert idle.ollama.received[path] == 0 and idle.cloud_hits() == 0
+
+
+def nested(depth: int) -> bytes:
+    return b'{"model": "llama3", "prompt": "x", "options": ' + b"[" * depth + b"]" * depth + b"}"
+
+
+@pytest.mark.parametrize("path", PATHS)
+def test_json_nested_past_the_limit_is_a_400(idle: Rig, path: str) -> None:
+    # the body is level 1, options level 2: MAX_JSON_DEPTH - 1 brackets fit exactly
+    assert_bad(idle, path, nested(MAX_JSON_DEPTH), "nested deeper")
+    fits = idle.post(path, nested(MAX_JSON_DEPTH - 1), timeout_s=5.0)
+    assert fits.provider == "ollama" and "nested deeper" not in fits.text  # brb let it by
+    assert idle.cloud_hits() == 0
+
+
+def test_json_nested_past_the_recursion_limit_is_a_400_not_a_500(start_brb: StartRig) -> None:
+    rig = start_brb()
+    for path in PATHS:
+        assert_bad(rig, path, nested(50_000), "nested deeper")
+    shallow = b'{"model": "llama3", "prompt": "x", "stream": false, "options": {"a": [[1]]}}'
+    assert rig.post("/api/generate", shallow).status == 200
+    assert sum(rig.ollama.received[p] for p in PATHS) == 1
+
+
+def encoded(coding: str, raw: bytes) -> bytes:
+    if coding == "gzip":
+        return gzip.compress(raw)
+    if coding == "deflate":
+        return zlib.compress(raw)
+    return raw
+
+
+@pytest.mark.parametrize("coding", ["gzip", "deflate"])
+def test_a_compressed_body_is_decoded_and_forwarded_plain(idle: Rig, coding: str) -> None:
+    body = {"model": MODEL, "prompt": "compressed hello", "stream": False}
+    answer = idle.post(
+        "/api/generate", encoded(coding, json.dumps(body).encode()), {"Content-Encoding": coding}
+    )
+    assert (answer.status, answer.provider) == (200, "ollama"), answer.text
+    assert idle.ollama.bodies[-1]["prompt"] == "compressed hello"  # Ollama read it as JSON
+
+
+@pytest.mark.parametrize("coding", ["br", "zstd", "compress", "bogus"])
+def test_an_encoding_brb_cannot_decode_is_a_415(idle: Rig, coding: str) -> None:
+    body = json.dumps({"model": MODEL, "prompt": "x"}).encode()
+    answer = idle.post("/api/generate", body, {"Content-Encoding": coding}, timeout_s=5.0)
+    assert answer.status == 415 and coding in answer.json()["error"], answer.text
+    assert idle.ollama.received["/api/generate"] == 0
+
+
+def test_a_gzip_bomb_or_broken_gzip_is_a_4xx(idle: Rig) -> None:
+    bomb = gzip.compress(b'{"model": "llama3", "prompt": "' + b"x" * 100_000 + b'"}')
+    assert len(bomb) < 4096
+    assert_bad(idle, "/api/generate", bomb, "max_body_bytes", status=413, gz=True)
+    assert_bad(idle, "/api/generate", b"not gzip at all", "not valid gzip", gz=True)
+    assert idle.ollama.received["/api/generate"] == 0
