@@ -57,6 +57,7 @@ class ModelCapabilities:
     exclusive_sampling: bool  # temperature and top_p may not be sent together
     context_window_tokens: int
     max_output_tokens: int
+    reasoning: bool = False  # takes a thinking / reasoning option (Ollama `think`)
 
 
 def _row(prefill: bool, sampling: bool, context: int, output: int) -> ModelCapabilities:
@@ -66,6 +67,7 @@ def _row(prefill: bool, sampling: bool, context: int, output: int) -> ModelCapab
         exclusive_sampling=True,
         context_window_tokens=context,
         max_output_tokens=output,
+        reasoning=True,  # extended thinking: every Claude 4 and 5 model
     )
 
 
@@ -127,3 +129,32 @@ def capabilities_for(model: str, api_version: str = DEFAULT_API_VERSION) -> Mode
     if api_version >= SAMPLING_REMOVED_SINCE and caps.sampling_params:
         caps = replace(caps, sampling_params=_NO_SAMPLING)
     return caps
+
+
+# --- OpenAI-compatible Chat Completions models ------------------------------------------
+#
+# Sources, read 2026-11-29: platform.openai.com/docs/guides/reasoning (the o-series
+# and GPT-5 family take `reasoning_effort` and refuse non-default `temperature` /
+# `top_p`: "Unsupported parameter"); the per-model pages for context windows. A
+# Chat Completions model never takes a prefill: a final assistant message is
+# context, not the start of the answer, so brb drops it as for Claude 4.6+.
+# Other OpenAI-compatible models (Groq, Together, vLLM, ...) get the generic row:
+# temperature and top_p (never top_k, which the API doesn't define), 128K / 16K.
+
+_REASONING_PREFIXES = ("o1", "o3", "o4", "gpt-5")
+OPENAI_GENERIC = ModelCapabilities(
+    accepts_prefill=False,
+    sampling_params=frozenset({"temperature", "top_p"}),
+    exclusive_sampling=False,
+    context_window_tokens=128 * _K,
+    max_output_tokens=16_384,
+)
+OPENAI_REASONING = replace(OPENAI_GENERIC, sampling_params=_NO_SAMPLING, reasoning=True)
+
+
+def openai_capabilities(model: str) -> ModelCapabilities:
+    """What an OpenAI-compatible ``model`` accepts (an ``org/`` prefix is ignored)."""
+    bare = model.strip().rsplit("/", 1)[-1]
+    if bare.startswith(_REASONING_PREFIXES):
+        return OPENAI_REASONING
+    return OPENAI_GENERIC
