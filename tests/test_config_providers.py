@@ -41,7 +41,7 @@ def test_yaml_order_is_the_chain_order_and_names_imply_kinds() -> None:
                     "kind": "openai",
                     "base_url": "https://api.groq.com/openai/v1/",
                     "model": "llama-3.3-70b-versatile",
-                },  # fmt: skip
+                },
                 "anthropic": {},
             }
         }
@@ -104,11 +104,11 @@ def test_an_anthropic_entry_maps_with_its_own_map_then_models_map() -> None:
         (
             {"openai": {"model": "m", "breaker": {"failure_threshold": 0}}},
             "providers.openai.breaker.failure_threshold",
-        ),  # fmt: skip
+        ),
         (
             {"openai": {"model": "m", "first_token_timeout_seconds": 0}},
             "providers.openai.first_token_timeout_seconds",
-        ),  # fmt: skip
+        ),
         ({"openai": {"model": "m", "base_url": "api.openai.com"}}, "providers.openai.base_url"),
         ({"openai": {"model": "m", "api_key_env": "sk-proj-abc123"}}, "NAME of an environment"),
         ({"openai": {"model": "m", "colour": "red"}}, "providers.openai.colour: unknown key"),

@@ -1,4 +1,4 @@
-"""brb's internal (Anthropic) request to Chat Completions, and the answers back, streamed and not."""
+"""brb's internal (Anthropic) request to Chat Completions, and the answers back."""
 
 from __future__ import annotations
 
@@ -90,7 +90,7 @@ def test_a_tool_conversation_with_an_image_keeps_its_shape() -> None:
                     "id": "call_1",
                     "type": "function",
                     "function": {"name": "weather", "arguments": '{"city": "Oslo"}'},
-                }  # fmt: skip
+                }
             ],
         },
         {"role": "tool", "tool_call_id": "call_1", "content": "rain"},
@@ -105,7 +105,7 @@ def test_a_tool_conversation_with_an_image_keeps_its_shape() -> None:
                 "parameters": {"type": "object"},
                 "description": "look it up",
             },
-        }  # fmt: skip
+        }
     ]
     assert (p["tool_choice"], p["parallel_tool_calls"]) == ("auto", False)
     assert "max_tokens" not in p and "stream" not in p
@@ -185,7 +185,7 @@ def test_thinking_asks_for_reasoning_only_where_the_model_reasons() -> None:
                             ],
                         }
                     ],
-                }  # fmt: skip
+                }
             ]
         ),
         params(messages=[{"role": "user", "content": [{"type": "document", "source": {}}]}]),
@@ -227,7 +227,7 @@ def test_a_completion_with_reasoning_and_tool_calls_reads_back() -> None:
                 "type": "function",
                 "function": {"name": "weather", "arguments": '{"city":"Oslo"}'},
             }
-        ],  # fmt: skip
+        ],
     )
     body["choices"][0]["finish_reason"] = "tool_calls"
     message = completion_to_message(body, json_tool=None)
@@ -282,7 +282,7 @@ def test_a_stream_becomes_anthropic_events_with_the_usage_from_the_last_chunk() 
                         }
                     ]
                 }
-            ),  # fmt: skip
+            ),
             chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"x":'}}]}),
             chunk({"tool_calls": [{"index": 0, "function": {"arguments": "1}"}}]}),
             chunk({}, finish="tool_calls"),
