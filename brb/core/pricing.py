@@ -1,4 +1,4 @@
-"""The dated price table of Anthropic models, and the cost of a request.
+"""The dated price table of cloud models (Anthropic, OpenAI), and the cost of a request.
 
 Owns: what a million tokens of each kind costs for each model, how a config
 override replaces a row, and the arithmetic from token counts to dollars
@@ -104,6 +104,33 @@ PRICE_TABLE: Mapping[str, ModelPrice] = {
     )
 }
 
+# OpenAI-compatible models (providers of kind openai). Source:
+# https://platform.openai.com/docs/pricing ("Text tokens", Standard tier), read
+# 2026-11-29, cross-checked with developers.openai.com/api/docs/pricing as
+# quoted by chatgptpricing-akr.pages.dev and aimodelcalc.pages.dev (2026).
+# OpenAI charges no cache writes (an uncached prompt token is an input token,
+# so the write rate is the input rate); cached prompt tokens are cache reads.
+# Where the sources disagree on the cached rate we keep the higher one: an
+# over-count costs a little headroom, an under-count breaks the budget.
+# Models served elsewhere (Groq, Together, OpenRouter, vLLM) are priced under
+# `pricing:` in the config; an unpriced provider model is skipped.
+OPENAI_PRICES_AS_OF = "2026-11-29"
+OPENAI_PRICES_SOURCE = "https://platform.openai.com/docs/pricing"
+_OPENAI_COMPATIBLE = (
+    ModelPrice("gpt-5", _p("1.25", "10", "1.25", "0.625")),
+    ModelPrice("gpt-5-mini", _p("0.25", "2", "0.25", "0.125")),
+    ModelPrice("gpt-5-nano", _p("0.05", "0.40", "0.05", "0.025")),
+    ModelPrice("gpt-4.1", _p("2", "8", "2", "0.50")),
+    ModelPrice("gpt-4.1-mini", _p("0.40", "1.60", "0.40", "0.10")),
+    ModelPrice("gpt-4.1-nano", _p("0.10", "0.40", "0.10", "0.025")),
+    ModelPrice("gpt-4o", _p("2.50", "10", "2.50", "1.25")),
+    ModelPrice("gpt-4o-mini", _p("0.15", "0.60", "0.15", "0.075")),
+    ModelPrice("o3", _p("2", "8", "2", "1")),
+    ModelPrice("o4-mini", _p("1.10", "4.40", "1.10", "0.55")),
+    ModelPrice("o3-mini", _p("1.10", "4.40", "1.10", "0.55")),
+)
+PRICE_TABLE = {**PRICE_TABLE, **{m.model: m for m in _OPENAI_COMPATIBLE}}
+
 # The current Sonnet: the original write-up chose Sonnet for its balance of
 # speed and quality.
 DEFAULT_CLOUD_MODEL = "claude-sonnet-5-5"
@@ -116,12 +143,13 @@ KNOWN_MISTAKES: Mapping[str, str] = {
     ),
 }
 
-_DATE_SUFFIX = re.compile(r"-(\d{8}|latest)$")
+_DATE_SUFFIX = re.compile(r"-(\d{8}|\d{4}-\d{2}-\d{2}|latest)$")
 
 
 def canonical_model(model: str) -> str:
-    """Strip a dated or ``-latest`` suffix : ``...-4-5-20251001`` -> ``...-4-5``."""
-    return _DATE_SUFFIX.sub("", model.strip())
+    """Strip a dated or ``-latest`` suffix (``...-4-5-20251001`` -> ``...-4-5``,
+    ``gpt-4o-2024-08-06`` -> ``gpt-4o``) and OpenRouter's ``openai/`` prefix."""
+    return _DATE_SUFFIX.sub("", model.strip().removeprefix("openai/"))
 
 
 def nearest_models(model: str, n: int = 3) -> list[str]:

@@ -83,9 +83,10 @@ def test_empty_and_whitespace_messages_are_dropped_and_same_roles_merged() -> No
     assert "system" not in req.params
 
 
-def test_a_conversation_must_start_with_the_user() -> None:
-    with pytest.raises(ConversionError, match="start with a user"):
-        convert(CHAT, chat(a("Hello! How can I help?"), u("hi")))
+def test_a_leading_greeting_is_carried_not_refused() -> None:
+    """[assistant, user] is diverted (tests/core/test_convert_greeting_thinking.py)."""
+    req = convert(CHAT, chat(a("Hello! How can I help?"), u("hi")))
+    assert texts(req) == [("user", ["hi"])] and "Hello! How can I help?" in req.params["system"]
 
 
 def test_no_user_message_stays_local() -> None:

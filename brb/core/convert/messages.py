@@ -7,6 +7,13 @@ answering exactly the ``tool_use`` blocks of the assistant turn right before,
 the first turn a user turn, and the final assistant turn sent as a prefill
 (trailing whitespace stripped) only to models that accept one. A conversation
 that can't be made to fit these rules raises ConversionError: it stays local.
+
+A conversation that opens with an assistant greeting (``[system, assistant,
+user]``, what chat UIs send) is carried faithfully, not refused: the
+greeting's text moves into the system prompt, quoted as what the assistant
+said first (:func:`split_greeting`), so the messages start with the user's
+turn and the model still knows what it already said. A leading assistant turn
+with tool calls or images is not a greeting and still stays local.
 Must not know which client API the turns came from.
 """
 
@@ -53,6 +60,24 @@ def normalize(turns: Iterable[Turn]) -> list[Turn]:
         else:
             turn.blocks.sort(key=lambda block: block["type"] == "tool_use")
     return merged
+
+
+GREETING_PREFIX = "You opened this conversation by saying:\n\n"
+
+
+def split_greeting(turns: list[Turn]) -> tuple[list[Turn], str | None]:
+    """Leading assistant turns (after normalize(): at most one) as greeting text."""
+    if not turns or turns[0].role != "assistant" or len(turns) < 2:
+        return turns, None
+    first = turns[0]
+    if any(block["type"] != "text" for block in first.blocks):
+        raise ConversionError("the conversation opens with an assistant turn that is not text")
+    return turns[1:], "".join(block["text"] for block in first.blocks)
+
+
+def greeting_note(greeting: str) -> str:
+    """The system-prompt paragraph that carries a leading assistant greeting."""
+    return GREETING_PREFIX + greeting
 
 
 def settle_final_turn(turns: list[Turn], *, accepts_prefill: bool) -> list[Turn]:

@@ -16,7 +16,15 @@ from brb.core.capabilities import ModelCapabilities
 from brb.errors import ConversionError
 
 from .images import check_image_limits
-from .messages import check_structure, has_tool_blocks, normalize, settle_final_turn, to_messages
+from .messages import (
+    check_structure,
+    greeting_note,
+    has_tool_blocks,
+    normalize,
+    settle_final_turn,
+    split_greeting,
+    to_messages,
+)
 from .request import JSON, ClientRequest, CloudRequest, Endpoint
 from .requests_ollama import parse_ollama_chat, parse_ollama_generate
 from .requests_openai import parse_openai_chat
@@ -25,6 +33,8 @@ from .token_bound import fixed_bound
 from .tools import json_tool
 from .trimming import trim_to_fit
 from .wire import require_object
+
+THINKING_BUDGET_TOKENS = 1024  # the smallest budget the Messages API accepts
 
 _PARSERS: dict[Endpoint, Callable[[JSON], ClientRequest]] = {
     Endpoint.OLLAMA_CHAT: parse_ollama_chat,
@@ -72,12 +82,16 @@ def build_cloud_request(
     # A forced tool choice is implemented by the API as its own prefill of the
     # assistant turn (tool use docs): ours would collide with it.
     forced = tool_choice is not None and tool_choice.get("type") in ("any", "tool")
-    accepts_prefill = caps.accepts_prefill and not forced
+    turns, greeting = split_greeting(normalize(client.turns))
+    thinking = client.expose_thinking and caps.reasoning and not forced
+    thinking = thinking and not has_tool_blocks(turns)  # past thinking blocks can't be replayed
+    accepts_prefill = caps.accepts_prefill and not forced and not thinking
 
-    turns = settle_final_turn(normalize(client.turns), accepts_prefill=accepts_prefill)
+    turns = settle_final_turn(turns, accepts_prefill=accepts_prefill)
     check_structure(turns)
 
-    system = "\n\n".join(part for part in client.system if part.strip()) or None
+    system_parts = [*client.system, *([greeting_note(greeting)] if greeting else [])]
+    system = "\n\n".join(part for part in system_parts if part.strip()) or None
     limit = caps.context_window_tokens
     if max_input_tokens is not None:
         limit = min(limit, max_input_tokens)
@@ -92,6 +106,15 @@ def build_cloud_request(
 
     params: JSON = {"model": cloud_model}
     params.update(fit_sampling(client.sampling, caps, default_max_tokens))
+    if thinking and caps.max_output_tokens > THINKING_BUDGET_TOKENS:
+        # Ollama `think`: the model's reasoning option, its thinking comes back as
+        # message.thinking. The budget is on top of the answer's own max_tokens, and
+        # thinking takes no sampling parameters (the API refuses them with it).
+        answer_tokens = int(params["max_tokens"])
+        for key in ("temperature", "top_p", "top_k"):
+            params.pop(key, None)
+        params["max_tokens"] = min(caps.max_output_tokens, answer_tokens + THINKING_BUDGET_TOKENS)
+        params["thinking"] = {"type": "enabled", "budget_tokens": THINKING_BUDGET_TOKENS}
     params["messages"] = to_messages(turns)
     if system is not None:
         params["system"] = system
