@@ -49,6 +49,8 @@ class AlertKind(StrEnum):
     BUDGET_PERCENT = "budget_percent"
     BUDGET_EXHAUSTED = "budget_exhausted"
     PROVIDER_ERRORS = "provider_errors"
+    PROVIDER_OPENED = "provider_opened"
+    PROVIDER_CLOSED = "provider_closed"
     ROLLOVER = "rollover"
     BUTTON = "button"
 
@@ -283,6 +285,52 @@ def provider_errors(
             "threshold": threshold,
             "last_error": last_error[:300],
         },
+    )
+
+
+def provider_incident(provider: str) -> str:
+    return f"brb-provider-{provider}"
+
+
+def provider_opened(
+    at: datetime, *, day: str, provider: str, failures: int, resting_s: float, last_error: str
+) -> Alert:
+    """A provider's circuit breaker opened: it is skipped until one probe succeeds."""
+    return Alert(
+        kind=AlertKind.PROVIDER_OPENED,
+        severity=Severity.WARNING,
+        title=f"brb: provider {provider} is failing ({failures} in a row): skipped for now",
+        text=f"Diverted requests go to the next provider, or the local queue. One request "
+        f"will probe {provider} again in {format_duration(resting_s)}. "
+        f"Last error: {last_error[:300]}",
+        at=at,
+        once_scope=day,
+        once_key=f"provider_opened:{provider}:{at.isoformat(timespec='seconds')}",
+        action=Action.TRIGGER,
+        incident=provider_incident(provider),
+        fields={
+            "provider": provider,
+            "failures": failures,
+            "resting_seconds": round(resting_s, 3),
+            "last_error": last_error[:300],
+        },
+    )
+
+
+def provider_closed(at: datetime, *, day: str, provider: str, down_s: float | None) -> Alert:
+    """A provider whose breaker had opened answered a probe: it is used again."""
+    down = f" after {format_duration(down_s)}" if down_s is not None else ""
+    return Alert(
+        kind=AlertKind.PROVIDER_CLOSED,
+        severity=Severity.INFO,
+        title=f"brb: provider {provider} answers again{down}",
+        text=f"A probe request succeeded; {provider} takes diverted requests again.",
+        at=at,
+        once_scope=day,
+        once_key=f"provider_closed:{provider}:{at.isoformat(timespec='seconds')}",
+        action=Action.RESOLVE,
+        incident=provider_incident(provider),
+        fields={"provider": provider, "down_seconds": None if down_s is None else round(down_s)},
     )
 
 

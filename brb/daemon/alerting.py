@@ -85,6 +85,7 @@ class Alerter:
         self._random = unit_random
         self._on_attempt = on_attempt
         self._rates: dict[str, ErrorRate] = {}
+        self._provider_opened_at: dict[str, datetime] = {}
         self._intake: asyncio.Queue[Alert] = asyncio.Queue(QUEUE_SIZE)
         self._queues: dict[str, asyncio.Queue[tuple[Alert, Request]]] = {
             n.name: asyncio.Queue(QUEUE_SIZE) for n in self._notifiers
@@ -187,6 +188,30 @@ class Alerter:
                     last_error=error,
                 )
             )
+
+    def provider_opened(
+        self, at: datetime, *, provider: str, failures: int, resting_s: float, last_error: str
+    ) -> None:
+        """A provider's breaker opened (not per failure: once per opening)."""
+        self._provider_opened_at[provider] = at
+        self._submit(
+            lambda: alerts.provider_opened(
+                at,
+                day=self._day(at),
+                provider=provider,
+                failures=failures,
+                resting_s=resting_s,
+                last_error=last_error,
+            )  # fmt: skip
+        )
+
+    def provider_closed(self, at: datetime, *, provider: str) -> None:
+        """A provider whose breaker had opened answered again."""
+        opened = self._provider_opened_at.pop(provider, None)
+        down_s = (at - opened).total_seconds() if opened is not None else None
+        self._submit(
+            lambda: alerts.provider_closed(at, day=self._day(at), provider=provider, down_s=down_s)
+        )
 
     def rollover(
         self, at: datetime, *, new_day: str, previous_day: str, previous_spend_usd: Decimal | float
