@@ -127,10 +127,14 @@ class Admin:
                 for model, v in views.items()
             },
             "wait_seconds": round(self.live.last_observation.wait_seconds, 3),
-            "providers": [
-                {**h, "resting_seconds": self.cloud.resting_s(h["name"])}
-                for h in self.health.report([p.name for p in self.cloud.providers], now)
-            ],
+            "providers": {
+                name: {**breaker, **health}
+                for (name, breaker), health in zip(
+                    self.cloud.chain.report(now).items(),
+                    self.health.report(self.cloud.chain.names, now),
+                    strict=True,
+                )
+            },
             "upstream": {"url": self.cfg.upstream, "version": self.upstream_version},
             "diversion_blocked_by": snap["diversion_blocked_by"],
             "instances": snap["instances"],

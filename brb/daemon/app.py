@@ -28,9 +28,9 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from brb import __version__
 from brb.adapters.store import locate
-from brb.config import BrbConfig, anthropic_key
+from brb.config import BrbConfig, ProviderSpec, provider_key
 from brb.daemon import components
-from brb.daemon.cloud import Provider
+from brb.daemon.chain import Provider, ProviderChain
 from brb.daemon.components import Components, Listener
 from brb.daemon.events import DaemonReady, DaemonStarted, DaemonStopping
 from brb.daemon.front import errors_middleware
@@ -56,8 +56,6 @@ class Daemon:
     listeners: list[Listener] = field(default_factory=list)  # extra ones (tests)
 
     def build(self) -> web.Application:
-        if self.providers is None:
-            self.providers = build_providers(self.cfg)
         # This daemon's name in the fleet's list of instances (one, with SQLite).
         instance_id = os.environ.get("BRB_INSTANCE_ID") or (
             f"{socket.gethostname()}:{self.cfg.listen_port or os.getpid()}"
@@ -65,7 +63,7 @@ class Daemon:
         self.parts: Components = components.build(
             self.cfg,
             self.db_path,
-            providers=self.providers,
+            chain=build_chain(self.cfg, self.providers),
             clock=self.clock,
             started_at=self.started_at,
             listeners=self.listeners,
@@ -123,7 +121,7 @@ class Daemon:
                 "listen": self.cfg.listen,
                 "upstream": self.cfg.upstream,
                 "upstream_version": version,
-                "providers": [p.name for p in c.providers],
+                "providers": c.chain.names,
             },
         )
         c.ticks.heartbeat()
@@ -160,8 +158,8 @@ class Daemon:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         await c.upstream.close()
-        for p in c.providers:
-            close = getattr(p, "close", None)
+        for link in c.chain:
+            close = getattr(link.provider, "close", None)
             if close is not None:
                 with contextlib.suppress(Exception):
                     await close()
@@ -185,22 +183,45 @@ class Daemon:
         c.reader.close()
 
 
-def build_providers(cfg: BrbConfig) -> list[Provider]:
-    """The provider chain from config: those with a key, in order."""
-    providers: list[Provider] = []
-    a = cfg.anthropic_provider()
-    key = anthropic_key(cfg)
-    if a is not None and key:
+def build_chain(cfg: BrbConfig, injected: list[Provider] | None = None) -> ProviderChain:
+    """The provider chain from config, in order: the entries that have a key.
+
+    ``injected`` adapters (the drill, benches) stand in for the entries of the
+    same name; the SDKs are imported only for entries that are used."""
+    by_name = {p.name: p for p in injected or []}
+    pairs: list[tuple[ProviderSpec, Provider]] = []
+    for spec in cfg.provider_chain():
+        if injected is not None:
+            if spec.name in by_name:
+                pairs.append((spec, by_name[spec.name]))
+            continue
+        key = provider_key(spec)
+        if not key:
+            log.warning(
+                "provider %s has no key (%s / credential %s): it is left out of the chain",
+                spec.name, " / ".join(spec.key_env_names), spec.credential,
+            )  # fmt: skip
+            continue
+        pairs.append((spec, _adapter(spec, key)))
+    if not pairs:
+        log.warning("no cloud provider has a key: nothing will be diverted")
+    return ProviderChain.of(pairs)
+
+
+def _adapter(spec: ProviderSpec, key: str) -> Provider:
+    if spec.kind == "anthropic":
         from brb.adapters.anthropic_provider import AnthropicProvider
 
-        providers.append(AnthropicProvider(api_key=key, base_url=a.base_url, timeout_s=a.timeout_s))
-    elif a is not None:
-        log.warning(
-            "no Anthropic key (%s / credential %s): nothing will be diverted",
-            " / ".join(a.key_env_names),
-            a.credential,
+        provider: Provider = AnthropicProvider(
+            api_key=key, base_url=spec.base_url, timeout_s=spec.timeout_s
         )
-    return providers
+        provider.name = spec.name
+        return provider
+    from brb.adapters.openai_provider import OpenAIProvider
+
+    return OpenAIProvider(
+        name=spec.name, api_key=key, base_url=spec.base_url, timeout_s=spec.timeout_s
+    )
 
 
 async def serve(

@@ -91,6 +91,7 @@ class Ticket:
 class ProviderChain:
     def __init__(self, links: Sequence[Link]) -> None:
         self.links = list(links)
+        self._by_name = {link.name: link for link in self.links}
 
     @classmethod
     def of(cls, pairs: Sequence[tuple[ProviderSpec, Provider]]) -> ProviderChain:
@@ -110,6 +111,9 @@ class ProviderChain:
     @property
     def names(self) -> list[str]:
         return [link.name for link in self.links]
+
+    def link(self, name: str) -> Link:
+        return self._by_name[name]
 
     def __iter__(self) -> Iterator[Link]:
         return iter(self.links)

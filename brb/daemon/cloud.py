@@ -1,61 +1,74 @@
-"""The cloud leg of a diverted request: reserve, convert, call, answer, settle.
+"""The cloud leg of a diverted request: the provider chain, reserve, convert, call, answer, settle.
 
-Owns what happens between "divert this" and the client's answer: the
-conversion to the provider's format, the worst-case reservation on disk
-before the first byte leaves, the call, the answer converted back (stream
-for stream), and settling the real cost (the money itself is
-:mod:`brb.daemon.spending`'s). The client's response is held until the
-provider's first real content arrives, so a provider failing
-before that falls back invisibly: :meth:`CloudLeg.serve` returns None and
-the caller sends the request to the local queue. After content has gone
-out, a failure ends the stream the way Ollama does (an ``{"error"}`` line).
+Owns what happens between "divert this" and the client's answer: walking
+the provider chain in order (:mod:`brb.daemon.chain`: an open breaker is
+skipped, a half-open one lets one probe through, a provider whose model has
+no price is skipped as ``unpriced_model``, one that can't take the request
+as converted is skipped too), the conversion to the provider's params, the
+worst-case reservation at that provider's model price on disk before the
+first byte leaves (one budget across the chain), the call, the answer
+converted back (stream for stream, or whole), settling the real cost (the
+money itself is :mod:`brb.daemon.spending`'s), and publishing what came of
+it: a settled cost, a provider failure, a breaker opening or closing.
+
+Every provider is read as a stream, whatever the client asked for, so its
+first content can be timed: none within ``first_token_timeout_seconds`` and
+the provider is abandoned for this request (its reservation released, a
+failure on its breaker) and the next one tried. The client's answer is held
+until the first real content, so every fall-through is invisible; when the
+whole chain fails :meth:`CloudLeg.serve` returns None and the caller sends
+the request to the local queue (never dropped). After content has gone out,
+a failure ends the stream the way the client's API does.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
 from aiohttp import web
 
 from brb.config import BrbConfig
 from brb.core import pricing
-from brb.core.capabilities import capabilities_for
+from brb.core.capabilities import ModelCapabilities, capabilities_for, openai_capabilities
 from brb.core.convert import CloudRequest, Endpoint, StreamRenderer, render_message
+from brb.core.convert.assemble import MessageAssembler
 from brb.core.pricing import Usage
-from brb.core.provider_backoff import Backoff, after_failure, after_success
+from brb.core.provider_breaker import Edge, Outcome, is_admissible
 from brb.core.reservation import plan_diversion
-from brb.daemon.events import EventSink, ProviderClosed, ProviderFailed, ProviderOpened, Settled
+from brb.daemon.chain import Link, Provider, ProviderChain, Ticket, outcome_of
+from brb.daemon.events import (
+    EventSink,
+    ProviderClosed,
+    ProviderFailed,
+    ProviderOpened,
+    ProviderProbing,
+    Settled,
+)
 from brb.daemon.leg import FALLBACK, CloudRoute, Declined, Leg, LegResult
 from brb.daemon.spending import Spending
 from brb.daemon.store_writer import StoreWriter
 from brb.errors import ConversionError, ProviderError
 
+__all__ = ["ANTHROPIC_MESSAGES", "CloudLeg", "Diversion", "Provider"]
+
 log = logging.getLogger(__name__)
 
 ANTHROPIC_MESSAGES = "/v1/messages"
-_IDLE = Backoff()
+UNPRICED = Declined("unpriced_model")
 _CONTENT_TYPES = {
     Endpoint.OLLAMA_CHAT: "application/x-ndjson",
     Endpoint.OLLAMA_GENERATE: "application/x-ndjson",
     Endpoint.OPENAI_CHAT: "text/event-stream",
 }
-
-
-class Provider(Protocol):
-    name: str
-    api_version: str
-
-    async def create(self, params: dict[str, Any]) -> tuple[dict[str, Any], str | None]: ...
-
-    def stream(self, params: dict[str, Any]) -> Any: ...  # AsyncIterator[dict]
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,79 +84,133 @@ class Diversion:
     headers: Mapping[str, str] = field(default_factory=dict)  # more headers for the answer
 
 
+@dataclass(slots=True)
+class _Attempt:
+    """What came of one admitted attempt, for its breaker."""
+
+    outcome: Outcome = Outcome.NEUTRAL
+    error: ProviderError | None = None
+
+    def failed(self, exc: ProviderError) -> None:
+        self.outcome, self.error = outcome_of(exc), exc
+
+
 class CloudLeg:
     def __init__(
         self,
         cfg: BrbConfig,
-        providers: Sequence[Provider],
+        chain: ProviderChain,
         writer: StoreWriter,
         clock: Callable[[], datetime],
         sink: EventSink,
     ) -> None:
         self.cfg = cfg
-        self.providers = list(providers)
+        self.chain = chain
         self.writer = writer
         self.clock = clock
         self.sink = sink
         self._prices = cfg.price_overrides()
         self.spending = Spending(cfg, writer, clock, sink)
-        self._by_name = {p.name: p for p in self.providers}
-        self._backoff: dict[str, Backoff] = {}
-        self._model_cache: dict[str, tuple[str, pricing.ModelPrice | None]] = {}
+        self._model_cache: dict[tuple[str, str], tuple[str, pricing.ModelPrice | None]] = {}
 
     def route(self, local_model: str) -> CloudRoute:
-        """Where a request for ``local_model`` would go now: the providers not resting
-        (in chain order), the cloud model and its price (memoised: on every request)."""
-        try:
-            cloud_model, price = self._model_cache[local_model]
-        except KeyError:
-            cloud_model = self.cfg.models.cloud_model_for(local_model)
-            price = pricing.price_for(cloud_model, self._prices)
-            if len(self._model_cache) < 4096:
-                self._model_cache[local_model] = (cloud_model, price)
-        now = time.monotonic()
-        names = tuple(
-            p.name for p in self.providers if not self._backoff.get(p.name, _IDLE).is_resting(now)
-        )
-        return CloudRoute(names, cloud_model, price)
+        """Where a request for ``local_model`` would go now: the providers whose breaker
+        would let it through (in chain order), and the model and price of the first of
+        them whose model has a price (none priced: ``unpriced_model``, it stays local)."""
+        now = self.clock()
+        names: list[str] = []
+        first: tuple[str, pricing.ModelPrice] | None = None
+        for link in self.chain:
+            if not is_admissible(link.circuit, now):
+                continue
+            names.append(link.name)
+            if first is None:
+                model, price = self._model_for(link, local_model)
+                if price is not None:
+                    first = (model, price)
+        if first is None:
+            fallback = self.chain.links[0].spec.cloud_model_for(local_model) if names else ""
+            return CloudRoute(tuple(names), fallback, None)
+        return CloudRoute(tuple(names), first[0], first[1])
 
-    def resting_s(self, provider: str) -> float:
-        """Seconds ``provider`` still rests after failures (0: it is tried)."""
-        b = self._backoff.get(provider, _IDLE)
-        return round(max(0.0, b.resting_until - time.monotonic()), 3)
+    def _model_for(self, link: Link, local_model: str) -> tuple[str, pricing.ModelPrice | None]:
+        """The provider's model for ``local_model`` and its price (memoised: every request)."""
+        key = (link.name, local_model)
+        try:
+            return self._model_cache[key]
+        except KeyError:
+            model = link.spec.cloud_model_for(local_model)
+            found = (model, pricing.price_for(model, self._prices))
+            if len(self._model_cache) < 4096:
+                self._model_cache[key] = found
+            return found
 
     async def serve(self, request: web.Request, d: Diversion) -> LegResult | Declined:
-        """Answer from the cloud, or decline (nothing sent): the request goes local."""
+        """Answer from the first provider that can, or decline (nothing sent): the request
+        goes local (``fallback`` once a provider was tried; else why none could take it)."""
         t0 = time.monotonic()
+        declined: Declined | None = None
         for name in d.route.providers:
-            provider = self._by_name[name]
+            link = self.chain.link(name)
+            if not is_admissible(link.circuit, self.clock()):
+                continue
+            plan = self._plan_for(link, d)
+            if isinstance(plan, Declined):
+                declined = declined or plan
+                continue
+            declined = FALLBACK
+            ticket = self.chain.admit(link, self.clock())
+            if ticket is None:
+                continue
+            if ticket.is_probe:
+                self.sink.publish(ProviderProbing(self.clock(), link.name))
+            attempt = _Attempt()
             try:
-                plan = self._plan(d, provider)
-            except ConversionError as exc:
-                log.info("not diverting %s request: %s", d.endpoint, exc)
-                return Declined(exc.reason)
-            except Exception:  # a conversion bug must not cost the client its answer
-                log.exception("converting a %s request failed: it stays local", d.endpoint)
-                return FALLBACK
-            if not await self._reserve(plan, d, provider):
-                return FALLBACK
-            result = await self._call(request, plan, d, provider, t0)
+                if not await self._reserve(plan, d, link):
+                    continue  # a cheaper provider further down may still fit the budget
+                result = await self._call(request, plan, d, link, attempt, t0)
+            finally:
+                self._record(ticket, attempt)
             if result is not None:
                 return result
-        return FALLBACK
+        return declined or FALLBACK
+
+    def _record(self, ticket: Ticket, attempt: _Attempt) -> None:
+        link, at = ticket.link, self.clock()
+        edge = self.chain.record(ticket, attempt.outcome, at, error=attempt.error)
+        c = link.circuit
+        if edge in (Edge.OPENED, Edge.REOPENED) and c.open_until is not None:
+            self.sink.publish(
+                ProviderOpened(at, link.name, (c.open_until - at).total_seconds(), c.failures,
+                               c.open_until, c.last_error, reopened=edge is Edge.REOPENED)
+            )  # fmt: skip
+        elif edge is Edge.CLOSED:
+            self.sink.publish(ProviderClosed(at, link.name))
 
     # --- planning and money ----------------------------------------------------
 
-    def _plan(self, d: Diversion, provider: Provider) -> _Plan:
-        cloud_model, price = d.route.cloud_model, d.route.price
+    def _plan_for(self, link: Link, d: Diversion) -> _Plan | Declined:
+        """The plan for this provider, or why it is skipped (logged)."""
+        cloud_model, price = self._model_for(link, d.local_model)
         if price is None:
-            raise ConversionError(f"no price known for {cloud_model}")
+            log.info("%s skipped: %s has no price (unpriced_model)", link.name, cloud_model)
+            return UNPRICED
+        try:
+            return self._plan(d, link, cloud_model, price)
+        except ConversionError as exc:
+            log.info("%s skipped for this %s request: %s", link.name, d.endpoint, exc)
+            return Declined(exc.reason)
+        except Exception:  # a conversion bug must not cost the client its answer
+            log.exception("converting a %s request for %s failed", d.endpoint, link.name)
+            return FALLBACK
+
+    def _plan(self, d: Diversion, link: Link, cloud_model: str, price: pricing.ModelPrice) -> _Plan:
         plan = plan_diversion(
             d.endpoint,
             d.body,
             cloud_model=cloud_model,
             price=price,
-            caps=capabilities_for(cloud_model, provider.api_version),
+            caps=_capabilities(link, cloud_model),
             default_max_tokens=self.cfg.models.max_tokens,
             max_input_tokens=self.cfg.models.max_input_tokens,
         )
@@ -152,11 +219,11 @@ class CloudLeg:
             uuid.uuid4().hex,
         )  # fmt: skip
 
-    async def _reserve(self, plan: _Plan, d: Diversion, provider: Provider) -> bool:
+    async def _reserve(self, plan: _Plan, d: Diversion, link: Link) -> bool:
         return await self.spending.reserve(
             plan.request_id,
             plan.worst_usd,
-            provider=provider.name,
+            provider=link.name,
             endpoint=d.endpoint,
             session=d.session,
             local_model=d.local_model,
@@ -164,30 +231,179 @@ class CloudLeg:
         )
 
     def _settle(
-        self, plan: _Plan, provider: str, usage: Usage, started: float, outcome: str
+        self, plan: _Plan, link: Link, usage: Usage, started: float, outcome: str
     ) -> Decimal:
         at = self.clock()
-        before = self._backoff.get(provider)
-        if before is not None:
-            self._backoff[provider] = after_success(before)
-            if before.resting_until:
-                self.sink.publish(ProviderClosed(at, provider))
         latency = time.monotonic() - started
         cost = self.spending.settle(plan.request_id, plan.price, usage, latency, outcome)
-        self.sink.publish(Settled(at, provider, plan.cloud_model, cost, usage, latency, outcome))
+        self.sink.publish(Settled(at, link.name, plan.cloud_model, cost, usage, latency, outcome))
         return cost
 
-    def _release(self, plan: _Plan, outcome: str) -> None:
-        self.spending.release(plan.request_id, outcome)
+    def _failed(self, plan: _Plan, link: Link, exc: ProviderError) -> None:
+        """The provider failed before anything reached the client: give the money back."""
+        self.spending.release(plan.request_id, f"provider_error:{exc.status or 'network'}")
+        level = logging.WARNING if exc.retryable else logging.ERROR
+        log.log(
+            level,
+            "%s failed (%s, request-id %s), falling back to the next provider: %s%s",
+            link.name,
+            exc.status or "no status",
+            exc.request_id or "-",
+            exc,
+            "" if exc.retryable else " — a conversion or config fault, please report",
+        )
+        self.sink.publish(_failure(self.clock(), link.name, exc))
 
     # --- the call ----------------------------------------------------------------
+
+    async def _call(
+        self,
+        request: web.Request,
+        plan: _Plan,
+        d: Diversion,
+        link: Link,
+        attempt: _Attempt,
+        t0: float,
+    ) -> LegResult | None:
+        """One provider's answer, streamed or whole; None: it failed before any byte went out.
+        ``t0``: when the cloud leg took the request (its latency starts there)."""
+        started = time.monotonic()
+        renderer = (
+            StreamRenderer(Endpoint(d.endpoint), plan.req, now=self.clock())
+            if plan.req is not None
+            else None
+        )
+        whole = None if plan.is_stream else MessageAssembler()
+        held: list[bytes] = []
+        response: web.StreamResponse | None = None
+        usage = Usage()
+        has_content = False
+        deadline = started + link.spec.first_token_timeout_s
+        events = link.provider.stream(plan.params)
+        iterator = events.__aiter__()
+        try:
+            while True:
+                try:
+                    if has_content:
+                        event = await iterator.__anext__()
+                    else:
+                        event = await asyncio.wait_for(
+                            iterator.__anext__(), max(0.0, deadline - time.monotonic())
+                        )
+                except StopAsyncIteration:
+                    break
+                except TimeoutError:
+                    raise ProviderError(
+                        f"{link.name} sent no content within "
+                        f"first_token_timeout_seconds ({link.spec.first_token_timeout_s:g})",
+                        retryable=True,
+                    ) from None
+                usage = _merge_usage(usage, event)
+                if renderer is None:
+                    if event.get("type") == "error":
+                        raise _stream_error(event)
+                    frames = [_sse(event)]
+                    has_content = has_content or event.get("type") == "content_block_delta"
+                else:
+                    elapsed = int((time.monotonic() - started) * 1e9)
+                    frames = renderer.feed(event, now=self.clock(), elapsed_ns=elapsed)
+                    has_content = renderer.has_content
+                if whole is not None:
+                    whole.feed(event)
+                    continue
+                if response is None:
+                    held.extend(frames)
+                    if not has_content:
+                        continue
+                    response = await self._open_stream(request, plan, d, link)
+                    frames, held = held, []
+                for frame in frames:
+                    await response.write(frame)
+        except ConversionError as exc:  # brb's side of the wire, before anything was sent
+            log.warning("%s request not sent to %s: %s", d.endpoint, link.name, exc)
+            self.spending.release(plan.request_id, "not_sent")
+            return None
+        except ProviderError as exc:
+            attempt.failed(exc)
+            if response is None:
+                if has_content:  # a whole answer cut short: the tokens were made
+                    latency = time.monotonic() - started
+                    cut = "error_before_answer"
+                    self.spending.settle(plan.request_id, plan.price, usage, latency, cut)
+                    self.sink.publish(_failure(self.clock(), link.name, exc))
+                else:
+                    self._failed(plan, link, exc)
+                return None
+            log.warning("%s failed mid-stream after content was sent: %s", link.name, exc)
+            self.sink.publish(_failure(self.clock(), link.name, exc, midstream=True))
+            await response.write(_error_frame(renderer, str(exc)))
+            self._settle(plan, link, usage, started, "error_midstream")
+            await response.write_eof()
+            return self._result(response, plan, d, link, usage, t0, "error")
+        except (ConnectionResetError, ConnectionError, asyncio.CancelledError):
+            # The client went away: charge what the provider produced, or give it back.
+            attempt.outcome = Outcome.SUCCESS if has_content else Outcome.NEUTRAL
+            if has_content or usage.input_tokens:  # the provider has started: it charges
+                self._settle(plan, link, usage, started, "client_gone")
+            else:
+                self.spending.release(plan.request_id, "client_gone")
+            raise
+        finally:
+            aclose = getattr(events, "aclose", None)
+            if aclose is not None:  # stop reading the provider's stream, whatever happened
+                await aclose()
+        attempt.outcome = Outcome.SUCCESS
+        if whole is not None:
+            try:
+                answer = self._whole(whole.result(), plan, d, link, usage, started)
+                return self._result(answer, plan, d, link, usage, t0)
+            except Exception:  # a rendering bug is brb's: the client still gets an answer
+                log.exception("rendering a %s answer failed: it is answered locally", d.endpoint)
+                return None
+        if response is None:  # a stream with no content at all (e.g. empty reply)
+            response = await self._open_stream(request, plan, d, link)
+            for frame in held:
+                await response.write(frame)
+        self._settle(plan, link, usage, started, "ok")
+        await response.write_eof()
+        return self._result(response, plan, d, link, usage, t0)
+
+    def _whole(
+        self,
+        message: dict[str, Any],
+        plan: _Plan,
+        d: Diversion,
+        link: Link,
+        usage: Usage,
+        started: float,
+    ) -> web.Response:
+        cost = self._settle(plan, link, usage, started, "ok")
+        if plan.req is None:
+            body = message
+        else:
+            body = render_message(
+                Endpoint(d.endpoint),
+                message,
+                plan.req,
+                now=self.clock(),
+                elapsed_ns=int((time.monotonic() - started) * 1e9),
+            )
+        headers = self._headers(plan, link, d)
+        headers["X-BRB-Cost-USD"] = f"{cost:.6f}"
+        response = web.Response(
+            body=json.dumps(body).encode(),
+            status=200,
+            content_type="application/json",
+            headers=headers,
+        )
+        return response
 
     def _result(
         self,
         response: web.StreamResponse,
         plan: _Plan,
         d: Diversion,
-        provider: Provider,
+        link: Link,
         usage: Usage,
         t0: float,
         outcome: str = "ok",
@@ -195,8 +411,8 @@ class CloudLeg:
         return LegResult(
             response,
             Leg.CLOUD,
-            provider.name,
-            provider.name,
+            link.name,
+            link.name,
             plan.cloud_model,
             response.status,
             d.reason,
@@ -205,154 +421,17 @@ class CloudLeg:
             outcome=outcome,
         )
 
-    async def _call(
-        self, request: web.Request, plan: _Plan, d: Diversion, provider: Provider, t0: float
-    ) -> LegResult | None:
-        """``t0``: when the cloud leg took the request (its latency starts there)."""
-        started = time.monotonic()
-        try:
-            if plan.is_stream:
-                return await self._stream(request, plan, d, provider, started, t0)
-            message, request_id = await provider.create(plan.params)
-        except ProviderError as exc:
-            self._failed(plan, provider, exc)
-            return None
-        except ConversionError as exc:  # brb's side of the wire: not the provider's failure
-            log.warning("%s request not sent: %s; it stays local", d.endpoint, exc)
-            self._release(plan, "not_sent")
-            return None
-        usage = Usage().updated(message.get("usage"))
-        cost = self._settle(plan, provider.name, usage, started, "ok")
-        if plan.req is None:
-            body = message
-        else:
-            try:
-                body = render_message(
-                    Endpoint(d.endpoint),
-                    message,
-                    plan.req,
-                    now=self.clock(),
-                    elapsed_ns=int((time.monotonic() - started) * 1e9),
-                )
-            except Exception:  # a rendering bug is brb's: the client still gets an answer
-                log.exception("rendering a %s answer failed: it is answered locally", d.endpoint)
-                return None
-        headers = self._headers(plan, provider, d)
-        headers["X-BRB-Cost-USD"] = f"{cost:.6f}"
-        if request_id:
-            headers["X-BRB-Provider-Request-Id"] = request_id
-        response = web.Response(
-            body=json.dumps(body).encode(),
-            status=200,
-            content_type="application/json",
-            headers=headers,
-        )
-        return self._result(response, plan, d, provider, usage, t0)
-
-    def _failed(self, plan: _Plan, provider: Provider, exc: ProviderError) -> None:
-        self._release(plan, f"provider_error:{exc.status or 'network'}")
-        if exc.retryable:
-            now = time.monotonic()
-            before = self._backoff.get(provider.name, _IDLE)
-            b = self._backoff[provider.name] = after_failure(before, now, exc.retry_after_s)
-            if b.is_resting(now):
-                log.warning("%s rests %.1fs after %d failure(s) in a row", provider.name,
-                            b.resting_until - now, b.failures)  # fmt: skip
-                if b.resting_until != before.resting_until:
-                    opened = ProviderOpened(
-                        self.clock(), provider.name, b.resting_until - now, b.failures
-                    )
-                    self.sink.publish(opened)
-        level = logging.WARNING if exc.retryable else logging.ERROR
-        log.log(
-            level,
-            "%s failed (%s, request-id %s), falling back: %s%s",
-            provider.name,
-            exc.status or "no status",
-            exc.request_id or "-",
-            exc,
-            "" if exc.retryable else " — a conversion or config fault, please report",
-        )
-        self.sink.publish(_failure(self.clock(), provider.name, exc))
-
-    async def _stream(
-        self,
-        request: web.Request,
-        plan: _Plan,
-        d: Diversion,
-        provider: Provider,
-        started: float,
-        t0: float,
-    ) -> LegResult | None:
-        renderer = (
-            StreamRenderer(Endpoint(d.endpoint), plan.req, now=self.clock())
-            if plan.req is not None
-            else None
-        )
-        held: list[bytes] = []
-        response: web.StreamResponse | None = None
-        usage = Usage()
-        events = provider.stream(plan.params)
-        try:
-            async for event in events:
-                usage = _merge_usage(usage, event)
-                if renderer is None:
-                    frames = [_sse(event)]
-                    has_content = event.get("type") == "content_block_delta"
-                else:
-                    frames = renderer.feed(
-                        event, now=self.clock(), elapsed_ns=int((time.monotonic() - started) * 1e9)
-                    )
-                    has_content = renderer.has_content
-                if response is None:
-                    held.extend(frames)
-                    if not has_content:
-                        continue
-                    response = await self._open_stream(request, plan, d, provider)
-                    frames, held = held, []
-                for frame in frames:
-                    await response.write(frame)
-        except ConversionError as exc:  # raised before anything was sent
-            log.warning("%s request not sent: %s; it stays local", d.endpoint, exc)
-            self._release(plan, "not_sent")
-            return None
-        except ProviderError as exc:
-            if response is None:
-                self._failed(plan, provider, exc)
-                return None
-            log.warning("%s failed mid-stream after content was sent: %s", provider.name, exc)
-            self.sink.publish(_failure(self.clock(), provider.name, exc, midstream=True))
-            await response.write(_error_frame(renderer, str(exc)))
-            self._settle(plan, provider.name, usage, started, "error_midstream")
-            await response.write_eof()
-            return self._result(response, plan, d, provider, usage, t0, "error")
-        except (ConnectionResetError, ConnectionError):
-            # The client went away: charge what the provider produced.
-            self._settle(plan, provider.name, usage, started, "client_gone")
-            raise
-        finally:
-            aclose = getattr(events, "aclose", None)
-            if aclose is not None:  # stop reading the provider's stream, whatever happened
-                await aclose()
-        if response is None:  # a stream with no content at all (e.g. empty reply)
-            response = await self._open_stream(request, plan, d, provider)
-            for frame in held:
-                await response.write(frame)
-        self._settle(plan, provider.name, usage, started, "ok")
-        await response.write_eof()
-        return self._result(response, plan, d, provider, usage, t0)
-
     async def _open_stream(
-        self, request: web.Request, plan: _Plan, d: Diversion, provider: Provider
+        self, request: web.Request, plan: _Plan, d: Diversion, link: Link
     ) -> web.StreamResponse:
         ctype = _CONTENT_TYPES.get(d.endpoint, "text/event-stream")  # type: ignore[call-overload]
-        response = web.StreamResponse(status=200, headers=self._headers(plan, provider, d))
+        response = web.StreamResponse(status=200, headers=self._headers(plan, link, d))
         response.content_type = ctype
         await response.prepare(request)
         return response
 
-    def _headers(self, plan: _Plan, provider: Provider, d: Diversion) -> dict[str, str]:
-        headers = {**d.headers, "X-BRB-Provider": provider.name, "X-BRB-Model": plan.cloud_model}
+    def _headers(self, plan: _Plan, link: Link, d: Diversion) -> dict[str, str]:
+        headers = {**d.headers, "X-BRB-Provider": link.name, "X-BRB-Model": plan.cloud_model}
         if d.reason:
             headers["X-BRB-Route"] = d.reason
         if plan.req is not None and plan.req.trimmed_turns:
@@ -371,10 +450,27 @@ class _Plan:
     request_id: str
 
 
+def _capabilities(link: Link, cloud_model: str) -> ModelCapabilities:
+    if link.spec.kind == "anthropic":
+        return capabilities_for(cloud_model, link.provider.api_version)
+    return openai_capabilities(cloud_model)
+
+
 def _failure(at: datetime, provider: str, exc: ProviderError, *, midstream: bool = False
              ) -> ProviderFailed:  # fmt: skip
     return ProviderFailed(at, provider, exc.status, str(exc), exc.retryable, exc.request_id,
                           midstream)  # fmt: skip
+
+
+def _stream_error(event: dict[str, Any]) -> ProviderError:
+    error = event.get("error") or {}
+    kind = str(error.get("type", "api_error"))
+    status = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 500}.get(kind)
+    return ProviderError(
+        f"the cloud stream failed: {kind}: {error.get('message') or kind}",
+        status=status,
+        retryable=status is not None or kind not in ("invalid_request_error",),
+    )
 
 
 def _merge_usage(usage: Usage, event: dict[str, Any]) -> Usage:

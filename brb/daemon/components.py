@@ -20,7 +20,8 @@ from brb.adapters.store import Store
 from brb.config import BrbConfig
 from brb.core.waiting_room import RoomRules
 from brb.daemon.admin import Admin
-from brb.daemon.cloud import CloudLeg, Provider
+from brb.daemon.chain import ProviderChain
+from brb.daemon.cloud import CloudLeg
 from brb.daemon.dashboard import Dashboard
 from brb.daemon.events import EventSink, RolledOver
 from brb.daemon.front import Front
@@ -56,7 +57,7 @@ class Components:
     writer: StoreWriter  # every write, on its own thread
     monitor: QueueMonitor
     upstream: OllamaUpstream
-    providers: tuple[Provider, ...]
+    chain: ProviderChain
     live: LiveState
     local: LocalLeg
     cloud: CloudLeg
@@ -74,7 +75,7 @@ def build(
     cfg: BrbConfig,
     db: Path | str,
     *,
-    providers: Sequence[Provider],
+    chain: ProviderChain,
     clock: Callable[[], datetime],
     started_at: datetime,
     listeners: Sequence[Listener] = (),
@@ -96,7 +97,7 @@ def build(
                           probe_every_s=PROBE_EVERY_S)  # fmt: skip
         room = LocalQueue(slots=cfg.upstream_parallel, rules=rules)
     local = LocalLeg(upstream, monitor, live, clock, room)
-    cloud = CloudLeg(cfg, providers, writer, clock, sink)
+    cloud = CloudLeg(cfg, chain, writer, clock, sink)
     front = Front(cfg, live=live, monitor=monitor, local=local, cloud=cloud, writer=writer,
                   clock=clock, sink=sink)  # fmt: skip
     metrics = Metrics()
@@ -132,6 +133,6 @@ def build(
 
     rollover = RolloverWatch(cfg, writer.store, rolled_over)
     return Components(
-        cfg, sink, reader, writer, monitor, upstream, tuple(providers), live, local, cloud,
+        cfg, sink, reader, writer, monitor, upstream, chain, live, local, cloud,
         front, admin, dashboard, ticks, rollover, alerts, systemd, room,
     )  # fmt: skip

@@ -22,8 +22,9 @@ event                   published by
 :class:`RequestDone`    the front, once per answered inference request (its row)
 :class:`Settled`        the cloud leg, when a diverted request's cost is settled
 :class:`ProviderFailed` the cloud leg, when a provider call fails
-:class:`ProviderOpened` the cloud leg, when a provider starts resting after failures
-:class:`ProviderClosed` the cloud leg, when a resting provider answers again
+:class:`ProviderOpened` the cloud leg, when a provider's breaker opens (or reopens)
+:class:`ProviderProbing` the cloud leg, when an open breaker lets its one probe out
+:class:`ProviderClosed` the cloud leg, when a probe succeeds and the breaker closes
 :class:`BreakerMoved`   the live state, on a breaker transition (active/standby)
 :class:`DivertingStarted`  the live state, when brb starts diverting (breaker,
                         press, ...): the "activated" edge
@@ -118,17 +119,30 @@ class ProviderFailed(Event):
 
 @dataclass(frozen=True, slots=True)
 class ProviderOpened(Event):
-    """A provider rests (is skipped) after failures in a row."""
+    """A provider's breaker opened after failures in a row: it is skipped until
+    ``open_until``, then one request probes it. ``reopened``: a failed probe
+    opened it again (still the same outage: no new alert)."""
 
     at: datetime
     provider: str
     resting_s: float
     failures: int
+    open_until: datetime | None = None
+    last_error: str | None = None
+    reopened: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderProbing(Event):
+    """A provider's cooldown is over: one request probes it (half-open)."""
+
+    at: datetime
+    provider: str
 
 
 @dataclass(frozen=True, slots=True)
 class ProviderClosed(Event):
-    """A provider that had failed answered again."""
+    """A provider whose breaker had opened answered a probe: it is used again."""
 
     at: datetime
     provider: str

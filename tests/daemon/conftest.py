@@ -27,6 +27,8 @@ from playwright.sync_api import Browser, sync_playwright
 
 from brb.sim.anthropic import DEFAULT_API_KEY, FakeAnthropic
 from brb.sim.ollama import FakeOllama
+from brb.sim.openai import DEFAULT_API_KEY as OPENAI_API_KEY
+from brb.sim.openai import FakeOpenAI
 
 # Prefer `from daemon_rig import ...` in tests: the module name `conftest` is shared
 # with other test directories, and whichever conftest pytest loaded last holds it.
@@ -56,6 +58,7 @@ def start_brb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Start
     ``listeners`` are extra event listeners (objects with ``subscribe(sink)``).
     Everything is stopped at the end of the test, and a daemon error fails it."""
     monkeypatch.setenv(KEY_ENV, DEFAULT_API_KEY)
+    monkeypatch.setenv("OPENAI_API_KEY", OPENAI_API_KEY)
     monkeypatch.delenv("ANTHROPIC_API_KEY", raising=False)
     monkeypatch.delenv("BRB_ADMIN_TOKEN", raising=False)
     monkeypatch.delenv("BRB_CONFIG", raising=False)
@@ -65,6 +68,7 @@ def start_brb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Start
         *,
         ollama: FakeOllama | None = None,
         anthropic: FakeAnthropic | None = None,
+        openai: FakeOpenAI | None = None,
         db: Path | None = None,
         listeners: list[Any] | None = None,
         **settings: Any,
@@ -75,6 +79,7 @@ def start_brb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Start
             settings,
             db or tmp_path / f"brb{len(running)}.db",
             listeners,
+            openai,
         )
         running.append(r)
         return r.start()

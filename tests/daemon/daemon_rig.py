@@ -40,6 +40,7 @@ from brb.config import BrbConfig, parse
 from brb.daemon.app import serve as run_daemon
 from brb.sim.anthropic import DEFAULT_REPLY, FakeAnthropic
 from brb.sim.ollama import FakeOllama
+from brb.sim.openai import FakeOpenAI
 from brb.sim.server import serve
 
 START_TIMEOUT_S = 15.0
@@ -49,6 +50,7 @@ LOCAL_REPLY = "a local answer from the fake ollama"
 LOCAL_TEXT = " ".join([LOCAL_REPLY] * 3)  # the fake repeats its reply once per chunk (3)
 CLOUD_REPLY = DEFAULT_REPLY
 MODEL = "llama3"
+OPENAI_MODEL = "gpt-4o-mini"  # the rig's second provider's model (priced in the table)
 # Idle by default: thresholds no test traffic reaches unless a test lowers them.
 DEFAULTS: dict[str, Any] = {
     "listen": "127.0.0.1:0",
@@ -58,8 +60,10 @@ DEFAULTS: dict[str, Any] = {
 
 
 def merged(base: Mapping[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
-    """``over`` laid onto ``base``, mappings merged key by key."""
-    out = dict(base)
+    """``over`` laid onto ``base``, mappings merged key by key; ``over``'s keys come
+    first, in its order (YAML order is the provider chain's order)."""
+    out = {key: base[key] for key in over if key in base}
+    out.update((key, value) for key, value in base.items() if key not in over)
     for key, value in over.items():
         if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
             out[key] = merged(out[key], value)
@@ -167,6 +171,7 @@ class Rig:
     cfg: BrbConfig
     started_at: datetime
     stop: Callable[[], BaseException | None] = field(repr=False, default=lambda: None)
+    openai: FakeOpenAI | None = None  # a second provider, ``openai``, when the test asks
 
     # raw HTTP, synchronous -------------------------------------------------------------
 
@@ -307,7 +312,9 @@ class Running:
         settings: Mapping[str, Any],
         db: Path,
         listeners: list[Any] | None = None,
+        openai: FakeOpenAI | None = None,
     ) -> None:
+        self.openai = openai
         self.ollama = ollama
         self.anthropic = anthropic
         self.settings = settings
@@ -322,12 +329,15 @@ class Running:
 
     async def _main(self) -> None:
         try:
-            async with serve(self.ollama.app()) as ou, serve(self.anthropic.app()) as au:
+            async with contextlib.AsyncExitStack() as stack:
+                ou = await stack.enter_async_context(serve(self.ollama.app()))
+                au = await stack.enter_async_context(serve(self.anthropic.app()))
+                providers: dict[str, Any] = {"anthropic": {"base_url": au}}
+                if self.openai is not None:
+                    url = await stack.enter_async_context(serve(self.openai.app()))
+                    providers["openai"] = {"base_url": url + "/v1", "model": OPENAI_MODEL}
                 section = merged(
-                    merged(
-                        DEFAULTS, {"upstream": ou, "providers": {"anthropic": {"base_url": au}}}
-                    ),
-                    self.settings,
+                    merged(DEFAULTS, {"upstream": ou, "providers": providers}), self.settings
                 )
                 cfg = parse({"big_red_button": section}, source="test rig")
                 stop = asyncio.Event()
@@ -361,6 +371,7 @@ class Running:
             anthropic_url=f["anthropic_url"],
             ollama=self.ollama,
             anthropic=self.anthropic,
+            openai=self.openai,
             db=self.db,
             cfg=f["cfg"],
             started_at=started_at,

@@ -267,12 +267,15 @@
 
   function renderProviders(s) {
     const list = $("providers");
-    const providers = s.providers || [];
+    // {name: {state, failures, open_until, last_error, healthy, ...}}, in chain order
+    const providers = Object.entries(s.providers || {}).map(([name, p]) => ({ name, ...p }));
     if (!providers.length) {
       list.replaceChildren(el("li", { class: "muted", text: "No cloud provider configured: nothing can be diverted." }));
     } else {
       list.replaceChildren(...providers.map((p) => {
-        const resting = p.resting_seconds ? "resting " + duration(p.resting_seconds) : "";
+        const resting = p.state && p.state !== "closed"
+          ? "breaker " + p.state.replace("_", "-") + (p.open_until ? " until " + clockTime(p.open_until) : "")
+          : "";
         const errors = p.errors_last_minute ? p.errors_last_minute + " errors in the last minute" : "";
         return el("li", {},
           el("span", { class: "model-name", text: p.name }),
