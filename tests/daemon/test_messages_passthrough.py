@@ -42,8 +42,8 @@ def test_an_old_clients_temperature_is_fitted_and_never_rests_the_provider(
     sent = [r.body for r in rig.anthropic.message_requests]
     assert len(sent) == 5
     assert all(isinstance(b, dict) and "temperature" not in b and "top_k" not in b for b in sent)
-    (provider,) = rig.status()["providers"]
-    assert provider["resting_seconds"] == 0, provider
+    provider = rig.status()["providers"]["anthropic"]
+    assert (provider["state"], provider["failures"]) == ("closed", 0), provider
 
 
 @pytest.mark.parametrize("pressed", [False, True])
