@@ -75,7 +75,12 @@ def test_a_press_shows_its_incident_and_held_is_its_own_state(
 ) -> None:
     brb.press()
     assert brb.ask().provider == "anthropic"
-    status = poll(lambda: (s := brb.status())["incident"]["requests"] == 1 and s, timeout_s=3.0)
+    # the incident counts the Settled event at once; the ledger row is written on the
+    # store's writer thread a moment later: wait for both
+    status = poll(
+        lambda: (s := brb.status())["incident"]["requests"] == 1 and s["spend_today_usd"] > 0 and s,
+        timeout_s=3.0,
+    )
     assert status["state"] == "PRESSED"
     assert status["incident"]["cost_usd"] > 0 and status["incident"]["duration_seconds"] >= 0
     assert status["cost_per_request_usd"] == pytest.approx(status["spend_today_usd"])
