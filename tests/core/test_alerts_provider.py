@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from brb.core.alerts import Action, AlertKind, provider_closed, provider_opened
+from brb.core.alerts import Action, AlertKind, format_duration, provider_closed, provider_opened
 
 T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -20,6 +20,8 @@ def test_opened_triggers_and_closed_resolves_the_same_incident() -> None:
     assert (opened.kind, opened.action) == (AlertKind.PROVIDER_OPENED, Action.TRIGGER)
     assert (closed.kind, closed.action) == (AlertKind.PROVIDER_CLOSED, Action.RESOLVE)
     assert opened.incident == closed.incident == "brb-provider-anthropic"
-    assert "3 in a row" in opened.title and "30s" in opened.text and "529" in opened.text
-    assert "after 1m 35s" in closed.title
+    assert (
+        "3 in a row" in opened.title and format_duration(30) in opened.text and "529" in opened.text
+    )
+    assert f"after {format_duration(95)}" in closed.title
     assert opened.once_key != closed.once_key  # each fires once, neither per failure
