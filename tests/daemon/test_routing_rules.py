@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from daemon_rig import Rig, StartRig, chat_body
+from daemon_rig import Rig, StartRig, chat_body, poll
 
 PATHS = ("/api/chat", "/api/generate", "/v1/chat/completions", "/v1/messages")
 LONG = "The tide comes in twice a day, pulled by the moon. " * 200  # ~2,600 tokens
@@ -141,6 +141,8 @@ def test_the_worst_case_is_what_the_daemon_reserves(ruled: Rig, path: str) -> No
 
 def test_the_estimate_endpoint_changes_nothing(ruled: Rig) -> None:
     ruled.ask()  # the daemon has logged something, so a change would show
+    # its ledger row settles on the store's writer thread just after the answer
+    poll(lambda: all(r["status"] != "reserved" for r in ruled.ledger_rows()))
     before = (ruled.status(), ruled.ledger_rows(), ruled.cloud_hits(), len(ruled.events()))
     for _ in range(5):
         estimate(ruled, chat_body("/api/chat", LONG))
