@@ -23,7 +23,7 @@ from brb.daemon.admin import Admin
 from brb.daemon.chain import ProviderChain
 from brb.daemon.cloud import CloudLeg
 from brb.daemon.dashboard import Dashboard
-from brb.daemon.events import EventSink, RolledOver
+from brb.daemon.events import EventSink
 from brb.daemon.front import Front
 from brb.daemon.listeners.alerts import AlertsListener
 from brb.daemon.listeners.button_watch import ButtonWatch
@@ -38,7 +38,7 @@ from brb.daemon.local_queue import LocalQueue
 from brb.daemon.metrics import Metrics
 from brb.daemon.queue_monitor import QueueMonitor
 from brb.daemon.relay import LocalLeg
-from brb.daemon.rollover import Rollover, RolloverWatch
+from brb.daemon.rollover import RolloverWatch
 from brb.daemon.store_writer import StoreWriter
 from brb.daemon.ticks import Ticks
 
@@ -127,11 +127,7 @@ def build(
     ]
     for listener in everyone:
         listener.subscribe(sink)
-
-    def rolled_over(r: Rollover) -> None:
-        sink.publish(RolledOver(r.at, r.day, r.previous_day, r.previous_spend_usd, r.budget))
-
-    rollover = RolloverWatch(cfg, writer.store, rolled_over)
+    rollover = RolloverWatch(cfg, writer.store, sink)
     return Components(
         cfg, sink, reader, writer, monitor, upstream, chain, live, local, cloud,
         front, admin, dashboard, ticks, rollover, alerts, systemd, room,

@@ -2,9 +2,10 @@
 
 Owns detecting the change of budget day (the calendar day in the
 configured timezone), recording it once as a ``rollover`` event (detail
-``{day, previous_day, previous_spend_usd}``) and handing it to the daemon,
-which sends the rollover alert. Must not compute money rules itself
-(:mod:`brb.core.budget` does) nor send alerts (the daemon's callback does).
+``{day, previous_day, previous_spend_usd}``) and publishing it as a
+:class:`~brb.daemon.events.RolledOver` event (the alerts listener sends the
+rollover alert, the pruner prunes). Must not compute money rules itself
+(:mod:`brb.core.budget` does) nor send alerts.
 
 Money never depends on this job: the ledger is keyed by budget day, so
 today's spend is right even if nothing runs at midnight. "Clearing the
@@ -12,7 +13,7 @@ exhausted state" therefore needs no write: the exhausted state *is* the
 budget snapshot of the day (:attr:`BudgetSnapshot.is_exhausted`), and the
 new day's snapshot starts with nothing spent; the once-a-day alert keys are
 keyed by day too, so they re-arm by themselves. What the rollover does is
-hand the daemon the new day's snapshot (:attr:`Rollover.budget`) so it
+hand the daemon the new day's snapshot (:attr:`RolledOver.budget`) so it
 drops whatever it cached from yesterday (the exhausted flag, the metrics'
 budget gauges) at once, rather than on the next request.
 
@@ -26,15 +27,14 @@ skips a midnight on DST change days.
 
 from __future__ import annotations
 
-import inspect
 import logging
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from brb.core.budget import BudgetSnapshot, budget_day
+from brb.daemon.events import EventSink, RolledOver
 
 if TYPE_CHECKING:
     from apscheduler.job import Job
@@ -69,16 +69,13 @@ class Rollover:
         }
 
 
-OnRollover = Callable[[Rollover], Awaitable[None] | None]
-
-
 class RolloverWatch:
-    """Notices the budget day change; records it once; calls ``on_rollover``."""
+    """Notices the budget day change; records it once; publishes :class:`RolledOver`."""
 
-    def __init__(self, cfg: BrbConfig, store: Store, on_rollover: OnRollover | None = None) -> None:
+    def __init__(self, cfg: BrbConfig, store: Store, sink: EventSink | None = None) -> None:
         self._cfg = cfg
         self._store = store
-        self._on_rollover = on_rollover
+        self._sink = sink
         self._last_day: date | None = None
 
     def last_day(self, today: date) -> date:
@@ -139,12 +136,12 @@ class RolloverWatch:
         return r
 
     async def run(self, now: datetime | None = None) -> Rollover | None:
-        """The scheduled job: record a due rollover and tell the daemon."""
+        """The scheduled job: record a due rollover and publish it."""
         r = self.record(now if now is not None else datetime.now(UTC))
-        if r is not None and self._on_rollover is not None:
-            result = self._on_rollover(r)
-            if inspect.isawaitable(result):
-                await result
+        if r is not None and self._sink is not None:
+            self._sink.publish(
+                RolledOver(r.at, r.day, r.previous_day, r.previous_spend_usd, r.budget)
+            )
         return r
 
     def start(self, scheduler: BaseScheduler) -> Job:

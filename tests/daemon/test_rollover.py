@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,6 +18,7 @@ from freezegun import freeze_time
 from brb.adapters.ledger import Usage
 from brb.adapters.store import Store
 from brb.config import BrbConfig
+from brb.daemon.events import EventSink, RolledOver
 from brb.daemon.rollover import Rollover, RolloverWatch
 
 
@@ -41,14 +43,21 @@ def spend(store: Store, day: date, at: datetime, usd: str) -> None:
     store.ledger.settle(f"r-{at.isoformat()}", cost_usd=Decimal(usd), usage=Usage(), at=at)
 
 
+def into(seen: list[Any], tag: str | None = None) -> EventSink:
+    """A sink whose RolledOver events land in ``seen`` (as ``tag``, if given)."""
+    sink = EventSink()
+    sink.subscribe(RolledOver, seen.append if tag is None else lambda e: seen.append(tag))
+    return sink
+
+
 def rollover_events(store: Store) -> list[dict[str, str]]:
     return [e.detail for e in store.events(kinds=["rollover"])]
 
 
 def test_midnight_in_a_non_utc_timezone(store: Store) -> None:
     tz = "Asia/Tokyo"  # UTC+9: local midnight is 15:00 UTC the day before
-    seen: list[Rollover] = []
-    watch = RolloverWatch(config(tz), store, seen.append)
+    seen: list[RolledOver] = []
+    watch = RolloverWatch(config(tz), store, into(seen))
     spend(store, date(2026, 11, 24), local(tz, 2026, 11, 24, 20, 0), "12.34")
 
     async def minutes(n: int, frozen: object) -> list[Rollover | None]:
@@ -124,14 +133,14 @@ def test_a_daemon_down_over_midnight_records_the_reset_once_at_start(store: Stor
         # Down from the 24th 18:00 until the 27th 08:00, three midnights missed.
         frozen.move_to(local(tz, 2026, 11, 27, 8, 0))
         store.add_event("daemon_start", at=datetime.now(UTC), source="daemon")
-        seen: list[Rollover] = []
-        restarted = RolloverWatch(config(tz), store, seen.append)
+        seen: list[RolledOver] = []
+        restarted = RolloverWatch(config(tz), store, into(seen))
         asyncio.run(restarted.run())
         frozen.tick(timedelta(minutes=1))
         asyncio.run(restarted.run())
         # and a second restart later the same day records nothing
         frozen.move_to(local(tz, 2026, 11, 27, 15, 0))
-        assert asyncio.run(RolloverWatch(config(tz), store, seen.append).run()) is None
+        assert asyncio.run(RolloverWatch(config(tz), store, into(seen)).run()) is None
 
     (r,) = seen
     assert (r.day, r.previous_day, r.previous_spend_usd) == (
@@ -155,8 +164,8 @@ def test_no_double_rollover_within_a_day_even_from_two_processes(store: Store) -
     tz = "Europe/London"
     store.add_event("daemon_start", at=local(tz, 2026, 11, 24, 12, 0), source="daemon")
     calls: list[str] = []
-    a = RolloverWatch(config(tz), store, lambda r: calls.append("a"))
-    b = RolloverWatch(config(tz), store, lambda r: calls.append("b"))
+    a = RolloverWatch(config(tz), store, into(calls, "a"))
+    b = RolloverWatch(config(tz), store, into(calls, "b"))
     with freeze_time(local(tz, 2026, 11, 25, 0, 0, 5), real_asyncio=True) as frozen:
         for _ in range(3 * 60):
             asyncio.run(a.run())
@@ -180,14 +189,12 @@ def test_the_scheduler_runs_it_at_start_and_every_minute(store: Store) -> None:
     tz = "Europe/London"
     store.add_event("daemon_stop", at=local(tz, 2026, 10, 24, 23, 0), source="daemon")
 
-    async def main() -> tuple[Rollover, IntervalTrigger]:
-        got: asyncio.Future[Rollover] = asyncio.get_running_loop().create_future()
-
-        async def on_rollover(r: Rollover) -> None:  # the daemon's alert sender is async
-            got.set_result(r)
-
+    async def main() -> tuple[RolledOver, IntervalTrigger]:
+        got: asyncio.Future[RolledOver] = asyncio.get_running_loop().create_future()
+        sink = EventSink()
+        sink.subscribe(RolledOver, got.set_result)
         scheduler = AsyncIOScheduler(timezone=UTC)
-        job = RolloverWatch(config(tz), store, on_rollover).start(scheduler)
+        job = RolloverWatch(config(tz), store, sink).start(scheduler)
         scheduler.start()
         try:
             return await asyncio.wait_for(got, 5), job.trigger
