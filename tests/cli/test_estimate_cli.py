@@ -230,3 +230,26 @@ def test_expected_output_tokens_are_learned_from_the_request_log(cli: Cli, tmp_d
     assert capped["providers"][0]["expected_usd"] < learned["providers"][0]["expected_usd"]
     unknown = run_json(cli, {**chat("hello", 700), "model": "mistral"})
     assert unknown["expected_output_tokens"] == 700  # no replies known: max_tokens
+
+
+def test_each_provider_of_the_chain_is_listed_in_order(cli: Cli, tmp_path: Path) -> None:
+    cfg = tmp_path / "brb.yaml"
+    cfg.write_text(
+        "big_red_button:\n"
+        "  providers:\n"
+        "    openai: {model: gpt-5-mini}\n"
+        "    anthropic: {model: claude-haiku-4-5}\n"
+        "    backup: {kind: openai, model: mystery-1}\n"
+        "  pricing:\n"
+        "    gpt-5-mini: {input_per_mtok: 0.25, output_per_mtok: 2}\n"
+    )
+    got = run_json(cli, chat("hello " * 100, 300), "-c", str(cfg))["providers"]
+    assert [(p["name"], p["model"]) for p in got] == [
+        ("openai", "gpt-5-mini"),
+        ("anthropic", "claude-haiku-4-5"),
+        ("backup", "mystery-1"),
+    ]
+    openai, haiku, mystery = got
+    assert 0 < openai["expected_usd"] < haiku["expected_usd"]  # cheaper per token
+    assert mystery["expected_usd"] is None and mystery["worst_case_usd"] is None
+    assert mystery["note"] == "no price known"
