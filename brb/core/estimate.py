@@ -145,15 +145,21 @@ def estimate(
 
 
 def quick_cost_usd(
-    price: pricing.ModelPrice, conv: Conversation, *, default_max_tokens: int
+    price: pricing.ModelPrice,
+    conv: Conversation,
+    *,
+    default_max_tokens: int,
+    replies: ReplyLengths | None = None,
 ) -> Decimal:
     """What answering ``conv`` in the cloud would about cost, without converting the
     body (the ``X-BRB-Cost-Estimate-USD`` of every answer): the prompt estimate and
-    every allowed output token."""
+    the expected output (:func:`expected_output_tokens`)."""
     return pricing.cost_usd(
         price,
         input_tokens=estimate_prompt_tokens(conv),
-        output_tokens=conv.max_tokens or default_max_tokens,
+        output_tokens=expected_output_tokens(
+            conv, default_max_tokens=default_max_tokens, replies=replies
+        ),
     )
 
 

@@ -35,7 +35,7 @@ from brb.core.estimate import quick_cost_usd
 from brb.core.policy import Decision
 from brb.core.prompt_size import request_shape
 from brb.core.queueing import with_arrival
-from brb.core.service_model import RequestShape
+from brb.core.service_model import ReplyLengths, RequestShape
 from brb.core.waiting_room import Verdict
 from brb.daemon.cloud import ANTHROPIC_MESSAGES, CloudLeg, Diversion
 from brb.daemon.events import EventSink, RequestDone, Routed
@@ -294,11 +294,22 @@ class Front:
         """Every copy of the session header: one matching value keeps it local."""
         return [s for s in request.headers.getall(self.cfg.session_header, ()) if s.strip()]
 
-    def _cost_estimate(self, route: CloudRoute, conv: Conversation) -> dict[str, str]:
+    def _replies(self, model: str) -> ReplyLengths | None:
+        """The model's recent reply lengths, when the waiting room has learned some."""
+        room = self.local.room
+        rates = room.model.models().get(model) if room is not None else None
+        return rates.replies if rates is not None and len(rates.replies) else None
+
+    def _cost_estimate(self, route: CloudRoute, conv: Conversation, model: str) -> dict[str, str]:
         """``X-BRB-Cost-Estimate-USD``: what answering in the cloud would about cost."""
         if route.price is None:
             return {}
-        cost = quick_cost_usd(route.price, conv, default_max_tokens=self.cfg.models.max_tokens)
+        cost = quick_cost_usd(
+            route.price,
+            conv,
+            default_max_tokens=self.cfg.models.max_tokens,
+            replies=self._replies(model),
+        )
         return {COST_ESTIMATE_HEADER: f"{cost:.6f}"}
 
     async def estimate(self, request: web.Request) -> web.Response:
@@ -318,6 +329,7 @@ class Front:
             state=state,
             sessions=self._sessions(request),
             headers=request.headers,
+            replies=self._replies(str(body["model"])),
             router=self.router,
         )
         return web.json_response(result.to_json())
@@ -333,7 +345,7 @@ class Front:
         shape = request_shape(body) if self.local.room is not None else None
         arrived = time.monotonic()
         decision, route = self._decide(request, body, conv, now, shape)
-        estimate = self._cost_estimate(route, conv)
+        estimate = self._cost_estimate(route, conv, model)
         if shape is None or decision.divert:  # else the room's verdict is its route
             self.sink.publish(Routed(now, path, model, session, decision.divert, decision.reason))
         reason = decision.reason

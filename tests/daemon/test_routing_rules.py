@@ -166,3 +166,17 @@ def test_the_estimate_endpoint_refuses_what_it_cannot_read(
     answer = brb.post("/admin/big-red-button/estimate", body)
     assert answer.status == 400
     assert message in answer.json()["error"]
+
+
+def test_the_daemon_expects_the_reply_lengths_it_has_learned(start_brb: StartRig) -> None:
+    rig = start_brb(waiting_room={"enabled": True})
+    body = chat_body("/api/chat", "hello", options={"num_predict": 1000})
+    before = estimate(rig, body)
+    assert before["expected_output_tokens"] == 1000  # nothing learned yet: max_tokens
+    header_before = Decimal(rig.post("/api/chat", body).headers["x-brb-cost-estimate-usd"])
+    answer = rig.post("/api/chat", body)  # the room has learned from the first reply now
+    final = answer.json()
+    learned = estimate(rig, body)
+    assert learned["expected_output_tokens"] == final["eval_count"] < 1000
+    assert learned["providers"][0]["expected_usd"] < before["providers"][0]["expected_usd"]
+    assert Decimal(answer.headers["x-brb-cost-estimate-usd"]) < header_before
