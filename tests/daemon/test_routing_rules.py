@@ -94,7 +94,9 @@ def estimate_header(rig: Rig, path: str, text: str, max_tokens: int, **kw: Any) 
 
 
 @pytest.mark.parametrize("path", PATHS)
-def test_every_answer_carries_a_cost_estimate(ruled: Rig, path: str) -> None:
+def test_every_answer_carries_a_cost_estimate(start_brb: StartRig, path: str) -> None:
+    # No waiting room, so no learned reply lengths: the estimate expects max_tokens.
+    ruled = start_brb(routing=RULES, waiting_room={"enabled": False})
     local = estimate_header(ruled, path, "hello", 100)
     assert local > 0
     assert estimate_header(ruled, path, "hello", 1000) > local
@@ -169,7 +171,7 @@ def test_the_estimate_endpoint_refuses_what_it_cannot_read(
 
 
 def test_the_daemon_expects_the_reply_lengths_it_has_learned(start_brb: StartRig) -> None:
-    rig = start_brb(waiting_room={"enabled": True})
+    rig = start_brb(waiting_room={"enabled": True})  # (the default)
     body = chat_body("/api/chat", "hello", options={"num_predict": 1000})
     before = estimate(rig, body)
     assert before["expected_output_tokens"] == 1000  # nothing learned yet: max_tokens
