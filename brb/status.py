@@ -61,6 +61,48 @@ def diversion_blockers(cfg: ConfigLike, daemon_providers: list[str] | None = Non
     return out
 
 
+# The provider breaker edges the daemon logs (brb.daemon.listeners.provider_log).
+PROVIDER_OPENED = "provider_opened"
+PROVIDER_HALF_OPEN = "provider_half_open"
+PROVIDER_CLOSED = "provider_closed"
+PROVIDER_EVENT_KINDS = (PROVIDER_OPENED, PROVIDER_HALF_OPEN, PROVIDER_CLOSED)
+
+
+def provider_states(
+    store: Store, cfg: ConfigLike, beat: Heartbeat | None, now: datetime
+) -> dict[str, dict[str, Any]]:
+    """``{name: {state, failures, open_until, last_error}}`` for the configured chain,
+    replayed from the breaker edges the daemon logged since it started (an open
+    breaker past its ``open_until`` reads half_open: its next request is the probe).
+    With no daemon every breaker is closed: a daemon starts with them closed."""
+    out: dict[str, dict[str, Any]] = {
+        spec.name: {"state": "closed", "failures": 0, "open_until": None, "last_error": None}
+        for spec in cfg.provider_chain()
+    }
+    if beat is None or beat.started_at is None:
+        return out
+    for e in store.events(kinds=list(PROVIDER_EVENT_KINDS), since=beat.started_at):
+        row = out.get(e.who)
+        if row is None:
+            continue
+        if e.kind == PROVIDER_OPENED:
+            row.update(
+                state="open",
+                failures=int(e.detail.get("failures") or 0),
+                open_until=e.detail.get("open_until"),
+                last_error=e.detail.get("last_error"),
+            )
+        elif e.kind == PROVIDER_HALF_OPEN:
+            row["state"] = "half_open"
+        else:
+            row.update(state="closed", failures=0, open_until=None)
+    for row in out.values():
+        until = row["open_until"]
+        if row["state"] == "open" and until and now >= datetime.fromisoformat(until):
+            row["state"] = "half_open"
+    return out
+
+
 def snapshot(store: Store, cfg: ConfigLike, now: datetime) -> dict[str, Any]:
     override = store.read_mode(now)
     state = store.read_breaker()
@@ -110,6 +152,7 @@ def snapshot(store: Store, cfg: ConfigLike, now: datetime) -> dict[str, Any]:
         "diverted_today": store.ledger.diverted_count(day),
         "cloud_model": cfg.models.anthropic_model,
         "diversion_blocked_by": blockers,
+        "providers": provider_states(store, cfg, beat, now),
         "queue": None
         if sample is None
         else {

@@ -3,10 +3,10 @@
 Owns the readiness checks and their verdicts: the config loads (and every
 configured cloud model has a price: an unpriced model FAILS, because brb
 would silently keep traffic local), the database opens (path, permissions,
-WAL, schema), the Ollama upstream answers ``GET /api/version``, the
-Anthropic key is present (never printed), optionally (``--live``) the
-provider accepts it (``messages.count_tokens``: free, no generation), the
-notifiers have what they need, and the daemon's heartbeat is fresh.
+WAL, schema), the Ollama upstream answers ``GET /api/version``, every
+provider of the chain has its key (never printed) and answers at its base
+URL, optionally (``--live``) accepts the key (:mod:`brb.cli.doctor_providers`),
+the notifiers have what they need, and the daemon's heartbeat is fresh.
 
 Each check is ✓ ok, ! warning, ✗ failure or - skipped; exit 0 unless
 something failed (warnings allowed), 1 otherwise. Secrets are shown only as
@@ -21,33 +21,25 @@ import json
 import os
 import stat
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
 import typer
 
 from brb.cli.context import ConfigOpt, DbOpt, JsonOpt, now
+from brb.cli.doctor_check import Check
 
 if TYPE_CHECKING:
     from brb.adapters.store import Store
-    from brb.config import BrbConfig, ProviderSpec
+    from brb.config import BrbConfig
 
-Status = Literal["ok", "warn", "fail", "skip"]
 SYMBOLS: dict[str, str] = {"ok": "✓", "warn": "!", "fail": "✗", "skip": "-"}
 UPSTREAM_TIMEOUT_S = 3.0
 LIVE_TIMEOUT_S = 10.0
 HEARTBEAT_STALE_S = 30.0
-
-
-@dataclass(frozen=True, slots=True)
-class Check:
-    name: str
-    status: Status
-    summary: str
-    details: tuple[str, ...] = field(default=())
 
 
 def register(app: typer.Typer) -> None:
@@ -87,7 +79,7 @@ def render(checks: list[Check]) -> str:
 
 
 def run_checks(config: Path | None, db: Path | None, *, live: bool, at: datetime) -> list[Check]:
-    from brb.config import anthropic_key
+    from brb.cli.doctor_providers import check_providers
 
     config_check, cfg = check_config(config)
     checks = [config_check]
@@ -97,15 +89,7 @@ def run_checks(config: Path | None, db: Path | None, *, live: bool, at: datetime
     checks.append(db_check)
     try:
         checks.append(check_upstream(cfg))
-        key = anthropic_key(cfg)
-        checks.append(check_key(cfg, key))
-        checks.append(
-            check_live(cfg, key)
-            if live
-            else Check(
-                "provider", "skip", "not called (pass --live to check the key with count_tokens)"
-            )
-        )
+        checks += check_providers(cfg, live=live)
         checks += check_notifiers(cfg)
         checks.append(check_daemon(store, at))
     finally:
@@ -247,80 +231,6 @@ def check_upstream(cfg: BrbConfig) -> Check:
             "upstream", "warn", f"{url} answered, but not like Ollama (no version in {body[:80]!r})"
         )
     return Check("upstream", "ok", f"Ollama {version} at {cfg.upstream} ({elapsed * 1000:.0f} ms)")
-
-
-def _key_source(cfg: BrbConfig) -> str:
-    a = _anthropic(cfg)
-    for name in a.key_env_names:
-        if os.environ.get(name, "").strip():
-            return f"${name}"
-    return f"credential {a.credential}"
-
-
-def _anthropic(cfg: BrbConfig) -> ProviderSpec:
-    from brb.config import BrbConfig as Defaults
-
-    spec = cfg.anthropic_provider() or Defaults().anthropic_provider()
-    assert spec is not None
-    return spec
-
-
-def check_key(cfg: BrbConfig, key: str | None) -> Check:
-    a = _anthropic(cfg)
-    if key is None:
-        return Check(
-            "anthropic key",
-            "fail",
-            f"not set: set ${a.api_key_env} (or "
-            f"$ANTHROPIC_API_KEY, or the systemd credential {a.credential}); "
-            "without it nothing can be diverted",
-        )
-    return Check("anthropic key", "ok", f"set (from {_key_source(cfg)})")
-
-
-def check_live(cfg: BrbConfig, key: str | None) -> Check:
-    """One ``count_tokens`` call: proves reachability, the key and the model id."""
-    if key is None:
-        return Check("provider", "fail", "no key to check")
-    import anthropic
-
-    a = _anthropic(cfg)
-    model = a.model
-    client = anthropic.Anthropic(
-        api_key=key,
-        base_url=a.base_url,
-        max_retries=0,
-        timeout=min(LIVE_TIMEOUT_S, a.timeout_s),
-    )
-    started = time.monotonic()
-    try:
-        counted = client.messages.count_tokens(
-            model=model, messages=[{"role": "user", "content": "brb doctor"}]
-        )
-    except anthropic.APIStatusError as exc:
-        kind = ""
-        if isinstance(exc.body, dict) and isinstance(exc.body.get("error"), dict):
-            kind = f" {exc.body['error'].get('type', '')}"
-        said = f"{a.base_url} answered {exc.status_code}{kind} (request-id {exc.request_id})"
-        if exc.status_code in (429, 529):
-            return Check("provider", "warn", f"{said}: reachable but busy right now")
-        hint = {
-            401: "the key was rejected",
-            403: "the key may not use this model",
-            404: f"model {model!r} is unknown to the provider",
-        }.get(exc.status_code, "")
-        return Check("provider", "fail", f"{said}{': ' + hint if hint else ''}")
-    except anthropic.APIConnectionError as exc:
-        return Check("provider", "fail", f"can't reach {a.base_url}: {exc}")
-    finally:
-        client.close()
-    elapsed = time.monotonic() - started
-    return Check(
-        "provider",
-        "ok",
-        f"{a.base_url} accepted the key; {model} counted "
-        f"{counted.input_tokens} tokens ({elapsed * 1000:.0f} ms)",
-    )
 
 
 # --- notifiers and daemon --------------------------------------------------------------

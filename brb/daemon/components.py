@@ -31,6 +31,7 @@ from brb.daemon.listeners.dashboard_stream import StatusStream
 from brb.daemon.listeners.incidents import IncidentTracker
 from brb.daemon.listeners.metrics import MetricsListener
 from brb.daemon.listeners.provider_health import ProviderHealth
+from brb.daemon.listeners.provider_log import ProviderLog
 from brb.daemon.listeners.prune import Pruner
 from brb.daemon.listeners.systemd import SystemdListener
 from brb.daemon.live_state import LiveState
@@ -101,6 +102,7 @@ def build(
     front = Front(cfg, live=live, monitor=monitor, local=local, cloud=cloud, writer=writer,
                   clock=clock, sink=sink)  # fmt: skip
     metrics = Metrics()
+    metrics.providers(chain.names)
     health = ProviderHealth()
     # pressed before this daemon started: the incident goes on under its id
     resumed = (live.override.since or clock()) if live.is_diverting else None
@@ -119,6 +121,7 @@ def build(
         systemd,
         health,
         Pruner(cfg.retention_days, writer, clock),
+        ProviderLog(writer),
         ButtonWatch(reader, since=clock()),
         admin,
         dashboard.stream,

@@ -43,6 +43,7 @@ OUTCOMES = ("ok", "error", "fallback", "rejected", "cancelled")
 NOTIFIERS = ("slack", "pagerduty", "webhook", "statuspage")
 DELIVERY_OUTCOMES = ("ok", "retry", "failed")
 MODES = ("auto", "on", "off")
+PROVIDER_STATES = ("closed", "open", "half_open")
 OTHER = "other"
 # Provider error statuses worth their own series; the rest fold into 4xx/5xx.
 _STATUSES = frozenset({400, 401, 403, 404, 413, 429, 500, 502, 503, 504, 529})
@@ -134,6 +135,26 @@ class Metrics:
         self._provider_errors = Counter(
             "brb_provider_errors", "Cloud provider failures", ["provider", "status"], registry=r
         )
+        self._provider_state = Gauge(
+            "brb_provider_state",
+            "1 for each provider's current breaker state (closed, open, half_open)",
+            ["provider", "state"],
+            registry=r,
+        )
+        self._provider_opened = Counter(
+            "brb_provider_opened", "Times a provider's breaker opened", ["provider"], registry=r
+        )
+        self._provider_requests = Counter(
+            "brb_provider_requests",
+            "Diverted requests answered (settled) by each provider",
+            ["provider"],
+            registry=r,
+        )
+        self._provider_spend = Counter(
+            "brb_provider_spend_usd", "Settled spend by provider, US dollars", ["provider"],
+            registry=r,
+        )  # fmt: skip
+        self._providers: tuple[str, ...] = ()
         self._alerts = Counter(
             "brb_alert_deliveries", "Alert delivery attempts", ["notifier", "outcome"], registry=r
         )
@@ -206,8 +227,33 @@ class Metrics:
         self._budget_remaining.set(float(snap.remaining_usd))
         self._budget_exhausted.set(1 if snap.is_exhausted else 0)
 
+    def providers(self, names: list[str]) -> None:
+        """The chain's provider names (config-bounded label values), all closed at start."""
+        self._providers = tuple(names)
+        for name in names:
+            self.provider_state(name, "closed")
+            self._provider_opened.labels(name)
+            self._provider_requests.labels(name)
+            self._provider_spend.labels(name)
+
+    def _provider(self, name: str) -> str:
+        return _bounded(name, self._providers + BACKENDS)
+
+    def provider_state(self, provider: str, state: str) -> None:
+        name = self._provider(provider)
+        for s in PROVIDER_STATES:
+            self._provider_state.labels(name, s).set(1 if s == state else 0)
+        if state == "open":
+            self._provider_opened.labels(name).inc()
+
+    def provider_settled(self, provider: str, cost_usd: Decimal) -> None:
+        name = self._provider(provider)
+        self._provider_requests.labels(name).inc()
+        if cost_usd > 0:
+            self._provider_spend.labels(name).inc(float(cost_usd))
+
     def provider_error(self, provider: str, status: int | None) -> None:
-        self._provider_errors.labels(_bounded(provider, BACKENDS), status_class(status)).inc()
+        self._provider_errors.labels(self._provider(provider), status_class(status)).inc()
 
     def alert_delivery(self, notifier: str, outcome: str) -> None:
         self._alerts.labels(

@@ -74,8 +74,21 @@ def lines_of(result: Result, name: str) -> list[str]:
     ]
 
 
+@pytest.fixture(scope="module")
+def anthropic_url() -> Iterator[str]:
+    """A provider base URL that answers (doctor checks each provider is reachable)."""
+    with serve_in_thread(FakeAnthropic().app()) as url:
+        yield url
+
+
 @pytest.fixture
-def healthy(tmp_path: Path, tmp_db: Path, ollama_url: str, monkeypatch: pytest.MonkeyPatch) -> Path:
+def healthy(
+    tmp_path: Path,
+    tmp_db: Path,
+    ollama_url: str,
+    anthropic_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> Path:
     monkeypatch.setenv("ANTHROPIC_EMERGENCY_KEY", DEFAULT_API_KEY)
     monkeypatch.setenv("BRB_SLACK_WEBHOOK_URL", SECRET_HOOK)
     with Store.open(tmp_db) as store:
@@ -88,7 +101,10 @@ def healthy(tmp_path: Path, tmp_db: Path, ollama_url: str, monkeypatch: pytest.M
             started_at=now - timedelta(minutes=5),
         )
     return write_config(
-        tmp_path, upstream=ollama_url, notifications={"slack_channel": "#ops-emergency"}
+        tmp_path,
+        upstream=ollama_url,
+        notifications={"slack_channel": "#ops-emergency"},
+        providers={"anthropic": {"base_url": anthropic_url}},
     )
 
 
@@ -100,7 +116,8 @@ def test_all_good_exits_0_and_never_prints_a_secret(cli: Cli, healthy: Path) -> 
     assert "✓ database" in out and "WAL, schema m002_instances" in out
     assert f"Ollama {VERSION} at http://127.0.0.1:" in out
     assert "✓ anthropic key" in out and "set (from $ANTHROPIC_EMERGENCY_KEY)" in out
-    assert "- provider" in out and "--live" in out
+    assert "✓ anthropic reachable" in out and "answered HTTP 404" in out
+    assert "- anthropic live" in out and "--live" in out
     assert "✓ slack" in out and "channel #ops-emergency" in out
     assert "✓ daemon" in out and "pid 4242" in out
     assert "! alerts" not in out
@@ -146,7 +163,7 @@ def test_live_check_calls_count_tokens(
     healthy.write_text(yaml.safe_dump(cfg))
     result = cli("doctor", "--live", "--config", str(healthy))
     assert result.exit_code == 0, result.output
-    (line,) = lines_of(result, "provider")
+    (line,) = lines_of(result, "anthropic live")
     assert line.lstrip().startswith("✓") and "accepted the key" in line
     assert fake.received["/v1/messages/count_tokens"] == 1
     assert fake.received["/v1/messages"] == 0  # nothing that costs money
@@ -165,7 +182,7 @@ def test_live_check_with_a_rejected_key_fails(
     healthy.write_text(yaml.safe_dump(cfg))
     result = cli("doctor", "--live", "--config", str(healthy))
     assert result.exit_code == 1, result.output
-    (line,) = lines_of(result, "provider")
+    (line,) = lines_of(result, "anthropic live")
     assert line.lstrip().startswith("✗")
     assert "answered 401 authentication_error" in line and "the key was rejected" in line
     assert fake.received["/v1/messages/count_tokens"] == 1  # no retries

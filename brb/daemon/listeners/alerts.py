@@ -24,7 +24,9 @@ from brb.daemon.events import (
     EventSink,
     IncidentClosed,
     IncidentOpened,
+    ProviderClosed,
     ProviderFailed,
+    ProviderOpened,
     RolledOver,
 )
 
@@ -43,6 +45,8 @@ class AlertsListener:
         sink.subscribe(IncidentOpened, self.incident_opened)
         sink.subscribe(IncidentClosed, self.incident_closed)
         sink.subscribe(ProviderFailed, self.provider_failed)
+        sink.subscribe(ProviderOpened, self.provider_opened)
+        sink.subscribe(ProviderClosed, self.provider_closed)
         sink.subscribe(BudgetCrossed, self.budget_crossed)
         sink.subscribe(RolledOver, self.rolled_over)
         sink.subscribe(ButtonEvent, self.button)
@@ -75,6 +79,17 @@ class AlertsListener:
 
     def provider_failed(self, e: ProviderFailed) -> None:
         self.alerter.provider_error(e.at, provider=e.provider, error=e.message)
+
+    def provider_opened(self, e: ProviderOpened) -> None:
+        if e.reopened:  # a failed probe: the same outage, already paged
+            return
+        self.alerter.provider_opened(
+            e.at, provider=e.provider, failures=e.failures, resting_s=e.resting_s,
+            last_error=e.last_error or "",
+        )  # fmt: skip
+
+    def provider_closed(self, e: ProviderClosed) -> None:
+        self.alerter.provider_closed(e.at, provider=e.provider)
 
     def budget_crossed(self, e: BudgetCrossed) -> None:
         for p in e.percents:

@@ -12,7 +12,10 @@ from brb.daemon.events import (
     BreakerMoved,
     BudgetSeen,
     EventSink,
+    ProviderClosed,
     ProviderFailed,
+    ProviderOpened,
+    ProviderProbing,
     RequestDone,
     RolledOver,
     Routed,
@@ -31,6 +34,9 @@ class MetricsListener:
         sink.subscribe(RequestDone, self.request_done)
         sink.subscribe(Settled, self.settled)
         sink.subscribe(ProviderFailed, self.provider_failed)
+        sink.subscribe(ProviderOpened, self.provider_opened)
+        sink.subscribe(ProviderProbing, self.provider_probing)
+        sink.subscribe(ProviderClosed, self.provider_closed)
         sink.subscribe(BreakerMoved, self.breaker_moved)
         sink.subscribe(Ticked, self.ticked)
         sink.subscribe(BudgetSeen, self.budget_seen)
@@ -46,6 +52,16 @@ class MetricsListener:
 
     def settled(self, e: Settled) -> None:
         self.metrics.cloud_usage(e.usage.input_tokens, e.usage.output_tokens, e.cost_usd)
+        self.metrics.provider_settled(e.provider, e.cost_usd)
+
+    def provider_opened(self, e: ProviderOpened) -> None:
+        self.metrics.provider_state(e.provider, "open")
+
+    def provider_probing(self, e: ProviderProbing) -> None:
+        self.metrics.provider_state(e.provider, "half_open")
+
+    def provider_closed(self, e: ProviderClosed) -> None:
+        self.metrics.provider_state(e.provider, "closed")
 
     def provider_failed(self, e: ProviderFailed) -> None:
         self.metrics.provider_error(e.provider, e.status)
