@@ -191,8 +191,16 @@ class Ledger:
         if until_day is not None:
             sql += " AND day <= ?"
             params.append(until_day.isoformat())
+        by_provider_sql = (
+            sql.replace(f"SELECT {key} AS key,", f"SELECT {key} AS key, provider AS provider,")
+            + f" GROUP BY {key}, provider ORDER BY {key}, provider"
+        )
         sql += f" GROUP BY {key} ORDER BY {key}"
         rows = self._db.query(sql, params)
+        # each row's spend per provider entry (the chain's names), for every grouping
+        providers: dict[Any, dict[str, Any]] = {}
+        for r in self._db.query(by_provider_sql, params):
+            providers.setdefault(r["key"], {})[r["provider"]] = from_micro(r["micro"])
         total_micro = sum(int(r["micro"] or 0) for r in rows)
         held_sql = (
             "SELECT COUNT(*) AS n, COALESCE(SUM(reserved_micro_usd), 0) AS micro FROM ledger "
@@ -215,6 +223,7 @@ class Ledger:
                     "cost_usd": from_micro(r["micro"]),
                     "input_tokens": int(r["input_tokens"] or 0),
                     "output_tokens": int(r["output_tokens"] or 0),
+                    "providers": providers.get(r["key"], {}),
                 }
                 for r in rows
             ],

@@ -136,7 +136,14 @@ def spend(
             "requests": report["requests"],
             "reserved_usd": money(report["reserved_usd"]),
             "reserved_requests": report["reserved_requests"],
-            "rows": [{**r, "cost_usd": money(r["cost_usd"])} for r in report["rows"]],
+            "rows": [
+                {
+                    **r,
+                    "cost_usd": money(r["cost_usd"]),
+                    "providers": {name: money(usd) for name, usd in r["providers"].items()},
+                }
+                for r in report["rows"]
+            ],
         }
         print(json.dumps(out, indent=2))
         return 0

@@ -188,6 +188,9 @@ def test_first_provider_529s_second_answers_breaker_opens_then_probes(
     assert {r["status"] for r in released} == {"released"}
     spend = json.loads(cli("spend", "--json", "--by", "provider", env=env).stdout)
     assert [row["provider"] for row in spend["rows"]] == ["openai"]
+    (today,) = json.loads(cli("spend", "--json", env=env).stdout)["rows"]  # by day
+    assert list(today["providers"]) == ["openai"]
+    assert today["providers"]["openai"] == today["cost_usd"] > 0
     assert len(openai_fake.completion_requests) == 7
 
 
