@@ -97,6 +97,28 @@ class OpenAIProvider:
         finally:
             await stream.close()
 
+    async def stream_chat(self, params: dict[str, Any]) -> AsyncIterator[dict[str, Any]]:
+        """A Chat Completions body sent as it is (a client's, see chat_passthrough), its
+        chunks yielded as they come (dicts), the usage chunk last."""
+        rest = {k: v for k, v in params.items() if k not in ("model", "messages")}
+        try:
+            stream = await self._client.chat.completions.create(
+                model=params["model"],
+                messages=params["messages"],
+                stream=True,
+                stream_options={"include_usage": True},
+                extra_body=rest,  # the client's fields go as sent, unchecked by the SDK
+            )
+        except Exception as exc:  # noqa: BLE001
+            raise self._translate(exc) from None
+        try:
+            async for chunk in stream:
+                yield chunk.to_dict()
+        except Exception as exc:  # noqa: BLE001
+            raise self._translate(exc) from None
+        finally:
+            await stream.close()
+
     async def close(self) -> None:
         await self._client.close()
 

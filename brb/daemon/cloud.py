@@ -11,6 +11,11 @@ converted back (stream for stream, or whole), settling the real cost (the
 money itself is :mod:`brb.daemon.spending`'s), and publishing what came of
 it: a settled cost, a provider failure, a breaker opening or closing.
 
+An OpenAI client's ``/v1/chat/completions`` body goes to a provider of kind
+``openai`` with minimal change (:mod:`brb.core.convert.chat_passthrough`);
+every other pairing goes through brb's internal (Anthropic-shaped) request.
+The provider's answer is read by :mod:`brb.core.convert.answers`.
+
 Every provider is read as a stream, whatever the client asked for, so its
 first content can be timed: none within ``first_token_timeout_seconds`` and
 the provider is abandoned for this request (its reservation released, a
@@ -28,7 +33,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncGenerator, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -39,8 +44,9 @@ from aiohttp import web
 from brb.config import BrbConfig
 from brb.core import pricing
 from brb.core.capabilities import ModelCapabilities, capabilities_for, openai_capabilities
-from brb.core.convert import CloudRequest, Endpoint, StreamRenderer, render_message
-from brb.core.convert.assemble import MessageAssembler
+from brb.core.convert import CloudRequest, Endpoint
+from brb.core.convert.answers import ChatReader, MessagesReader
+from brb.core.convert.chat_passthrough import chat_passthrough
 from brb.core.pricing import Usage
 from brb.core.provider_breaker import Edge, Outcome, is_admissible
 from brb.core.reservation import plan_diversion
@@ -214,9 +220,14 @@ class CloudLeg:
             default_max_tokens=self.cfg.models.max_tokens,
             max_input_tokens=self.cfg.models.max_input_tokens,
         )
+        chat = None
+        if d.endpoint == Endpoint.OPENAI_CHAT and link.spec.kind == "openai":
+            # An OpenAI client and an OpenAI-compatible provider: the body goes with minimal
+            # change; the conversion above still vouches for it and bounds its cost.
+            chat = chat_passthrough(d.body, cloud_model, max_tokens=plan.max_tokens)
         return _Plan(
             cloud_model, price, plan.params, plan.is_stream, plan.req, plan.worst_usd,
-            uuid.uuid4().hex,
+            uuid.uuid4().hex, chat, bool(plan.req and plan.req.include_usage),
         )  # fmt: skip
 
     async def _reserve(self, plan: _Plan, d: Diversion, link: Link) -> bool:
@@ -268,52 +279,24 @@ class CloudLeg:
         """One provider's answer, streamed or whole; None: it failed before any byte went out.
         ``t0``: when the cloud leg took the request (its latency starts there)."""
         started = time.monotonic()
-        renderer = (
-            StreamRenderer(Endpoint(d.endpoint), plan.req, now=self.clock())
-            if plan.req is not None
-            else None
-        )
-        whole = None if plan.is_stream else MessageAssembler()
+        reader: MessagesReader | ChatReader
+        if plan.chat is not None:
+            reader = ChatReader(is_stream=plan.is_stream, include_usage=plan.include_usage)
+            items = link.provider.stream_chat(plan.chat)  # type: ignore[attr-defined]
+        else:
+            reader = MessagesReader(d.endpoint, plan.req, is_stream=plan.is_stream,
+                                    now=self.clock())  # fmt: skip
+            items = link.provider.stream(plan.params)
         held: list[bytes] = []
         response: web.StreamResponse | None = None
-        usage = Usage()
-        has_content = False
-        deadline = started + link.spec.first_token_timeout_s
-        events = link.provider.stream(plan.params)
-        iterator = events.__aiter__()
+        stream = _first_content_within(items, reader, link, started)
         try:
-            while True:
-                try:
-                    if has_content:
-                        event = await iterator.__anext__()
-                    else:
-                        event = await asyncio.wait_for(
-                            iterator.__anext__(), max(0.0, deadline - time.monotonic())
-                        )
-                except StopAsyncIteration:
-                    break
-                except TimeoutError:
-                    raise ProviderError(
-                        f"{link.name} sent no content within "
-                        f"first_token_timeout_seconds ({link.spec.first_token_timeout_s:g})",
-                        retryable=True,
-                    ) from None
-                usage = _merge_usage(usage, event)
-                if renderer is None:
-                    if event.get("type") == "error":
-                        raise _stream_error(event)
-                    frames = [_sse(event)]
-                    has_content = has_content or event.get("type") == "content_block_delta"
-                else:
-                    elapsed = int((time.monotonic() - started) * 1e9)
-                    frames = renderer.feed(event, now=self.clock(), elapsed_ns=elapsed)
-                    has_content = renderer.has_content
-                if whole is not None:
-                    whole.feed(event)
-                    continue
+            async for item in stream:
+                elapsed = int((time.monotonic() - started) * 1e9)
+                frames = reader.feed(item, now=self.clock(), elapsed_ns=elapsed)
                 if response is None:
                     held.extend(frames)
-                    if not has_content:
+                    if not reader.has_content or not plan.is_stream:
                         continue
                     response = await self._open_stream(request, plan, d, link)
                     frames, held = held, []
@@ -326,77 +309,52 @@ class CloudLeg:
         except ProviderError as exc:
             attempt.failed(exc)
             if response is None:
-                if has_content:  # a whole answer cut short: the tokens were made
+                if reader.has_content:  # a whole answer cut short: the tokens were made
                     latency = time.monotonic() - started
                     cut = "error_before_answer"
-                    self.spending.settle(plan.request_id, plan.price, usage, latency, cut)
+                    self.spending.settle(plan.request_id, plan.price, reader.usage, latency, cut)
                     self.sink.publish(_failure(self.clock(), link.name, exc))
                 else:
                     self._failed(plan, link, exc)
                 return None
             log.warning("%s failed mid-stream after content was sent: %s", link.name, exc)
             self.sink.publish(_failure(self.clock(), link.name, exc, midstream=True))
-            await response.write(_error_frame(renderer, str(exc)))
-            self._settle(plan, link, usage, started, "error_midstream")
+            await response.write(reader.error_frame(str(exc)))
+            self._settle(plan, link, reader.usage, started, "error_midstream")
             await response.write_eof()
-            return self._result(response, plan, d, link, usage, t0, "error")
+            return self._result(response, plan, d, link, reader.usage, t0, "error")
         except (ConnectionResetError, ConnectionError, asyncio.CancelledError):
             # The client went away: charge what the provider produced, or give it back.
-            attempt.outcome = Outcome.SUCCESS if has_content else Outcome.NEUTRAL
-            if has_content or usage.input_tokens:  # the provider has started: it charges
-                self._settle(plan, link, usage, started, "client_gone")
+            attempt.outcome = Outcome.SUCCESS if reader.has_content else Outcome.NEUTRAL
+            if reader.has_content or reader.usage.input_tokens:  # the provider has started
+                self._settle(plan, link, reader.usage, started, "client_gone")
             else:
                 self.spending.release(plan.request_id, "client_gone")
             raise
         finally:
-            aclose = getattr(events, "aclose", None)
-            if aclose is not None:  # stop reading the provider's stream, whatever happened
-                await aclose()
+            await stream.aclose()  # and so the provider's stream, whatever happened
         attempt.outcome = Outcome.SUCCESS
-        if whole is not None:
+        if not plan.is_stream:
             try:
-                answer = self._whole(whole.result(), plan, d, link, usage, started)
-                return self._result(answer, plan, d, link, usage, t0)
+                elapsed = int((time.monotonic() - started) * 1e9)
+                body = reader.whole(now=self.clock(), elapsed_ns=elapsed)
             except Exception:  # a rendering bug is brb's: the client still gets an answer
                 log.exception("rendering a %s answer failed: it is answered locally", d.endpoint)
+                self._settle(plan, link, reader.usage, started, "render_failed")
                 return None
-        if response is None:  # a stream with no content at all (e.g. empty reply)
+            cost = self._settle(plan, link, reader.usage, started, "ok")
+            headers = self._headers(plan, link, d)
+            headers["X-BRB-Cost-USD"] = f"{cost:.6f}"
+            whole = web.Response(body=json.dumps(body).encode(), status=200,
+                                 content_type="application/json", headers=headers)  # fmt: skip
+            return self._result(whole, plan, d, link, reader.usage, t0)
+        if response is None:  # a stream with no content at all (e.g. an empty reply)
             response = await self._open_stream(request, plan, d, link)
-            for frame in held:
-                await response.write(frame)
-        self._settle(plan, link, usage, started, "ok")
+        for frame in [*held, *reader.done_frames()]:
+            await response.write(frame)
+        self._settle(plan, link, reader.usage, started, "ok")
         await response.write_eof()
-        return self._result(response, plan, d, link, usage, t0)
-
-    def _whole(
-        self,
-        message: dict[str, Any],
-        plan: _Plan,
-        d: Diversion,
-        link: Link,
-        usage: Usage,
-        started: float,
-    ) -> web.Response:
-        cost = self._settle(plan, link, usage, started, "ok")
-        if plan.req is None:
-            body = message
-        else:
-            body = render_message(
-                Endpoint(d.endpoint),
-                message,
-                plan.req,
-                now=self.clock(),
-                elapsed_ns=int((time.monotonic() - started) * 1e9),
-            )
-        headers = self._headers(plan, link, d)
-        headers["X-BRB-Cost-USD"] = f"{cost:.6f}"
-        response = web.Response(
-            body=json.dumps(body).encode(),
-            status=200,
-            content_type="application/json",
-            headers=headers,
-        )
-        return response
+        return self._result(response, plan, d, link, reader.usage, t0)
 
     def _result(
         self,
@@ -448,6 +406,8 @@ class _Plan:
     req: CloudRequest | None
     worst_usd: Decimal
     request_id: str
+    chat: dict[str, Any] | None = None  # a /v1/chat/completions body for an openai provider
+    include_usage: bool = False  # the OpenAI client asked for the usage chunk
 
 
 def _capabilities(link: Link, cloud_model: str) -> ModelCapabilities:
@@ -462,34 +422,31 @@ def _failure(at: datetime, provider: str, exc: ProviderError, *, midstream: bool
                           midstream)  # fmt: skip
 
 
-def _stream_error(event: dict[str, Any]) -> ProviderError:
-    error = event.get("error") or {}
-    kind = str(error.get("type", "api_error"))
-    status = {"overloaded_error": 529, "rate_limit_error": 429, "api_error": 500}.get(kind)
-    return ProviderError(
-        f"the cloud stream failed: {kind}: {error.get('message') or kind}",
-        status=status,
-        retryable=status is not None or kind not in ("invalid_request_error",),
-    )
-
-
-def _merge_usage(usage: Usage, event: dict[str, Any]) -> Usage:
-    """The usage so far, after one stream event (message_start has the prompt's,
-    message_delta the cumulative output)."""
-    kind = event.get("type")
-    if kind == "message_start":
-        return Usage().updated((event.get("message") or {}).get("usage"))
-    if kind == "message_delta":
-        return usage.updated(event.get("usage"))
-    return usage
-
-
-def _sse(event: dict[str, Any]) -> bytes:
-    return f"event: {event.get('type')}\ndata: {json.dumps(event)}\n\n".encode()
-
-
-def _error_frame(renderer: StreamRenderer | None, message: str) -> bytes:
-    if renderer is not None:
-        return renderer.error_frame(message)
-    err = {"type": "error", "error": {"type": "api_error", "message": message}}
-    return _sse(err)
+async def _first_content_within(
+    items: Any, reader: MessagesReader | ChatReader, link: Link, started: float
+) -> AsyncGenerator[dict[str, Any], None]:
+    """The provider's stream items; until ``reader`` has seen content, each must come
+    within what is left of ``first_token_timeout_seconds`` (then a ProviderError)."""
+    iterator = items.__aiter__()
+    deadline = started + link.spec.first_token_timeout_s
+    try:
+        while True:
+            try:
+                if reader.has_content:
+                    item = await iterator.__anext__()
+                else:
+                    left = max(0.0, deadline - time.monotonic())
+                    item = await asyncio.wait_for(iterator.__anext__(), left)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                raise ProviderError(
+                    f"{link.name} sent no content within "
+                    f"first_token_timeout_seconds ({link.spec.first_token_timeout_s:g})",
+                    retryable=True,
+                ) from None
+            yield item
+    finally:
+        aclose = getattr(items, "aclose", None)
+        if aclose is not None:  # stop reading the provider's stream, whatever happened
+            await aclose()
