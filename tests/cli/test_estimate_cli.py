@@ -253,3 +253,31 @@ def test_each_provider_of_the_chain_is_listed_in_order(cli: Cli, tmp_path: Path)
     assert 0 < openai["expected_usd"] < haiku["expected_usd"]  # cheaper per token
     assert mystery["expected_usd"] is None and mystery["worst_case_usd"] is None
     assert mystery["note"] == "no price known"
+
+
+def test_live_counts_the_prompt_with_the_providers_count_tokens(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from brb.sim.anthropic import DEFAULT_API_KEY, FakeAnthropic
+    from brb.sim.anthropic_reply import count_input_tokens
+    from brb.sim.server import serve_in_thread
+
+    monkeypatch.setenv("ANTHROPIC_EMERGENCY_KEY", DEFAULT_API_KEY)
+    fake = FakeAnthropic()
+    body = chat("Count me exactly. " * 50, 100)
+    with serve_in_thread(fake.app()) as url:
+        cfg = tmp_path / "brb.yaml"
+        cfg.write_text(f"big_red_button:\n  providers:\n    anthropic: {{base_url: '{url}'}}\n")
+        got = run_json(cli, body, "-c", str(cfg), "--live")
+    assert fake.received["/v1/messages/count_tokens"] == 1
+    assert fake.received["/v1/messages"] == 0  # nothing that costs money
+    sent = fake.requests[-1].body  # what count_tokens received: the converted params
+    assert got["prompt_tokens"] == count_input_tokens(sent)
+    assert got["prompt_tokens"] != run_json(cli, body)["prompt_tokens"]  # not the estimate
+
+
+def test_live_without_a_key_exits_2(cli: Cli) -> None:
+    result = cli("estimate", "-", "--live", input=json.dumps(chat("hi", 10)))
+    assert (
+        result.exit_code == 2 and "--live needs an Anthropic provider with a key" in result.stderr
+    )

@@ -37,6 +37,8 @@ def test_a_cloud_rule_diverts_a_long_prompt_in_standby(ruled: Rig, path: str, st
     short = ruled.ask(path, "hello", stream=stream, session="team-a")
     assert short.provider == "ollama"
     assert short.headers["x-brb-route"] == "standby"
+    for answer in (long, short):  # streamed or not, cloud or local
+        assert Decimal(answer.headers["x-brb-cost-estimate-usd"]) > 0
     assert ruled.status()["breaker"] == "standby"  # the rule diverted, not the breaker
 
 
