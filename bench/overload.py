@@ -1,21 +1,25 @@
 """A live overload test: what the button does to latency, and what it costs.
 
-Runs `brb serve` (a real process) in front of the simulated Ollama (one
-slot, 0.15 s a request) with the simulated Anthropic behind it (0.02 s to
-first byte), wait threshold 0.6 s, queue threshold high enough that the wait
-governs. Two shapes of traffic, each for policy `overflow`, policy `all` and
-no brb at all (straight to Ollama):
+Runs `brb serve` (a real process) in front of the simulated Ollama with the
+simulated Anthropic behind it (0.02 s to first byte), queue threshold high
+enough that the wait governs, policy `overflow`, each case twice in one run:
+`new` (the waiting room, the default) and `old` (waiting_room.enabled=false:
+the decision at arrival, requests queue in Ollama). Uniform shapes (one slot,
+0.15 s a request, wait threshold 0.6 s):
 
   burst      300 requests arriving over 3 s (the Black Friday spike)
   sustained  arrivals at 1.5x the local capacity for 30 s, evenly spaced
 
-For each it reports p50/p99/max latency, requests diverted, dollars,
-requests lost, and what the hindsight oracle (brb.core.replay.oracle) would
-have diverted for the same arrivals, at the times they were actually sent.
+with p50/p99/max latency, requests diverted, dollars, lost, and the
+hindsight oracle (brb.core.replay.oracle) on the arrivals as sent; and the
+mixed shape (bench/mixed.py: heavy-tailed replies and documents, wait
+threshold 1 s, `no brb` too), with local wait p99 against the threshold, the
+online FIFO baseline, the oracle (a bound) and the predictor's error.
 
-Goals: zero lost; p99 <= 1.1 x (wait threshold + one service time) = 0.825 s;
-on the sustained shape `overflow` diverts at most 1.10x the oracle's count.
-Run:  python bench/overload.py [--only burst|sustained] [--json FILE]
+Goals: zero lost; uniform p99 <= 1.1 x (wait threshold + one service time) =
+0.825 s and sustained diverted <= 1.10x the oracle; mixed local wait p99 <=
+1.15 s (1.15x the threshold) and diverted <= 1.10x the FIFO baseline.
+Run:  python bench/overload.py [--only burst|sustained|mixed] [--mixed-seconds S] [--json FILE]
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import mixed
 from harness import free_port, pct, spawn, wait_up
 
 SERVICE_S = 0.15
@@ -98,7 +103,9 @@ def oracle_diverted(sent: list[float]) -> tuple[int, float]:
     return result.diverted, lat[min(len(lat) - 1, int(0.99 * len(lat)))]
 
 
-def write_config(path: Path, ollama: str, cloud: str, port: int, policy: str) -> None:
+def write_config(
+    path: Path, ollama: str, cloud: str, port: int, policy: str, *, room: bool, wait_s: float
+) -> None:
     path.write_text(
         json.dumps(
             {
@@ -106,9 +113,10 @@ def write_config(path: Path, ollama: str, cloud: str, port: int, policy: str) ->
                     "listen": f"127.0.0.1:{port}",
                     "upstream": ollama,
                     "policy": policy,
+                    "waiting_room": {"enabled": room},
                     "thresholds": {
                         "queue_depth": 10000,
-                        "wait_time_seconds": WAIT_THRESHOLD_S,
+                        "wait_time_seconds": wait_s,
                         "min_active_seconds": 2,
                     },
                     "budget": {"daily_limit_usd": 1000},
@@ -119,13 +127,13 @@ def write_config(path: Path, ollama: str, cloud: str, port: int, policy: str) ->
     )  # JSON is YAML
 
 
-async def warm_up(url: str) -> None:
+async def warm_up(url: str, bodies: list[dict[str, Any]] | None = None) -> None:
     """A few sequential requests: a running daemon has seen traffic and knows the
     local service time (the first burst of a cold start would otherwise be guessed)."""
     body = {"model": "llama3", "stream": False, "messages": [{"role": "user", "content": "hi"}]}
     async with aiohttp.ClientSession() as s:
-        for _ in range(5):
-            async with s.post(url + "/api/chat", json=body) as r:
+        for b in bodies or [body] * 5:
+            async with s.post(url + "/api/chat", json=b) as r:
                 await r.read()
         await asyncio.sleep(2.5)  # past min_active_seconds: the breaker is back in standby
 
@@ -140,42 +148,46 @@ def spend_usd(db: Path) -> Decimal:
     return Decimal(rows[0]["m"]) / Decimal(1_000_000)
 
 
+async def start_brb(
+    name: str, ollama: str, cloud: str, tmp: Path, *, room: bool, wait_s: float
+) -> tuple[Any, str, Path]:
+    port = free_port()
+    cfg, db = tmp / f"{name}.yaml", tmp / f"{name}.db"
+    write_config(cfg, ollama, cloud, port, "overflow", room=room, wait_s=wait_s)
+    proc = spawn(
+        ["-m", "brb", "serve", "--config", str(cfg), "--db", str(db), "--log-level", "error"],
+        env={"BRB_BENCH_KEY": KEY},
+    )
+    url = f"http://127.0.0.1:{port}"
+    await wait_up(url)
+    return proc, url, db
+
+
 async def run_case(
-    shape: str, offsets: list[float], policy: str | None, ollama: str, cloud: str, tmp: Path
+    shape: str, offsets: list[float], label: str, ollama: str, cloud: str, tmp: Path
 ) -> dict[str, Any]:
-    proc = None
-    db = tmp / f"{shape}-{policy}.db"
-    url = ollama
-    if policy is not None:
-        port = free_port()
-        cfg = tmp / f"{shape}-{policy}.yaml"
-        write_config(cfg, ollama, cloud, port, policy)
-        proc = spawn(
-            ["-m", "brb", "serve", "--config", str(cfg), "--db", str(db), "--log-level", "error"],
-            env={"BRB_BENCH_KEY": KEY},
-        )
-        url = f"http://127.0.0.1:{port}"
-        await wait_up(url)
-        await warm_up(url)
+    proc, url, db = await start_brb(
+        f"{shape}-{label}", ollama, cloud, tmp, room=label == "new", wait_s=WAIT_THRESHOLD_S
+    )
+    await warm_up(url)
     try:
         r = await drive(url, offsets)
     finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=30)
+        proc.terminate()
+        proc.wait(timeout=30)
     done = [x for x in r["latency"] if x is not None]
     diverted = sum(1 for p in r["provider"] if p == "anthropic")
     o_div, o_p99 = oracle_diverted(r["sent"])
     return {
         "shape": shape,
-        "policy": policy or "no brb",
+        "policy": label,
         "requests": len(offsets),
         "lost": len(offsets) - len(done),
         "p50_s": pct(done, 50),
         "p99_s": pct(done, 99),
         "max_s": max(done, default=float("nan")),
         "diverted": diverted,
-        "cost_usd": float(spend_usd(db)) if policy else 0.0,
+        "cost_usd": float(spend_usd(db)),
         "oracle_diverted": o_div,
         "oracle_p99_s": o_p99,
     }
@@ -192,10 +204,33 @@ def show(row: dict[str, Any]) -> None:
     )
 
 
-async def main_async(only: str | None) -> list[dict[str, Any]]:
+async def run_mixed(
+    label: str, ollama: str, cloud: str, tmp: Path, seconds: float
+) -> dict[str, Any]:
+    offsets, bodies, service = mixed.bodies(seconds, seed=20261129)
+    _, warm, _ = mixed.bodies(30.0, seed=7)
+    proc = None
+    url = ollama
+    if label != "no brb":
+        proc, url, _ = await start_brb(
+            f"mixed-{label}", ollama, cloud, tmp, room=label == "new", wait_s=mixed.WAIT_THRESHOLD_S
+        )
+        await warm_up(url, warm[:12])
+        await asyncio.sleep(2.5)  # past min_active_seconds: the breaker is back in standby
+    try:
+        r = await mixed.drive(url, offsets, bodies)
+    finally:
+        if proc is not None:
+            proc.terminate()
+            proc.wait(timeout=30)
+    return mixed.summarize(label, r, bodies, service)
+
+
+async def main_async(only: str | None, mixed_seconds: float) -> list[dict[str, Any]]:
     tmp = Path(tempfile.mkdtemp(prefix="brb-overload-"))
-    po, pa = free_port(), free_port()
+    po, pa, pm = free_port(), free_port(), free_port()
     fakes = [
+        spawn(["-m", "brb.sim", "ollama", "--port", str(pm), "--num-parallel", "1", "--mixed"]),
         spawn(
             [
                 "-m",
@@ -226,17 +261,25 @@ async def main_async(only: str | None) -> list[dict[str, Any]]:
         ),
     ]
     ollama, cloud = f"http://127.0.0.1:{po}", f"http://127.0.0.1:{pa}"
+    ollama_mixed = f"http://127.0.0.1:{pm}"
     rows = []
     try:
         await wait_up(ollama)
+        await wait_up(ollama_mixed)
         await wait_up(cloud, "/")
         print(f"goal: zero lost, p99 <= {P99_GOAL_S:.3f}s; sustained overflow <= 1.10x oracle")
         for shape, offsets in shapes().items():
             if only and shape != only:
                 continue
-            for policy in ("overflow", "all", None):
-                row = await run_case(shape, offsets, policy, ollama, cloud, tmp)
+            for label in ("new", "old"):
+                row = await run_case(shape, offsets, label, ollama, cloud, tmp)
                 show(row)
+                rows.append(row)
+        if not only or only == "mixed":
+            print("goal: mixed local wait p99 <= 1.15s, diverted <= 1.10x FIFO, zero lost")
+            for label in ("new", "old", "no brb"):
+                row = await run_mixed(label, ollama_mixed, cloud, tmp, mixed_seconds)
+                mixed.show(row)
                 rows.append(row)
     finally:
         for p in fakes:
@@ -247,10 +290,11 @@ async def main_async(only: str | None) -> list[dict[str, Any]]:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
-    p.add_argument("--only", choices=["burst", "sustained"])
+    p.add_argument("--only", choices=["burst", "sustained", "mixed"])
+    p.add_argument("--mixed-seconds", type=float, default=120.0)
     p.add_argument("--json", type=Path)
     a = p.parse_args()
-    rows = asyncio.run(main_async(a.only))
+    rows = asyncio.run(main_async(a.only, a.mixed_seconds))
     if a.json:
         a.json.write_text(json.dumps(rows, indent=2))
 

@@ -34,9 +34,9 @@ The rules, in order, at every review:
 
 Slots are learned: with ``probe_every_s`` set (the daemon's case; the
 replay knows the real slots), now and then the head of the queue is sent
-beyond the slots brb counts, if the plan keeps it and starts it in time
-anyway; if its final object says it did not wait inside the upstream,
-there was one more slot.
+beyond the slots brb counts, when it may not leave anyway (so it loses
+nothing by waiting inside the upstream); if its final object says it did
+not wait there, there was one more slot.
 
 What it optimises: the number of requests diverted, on the expected times,
 with the deadline as a hard limit; which requests go is chosen to free the
@@ -62,6 +62,7 @@ from brb.core.service_model import ModelRates, Progress, RequestShape
 EPSILON_S = 1e-9
 # A probe that waited no longer than this inside the upstream found a free slot.
 PROBE_TOLERANCE_S = 0.05
+MAX_PROBE_BACKOFF = 32
 
 
 class Verdict(StrEnum):
@@ -150,7 +151,16 @@ def plan(
 class UpstreamQueue:
     """One model on one upstream: its slots, the requests sent to it, and its waiting room."""
 
-    __slots__ = ("last_probe_s", "probe", "rates", "rules", "sent", "slots", "waiting")
+    __slots__ = (
+        "last_probe_s",
+        "probe",
+        "probe_backoff",
+        "rates",
+        "rules",
+        "sent",
+        "slots",
+        "waiting",
+    )
 
     def __init__(self, slots: int, rates: ModelRates, rules: RoomRules) -> None:
         self.slots = max(1, slots)
@@ -160,6 +170,7 @@ class UpstreamQueue:
         self.sent: dict[int, _Sent] = {}
         self.probe: int | None = None  # the request sent beyond the slots to learn more
         self.last_probe_s = -math.inf
+        self.probe_backoff = 1
 
     # --- what happens to requests -------------------------------------------------
 
@@ -194,6 +205,9 @@ class UpstreamQueue:
             self.probe = None
             if queued_s is not None and queued_s <= PROBE_TOLERANCE_S:
                 self.slots += 1
+                self.probe_backoff = 1
+            else:
+                self.probe_backoff = min(MAX_PROBE_BACKOFF, 2 * self.probe_backoff)
 
     @property
     def has_free_slot(self) -> bool:
@@ -239,17 +253,18 @@ class UpstreamQueue:
 
     def _may_probe(self, now: float, may_divert: Callable[[int], bool]) -> bool:
         """Send the head beyond the slots, to see whether the upstream has more:
-        only when no probe is out, not more often than ``probe_every_s``, and
-        only a head that would stay local anyway (the plan keeps it and starts
-        it in time on the slots brb knows, or it may not leave now): if there is
-        no extra slot it starts when it would have; only the option to divert
-        it is lost."""
+        only when no probe is out, not more often than ``probe_every_s`` (doubled
+        after each probe that found no slot), and only a head that may not leave
+        now (the breaker in standby, held, or an excluded request): it would wait
+        for the slot anyway, so if there is no extra slot it starts when it
+        would have, and no option to divert it is lost."""
         every = self.rules.probe_every_s
-        if every is None or self.probe is not None or now - self.last_probe_s < every:
+        if every is None or self.probe is not None:
+            return False
+        if now - self.last_probe_s < every * self.probe_backoff:
             return False
         head = next(iter(self.waiting.values()))
-        starts, _ = self._plan(now, self.rules.plan_quantile)
-        return 0 in starts or not may_divert(head.key)
+        return not head.is_divertible or not may_divert(head.key)
 
     def _divert(self, key: int, verdict: Verdict, moves: list[Move]) -> None:
         del self.waiting[key]

@@ -25,6 +25,7 @@ from aiohttp import web
 from brb.sim import ollama_wire as wire
 from brb.sim.ollama_queue import SlotQueue
 from brb.sim.ollama_wire import JSON, Reply, Timings
+from brb.sim.token_speed import TokenSpeed
 
 log = logging.getLogger(__name__)
 
@@ -70,9 +71,11 @@ class FakeOllama:
         version: str = VERSION,
         embedding_dimensions: int = 8,
         body_log_size: int = 1000,
+        speed: TokenSpeed | None = None,
     ) -> None:
         self.models = None if models is None else tuple(wire.normalize_model(m) for m in models)
         self.service_s = service_s
+        self.speed = speed  # set: each reply's length and time follow from its prompt
         self.chunks = chunks
         self.reply_text = reply_text
         self.version = version
@@ -206,8 +209,21 @@ class FakeOllama:
         return web.json_response(body, status=status)
 
     def _service_time(self, body: JSON) -> float:
+        if self.speed is not None:
+            return self.speed.service_s(wire.prompt_tokens(body), self.speed.reply_tokens(body))
         value = self.service_s(body) if callable(self.service_s) else self.service_s
         return max(0.0, float(value))
+
+    def _timings(self, reply: Reply, wait_s: float, service_s: float) -> Timings:
+        """Where the time went: by the token speed when set, else a fifth prefill."""
+        if self.speed is None:
+            return Timings.split(wait_s, service_s)
+        return Timings(
+            wait_ns=max(0, round(wait_s * 1e9)),
+            prompt_eval_ns=round(reply.prompt_tokens * self.speed.prefill_s_per_token * 1e9),
+            eval_ns=round(len(reply.pieces) * self.speed.decode_s_per_token * 1e9),
+            load_ns=round(self.speed.load_s * 1e9),
+        )
 
     def _reply_for(self, model: str, body: JSON) -> Reply:
         now = time.time()
@@ -216,7 +232,11 @@ class FakeOllama:
             created_at=_now_rfc3339(),
             created=int(now),
             completion_id=f"chatcmpl-{int(now * 1e6) % 1_000_000_000}",
-            pieces=wire.reply_pieces(self.reply_text, self.chunks),
+            pieces=(
+                wire.reply_pieces(self.reply_text, self.chunks)
+                if self.speed is None
+                else wire.token_pieces(self.speed.reply_tokens(body))
+            ),
             prompt_tokens=wire.prompt_tokens(body),
         )
 
@@ -274,7 +294,9 @@ class FakeOllama:
         await asyncio.sleep(service_s)
         if self._midstream:
             return web.json_response({"error": self._midstream.popleft()}, status=500)
-        final = self._final_native(reply, is_chat, reply.text, Timings.split(wait_s, service_s))
+        final = self._final_native(
+            reply, is_chat, reply.text, self._timings(reply, wait_s, service_s)
+        )
         return web.json_response(final)
 
     async def _stream_native(
@@ -296,7 +318,7 @@ class FakeOllama:
                 await response.write_eof()
                 return response
             await asyncio.sleep(step_s)
-        timings = Timings.split(wait_s, service_s)
+        timings = self._timings(reply, wait_s, service_s)
         await response.write(wire.ndjson_line(self._final_native(reply, is_chat, "", timings)))
         await response.write_eof()
         return response

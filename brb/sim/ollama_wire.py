@@ -81,6 +81,11 @@ def reply_pieces(reply_text: str, chunks: int) -> list[str]:
     return [reply_text if i == 0 else f" {reply_text}" for i in range(count)]
 
 
+def token_pieces(count: int) -> list[str]:
+    """A reply of ``count`` tokens, one piece each (a stream sends a line per token)."""
+    return ["tok" if i == 0 else " tok" for i in range(max(1, count))]
+
+
 def prompt_chars(body: JSON) -> int:
     """Characters of prompt text in a chat, generate or OpenAI chat request."""
     total = 0
