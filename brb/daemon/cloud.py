@@ -50,6 +50,7 @@ from brb.core.convert.chat_passthrough import chat_passthrough
 from brb.core.pricing import Usage
 from brb.core.provider_breaker import Edge, Outcome, is_admissible
 from brb.core.reservation import plan_diversion
+from brb.core.stream_tally import OutputTally, cut_off_usage, worst_case_usage
 from brb.daemon.chain import Link, Provider, ProviderChain, Ticket, outcome_of
 from brb.daemon.events import (
     EventSink,
@@ -289,9 +290,12 @@ class CloudLeg:
             items = link.provider.stream(plan.params)
         held: list[bytes] = []
         response: web.StreamResponse | None = None
+        tally = OutputTally()
+        max_tokens = int(plan.params["max_tokens"])
         stream = _first_content_within(items, reader, link, started)
         try:
             async for item in stream:
+                tally = tally.fed(item)
                 elapsed = int((time.monotonic() - started) * 1e9)
                 frames = reader.feed(item, now=self.clock(), elapsed_ns=elapsed)
                 if response is None:
@@ -308,26 +312,34 @@ class CloudLeg:
             return None
         except ProviderError as exc:
             attempt.failed(exc)
+            # Cut short: an error event ends what the provider produced (settle at what
+            # was seen); a timeout or lost connection may hide more (the worst case).
+            if exc.status is None:
+                usage = worst_case_usage(reader.usage, max_tokens=max_tokens)
+            else:
+                usage = cut_off_usage(reader.usage, tally, max_tokens=max_tokens)
             if response is None:
                 if reader.has_content:  # a whole answer cut short: the tokens were made
                     latency = time.monotonic() - started
                     cut = "error_before_answer"
-                    self.spending.settle(plan.request_id, plan.price, reader.usage, latency, cut)
+                    self.spending.settle(plan.request_id, plan.price, usage, latency, cut)
                     self.sink.publish(_failure(self.clock(), link.name, exc))
                 else:
                     self._failed(plan, link, exc)
                 return None
             log.warning("%s failed mid-stream after content was sent: %s", link.name, exc)
             self.sink.publish(_failure(self.clock(), link.name, exc, midstream=True))
+            self._settle(plan, link, usage, started, "error_midstream")
             await response.write(reader.error_frame(str(exc)))
-            self._settle(plan, link, reader.usage, started, "error_midstream")
             await response.write_eof()
-            return self._result(response, plan, d, link, reader.usage, t0, "error")
+            return self._result(response, plan, d, link, usage, t0, "error")
         except (ConnectionResetError, ConnectionError, asyncio.CancelledError):
             # The client went away: charge what the provider produced, or give it back.
             attempt.outcome = Outcome.SUCCESS if reader.has_content else Outcome.NEUTRAL
             if reader.has_content or reader.usage.input_tokens:  # the provider has started
-                self._settle(plan, link, reader.usage, started, "client_gone")
+                # at least what it was seen producing (core/stream_tally.py)
+                usage = cut_off_usage(reader.usage, tally, max_tokens=max_tokens)
+                self._settle(plan, link, usage, started, "client_gone")
             else:
                 self.spending.release(plan.request_id, "client_gone")
             raise

@@ -4,7 +4,7 @@ Owns: `POST /v1/messages` (JSON or SSE stream) and `POST /v1/messages/count_toke
 the prompt cache (which prefixes were written, so a repeat reads them: usage
 then reports cache reads and 5-minute and 1-hour cache writes like the real API),
 the `request-id` header on every answer, Anthropic's error body, injected failures
-(`fail_next`, `error_event_after`, `latency_s`, `hang`) and the record of every
+(`fail_next`, `error_event_after`, `stall_after`, `latency_s`, `hang`) and the record of every
 request received, for assertions.
 
 Must not: hold request rules or reply shapes itself (`brb.sim.anthropic_rules`,
@@ -107,6 +107,7 @@ class FakeAnthropic:
         self.answered: Counter[int] = Counter()
         self._failures: deque[_Failure] = deque()
         self._error_after: deque[int] = deque()
+        self._stall_after: deque[int] = deque()
         self._sequence: Counter[str] = Counter()
         self._cached: set[str] = set()  # prefix keys written to the prompt cache
 
@@ -128,6 +129,11 @@ class FakeAnthropic:
         """The next `times` streaming requests send a 200, `n_deltas` content deltas, then
         an `event: error` (overloaded_error) and close. Non-streaming requests ignore it."""
         self._error_after.extend([n_deltas] * times)
+
+    def stall_after(self, n_deltas: int, times: int = 1) -> None:
+        """The next `times` streaming requests send a 200, `n_deltas` content deltas, then
+        nothing more, never closing (a provider gone quiet: the client's timeout ends it)."""
+        self._stall_after.extend([n_deltas] * times)
 
     @property
     def message_requests(self) -> list[RecordedRequest]:
@@ -259,11 +265,14 @@ class FakeAnthropic:
         )
         await response.prepare(request)
         error_after = self._error_after.popleft() if self._error_after else None
+        stall_after = self._stall_after.popleft() if self._stall_after else None
         deltas_sent = 0
         for event, data in reply.stream_events(plan, message_id, model):
             if event == "content_block_delta":
                 if error_after is not None and deltas_sent >= error_after:
                     break
+                if stall_after is not None and deltas_sent >= stall_after:
+                    return await self._hang()
                 deltas_sent += 1
                 if self.delta_interval_s > 0:
                     await asyncio.sleep(self.delta_interval_s)
