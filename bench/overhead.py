@@ -2,7 +2,8 @@
 
 Starts, each in its own process: the fake Ollama (no service time, many
 slots), brb in front of it (no key: nothing is diverted, every request takes
-the full local path: body check, routing decision, queue monitor, relay), and
+the full local path: body check, routing decision, queue monitor and waiting
+room, relay, request log; ``upstream_parallel`` set to the fake's slots), and
 a bare aiohttp pass-through proxy (the floor of a Python proxy). The load
 generator (this process) then runs interleaved rounds against direct, bare
 and brb, non-streaming and streaming, at concurrency 1, 10 and 100, and
@@ -33,6 +34,8 @@ from pathlib import Path
 
 import aiohttp
 from harness import free_port, pct, spawn, wait_up
+
+SLOTS = 1000  # the fake Ollama's parallel slots, and brb's upstream_parallel
 
 
 async def run_round(
@@ -180,6 +183,10 @@ def main() -> None:
     ports = {k: free_port() for k in ("ollama", "bare", "brb")}
     ollama = f"http://127.0.0.1:{ports['ollama']}"
     tmp = tempfile.mkdtemp(prefix="brb-bench-")
+    # brb is told the truth about the upstream: the fake's slots (the default, 1,
+    # would make brb's waiting room hold all but one request per model in brb)
+    config = Path(tmp) / "brb.yaml"
+    config.write_text(f"big_red_button:\n  upstream_parallel: {SLOTS}\n")
     procs = [
         spawn(
             [
@@ -191,7 +198,7 @@ def main() -> None:
                 "--service-s",
                 "0",
                 "--num-parallel",
-                "1000",
+                str(SLOTS),
                 "--chunks",
                 "3",
             ]
@@ -223,7 +230,7 @@ def main() -> None:
                 "--loop",
                 loop,
             ],
-            env={"ANTHROPIC_EMERGENCY_KEY": "", "ANTHROPIC_API_KEY": "", "BRB_CONFIG": ""},
+            env={"ANTHROPIC_EMERGENCY_KEY": "", "ANTHROPIC_API_KEY": "", "BRB_CONFIG": str(config)},
         ),
     ]
     targets = {
