@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from brb.config import BrbConfig
-from brb.core.capabilities import DEFAULT_API_VERSION, capabilities_for
+from brb.core.capabilities import DEFAULT_API_VERSION, capabilities_for, openai_capabilities
 from brb.core.conversation import (
     ANTHROPIC_MESSAGES,
     ENDPOINTS,
@@ -87,13 +87,17 @@ def guess_endpoint(body: Mapping[str, Any]) -> str:
 def targets(
     cfg: BrbConfig, local_model: str, api_version: str = DEFAULT_API_VERSION
 ) -> list[Target]:
-    """Each provider of the chain as the estimate needs it, in chain order."""
+    """Each provider of the chain as the estimate needs it, in chain order, with the
+    capabilities the cloud leg plans with (so the worst case is its reservation)."""
     out = []
     for spec in cfg.provider_chain():
         model = spec.cloud_model_for(local_model)
-        out.append(
-            Target(spec.name, model, cfg.price_for(model), capabilities_for(model, api_version))
+        caps = (
+            capabilities_for(model, api_version)
+            if spec.kind == "anthropic"
+            else openai_capabilities(model)
         )
+        out.append(Target(spec.name, model, cfg.price_for(model), caps))
     return out
 
 

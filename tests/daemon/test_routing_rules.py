@@ -199,3 +199,22 @@ def test_the_daemon_expects_the_reply_lengths_it_has_learned(start_brb: StartRig
     assert learned["expected_output_tokens"] == final["eval_count"] < 1000
     assert learned["providers"][0]["expected_usd"] < before["providers"][0]["expected_usd"]
     assert Decimal(answer.headers["x-brb-cost-estimate-usd"]) < header_before
+
+
+@pytest.mark.parametrize("path", ["/v1/chat/completions", "/api/chat"])
+def test_each_provider_of_the_chain_is_estimated_as_it_would_reserve(
+    start_brb: StartRig, path: str
+) -> None:
+    from brb.sim.openai import FakeOpenAI
+
+    rig = start_brb(openai=FakeOpenAI(), providers={"openai": {}, "anthropic": {}})
+    body = chat_body(path, LONG)
+    got = estimate(rig, body, f"?endpoint={path}")["providers"]
+    assert [p["name"] for p in got] == ["openai", "anthropic"]
+    assert all(0 < p["expected_usd"] <= p["worst_case_usd"] for p in got)
+    rig.press()
+    before = len(rig.ledger_rows())
+    assert rig.post(path, body).provider == "openai"
+    row = rig.settled_rows(before + 1)[-1]
+    assert row["provider"] == "openai"
+    assert Decimal(row["reserved_micro_usd"]) / 1_000_000 == Decimal(str(got[0]["worst_case_usd"]))
