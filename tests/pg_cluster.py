@@ -63,9 +63,26 @@ class Cluster:
     root: Path
     port: int
     password: str
+    bin_dir: Path
+    user: str | None  # who the server runs as (None: this process's user)
 
     def url(self, dbname: str = "postgres") -> str:
         return f"postgresql://{SUPERUSER}:{self.password}@127.0.0.1:{self.port}/{dbname}"
+
+    def pg_ctl(self, *args: str) -> None:
+        """``pg_ctl start``, or ``stop -m immediate`` (a crash), as the server's user."""
+        options = (
+            f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
+            "-c full_page_writes=off -c max_connections=200"
+        )
+        data, log = str(self.root / "data"), str(self.root / "log")
+        command = [str(self.bin_dir / "pg_ctl"), "-D", data, "-l", log, "-w", "-t", "60"]
+        subprocess.run(
+            _cmd(self.user, *command, "-o", options, *args),
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
 
 
 def _cmd(user: str | None, *args: str) -> list[str]:
@@ -77,7 +94,7 @@ def running_cluster(bin_dir: Path) -> Iterator[Cluster]:
     """Start a fresh cluster; stop it and delete it on exit."""
     user = _run_as()
     root = Path(tempfile.mkdtemp(prefix="brb-pg-"))
-    data, pwfile, logfile = root / "data", root / "pw", root / "log"
+    pwfile = root / "pw"
     password = secrets.token_urlsafe(12)
     pwfile.write_text(password + "\n")
     if user:
@@ -85,66 +102,24 @@ def running_cluster(bin_dir: Path) -> Iterator[Cluster]:
         for p in (root, pwfile):
             os.chown(p, entry.pw_uid, entry.pw_gid)
     root.chmod(0o700)
-    port = _free_port()
+    cluster = Cluster(root, _free_port(), password, bin_dir, user)
+    initdb = [str(bin_dir / "initdb"), "-D", str(root / "data"), "-U", SUPERUSER]
+    initdb += [f"--pwfile={pwfile}", "--auth-local=trust", "--auth-host=scram-sha-256"]
+    initdb += ["-E", "UTF8", "--locale=C", "--no-sync"]
     try:
-        subprocess.run(
-            _cmd(
-                user,
-                str(bin_dir / "initdb"),
-                "-D",
-                str(data),
-                "-U",
-                SUPERUSER,
-                f"--pwfile={pwfile}",
-                "--auth-local=trust",
-                "--auth-host=scram-sha-256",
-                "-E",
-                "UTF8",
-                "--locale=C",
-                "--no-sync",
-            ),  # fmt: skip
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
-        opts = (
-            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off "
-            "-c synchronous_commit=off -c full_page_writes=off -c max_connections=200"
-        )
-        subprocess.run(
-            _cmd(
-                user,
-                str(bin_dir / "pg_ctl"),
-                "-D",
-                str(data),
-                "-l",
-                str(logfile),
-                "-w",
-                "-t",
-                "60",
-                "-o",
-                opts,
-                "start",
-            ),  # fmt: skip
-            check=True,
-            capture_output=True,
-            timeout=120,
-        )
+        subprocess.run(_cmd(user, *initdb), check=True, capture_output=True, timeout=120)
+        cluster.pg_ctl("start")
     except subprocess.CalledProcessError as exc:
-        log = logfile.read_text() if logfile.exists() else ""
+        log = (root / "log").read_text() if (root / "log").exists() else ""
         shutil.rmtree(root, ignore_errors=True)
         raise RuntimeError(
             f"could not start PostgreSQL: {exc.stderr.decode(errors='replace')}\n{log}"
         ) from None
     try:
-        yield Cluster(root, port, password)
+        yield cluster
     finally:
-        subprocess.run(
-            _cmd(user, str(bin_dir / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"),
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
+        with contextlib.suppress(subprocess.SubprocessError):
+            cluster.pg_ctl("-m", "immediate", "stop")
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -433,6 +433,8 @@ def locate(cli_path: str | os.PathLike[str] | None, cfg: ConfigLike | None = Non
     ``postgresql://`` URL in ``$<database_url_env>`` (or the ``database-url``
     credential): fleet mode; else the SQLite file :func:`resolve_path` finds.
     A URL carries a password: show :attr:`Store.label`, never this."""
+    if isinstance(cli_path, str) and is_postgres_url(cli_path):
+        return cli_path  # a caller's own URL (never a command line's: ps would show it)
     url = None if cli_path else database_url(cfg)
     if not url:
         return resolve_path(cli_path, cfg)

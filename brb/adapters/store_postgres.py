@@ -8,7 +8,10 @@ instances starting at once don't race), and the change signal: a press
 commits ``NOTIFY brb_override``, and a listener thread turns notifications —
 and, as the fallback when its connection drops or a notification is missed,
 a poll of the override row's version each second — into the token a daemon
-polls. A write that names a lock (the ledger names the budget day) takes
+polls. While that listener has lost the server, every read and write fails at
+once with a StoreError (rather than waiting on the pool), so a daemon's event
+loop never stalls on a database that is down; the listener reconnects with
+backoff and brings the store back. A write that names a lock (the ledger names the budget day) takes
 ``pg_advisory_xact_lock`` on it first, so a reservation is exact across every
 instance.
 
@@ -42,7 +45,7 @@ CHANNEL = "brb_override"
 POLL_S = 1.0  # the fallback poll of the override row, and the listener's wake-up
 CONNECT_TIMEOUT_S = 3
 POOL_TIMEOUT_S = 3.0
-MAX_BACKOFF_S = 30.0
+MAX_BACKOFF_S = 5.0
 
 
 class PgRow(tuple[Any, ...]):
@@ -105,40 +108,43 @@ class PostgresDatabase:
         self._token_lock = threading.Lock()
         self._listener: threading.Thread | None = None
         self._stop = threading.Event()
+        self._is_up = threading.Event()  # cleared while the listener has lost the server
+        self._is_up.set()
+        self._users = 1
 
     @classmethod
     def connect(cls, url: str) -> PostgresDatabase:
-        """Connect (failing fast, saying why) and bring the schema up to date."""
+        """Connect (failing fast, saying why) and bring the schema up to date. The
+        stores of one process share one connection (a daemon's reader and writer:
+        one pool, one listener); :meth:`close` lets go of it."""
+        with _SHARED_LOCK:
+            shared = _SHARED.get(url)
+            if shared is not None:
+                shared._users += 1
+                return shared
         label = redact(url)
         try:
             with psycopg.connect(url, connect_timeout=CONNECT_TIMEOUT_S) as conn:
                 migrate(conn, label)
         except psycopg.Error as exc:
             raise StoreError(_message(f"can't use the brb database {label}", exc, url)) from None
-        pool: ConnectionPool[psycopg.Connection[PgRow]] = ConnectionPool(
-            url,
-            min_size=1,
-            max_size=4,
-            kwargs={
-                "row_factory": _rows,
-                "connect_timeout": CONNECT_TIMEOUT_S,
-                "application_name": "brb",
-            },  # fmt: skip
-            timeout=POOL_TIMEOUT_S,
-            check=ConnectionPool.check_connection,  # a server restart leaves dead connections
-            reconnect_timeout=24 * 3600,  # keep trying (with backoff) through an outage
-            name="brb",
-            open=True,
-        )
-        return cls(url, pool)
+        db = cls(url, _new_pool(url))
+        with _SHARED_LOCK:
+            _SHARED[url] = db
+        return db
 
     def _message(self, what: str, exc: BaseException) -> str:
         return _message(f"{what} the brb database {self.label}", exc, self._url)
 
     # --- the seam ------------------------------------------------------------------
 
+    def _fail_fast(self) -> None:
+        if not self._is_up.is_set():
+            raise StoreError(f"the brb database {self.label} is unreachable (reconnecting)")
+
     @contextlib.contextmanager
     def transaction(self, lock: str | None = None) -> Iterator[PgTx]:
+        self._fail_fast()
         try:
             with self._pool.connection() as conn, conn.transaction():
                 if lock is not None:
@@ -150,6 +156,7 @@ class PostgresDatabase:
             raise StoreError(self._message("can't write to", exc)) from None
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[PgRow]:
+        self._fail_fast()
         try:
             with self._pool.connection() as conn:
                 return conn.execute(_sql(sql), tuple(params)).fetchall()
@@ -176,6 +183,12 @@ class PostgresDatabase:
         return [r[0] for r in self.query(_APPLIED)]
 
     def close(self) -> None:
+        with _SHARED_LOCK:
+            self._users -= 1
+            if self._users > 0:
+                return
+            if _SHARED.get(self._url) is self:
+                del _SHARED[self._url]
         self._stop.set()
         if self._listener is not None:
             self._listener.join(timeout=POLL_S + CONNECT_TIMEOUT_S + 1)
@@ -195,15 +208,19 @@ class PostgresDatabase:
                     self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT_S
                 ) as conn:
                     conn.execute(f"LISTEN {CHANNEL}")
-                    self._bump()  # anything may have changed while not listening
-                    if backoff > 0.5:
+                    if not self._is_up.is_set():
+                        # A fresh pool: the old one may sit in a long reconnect backoff.
+                        old, self._pool = self._pool, _new_pool(self._url)
+                        old.close(timeout=0)
                         log.warning("the brb database %s is back", self.label)
+                    self._is_up.set()
+                    self._bump()  # anything may have changed while not listening
                     backoff = 0.5
                     self._watch(conn)
             except psycopg.Error as exc:
-                log.warning(
-                    "%s; retrying in %.1f s", self._message("lost the listener on", exc), backoff
-                )
+                if self._is_up.is_set():
+                    log.warning("%s; reconnecting", self._message("lost", exc))
+                self._is_up.clear()
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF_S)
 
@@ -228,6 +245,28 @@ def _message(what: str, exc: BaseException, url: str) -> str:
     except ValueError:
         password = ""
     return redact(f"{what}: {text}", [password])
+
+
+_SHARED: dict[str, PostgresDatabase] = {}
+_SHARED_LOCK = threading.Lock()
+
+
+def _new_pool(url: str) -> ConnectionPool[psycopg.Connection[PgRow]]:
+    return ConnectionPool(
+        url,
+        min_size=1,
+        max_size=4,
+        kwargs={
+            "row_factory": _rows,
+            "connect_timeout": CONNECT_TIMEOUT_S,
+            "application_name": "brb",
+        },  # fmt: skip
+        timeout=POOL_TIMEOUT_S,
+        check=ConnectionPool.check_connection,  # a server restart leaves dead connections
+        reconnect_timeout=24 * 3600,  # keep trying through an outage (the listener renews it)
+        name="brb",
+        open=True,
+    )
 
 
 _APPLIED = (

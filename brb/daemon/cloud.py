@@ -63,11 +63,16 @@ from brb.daemon.events import (
 from brb.daemon.leg import FALLBACK, CloudRoute, Declined, Leg, LegResult
 from brb.daemon.spending import Spending
 from brb.daemon.store_writer import StoreWriter
-from brb.errors import ConversionError, ProviderError
+from brb.errors import ConversionError, ProviderError, StoreError
 
 __all__ = ["ANTHROPIC_MESSAGES", "CloudLeg", "Diversion", "Provider"]
 
 log = logging.getLogger(__name__)
+
+# After the store fails a reservation, how long diversions stay local without
+# trying it again (each try can wait seconds for a database that is down).
+STORE_RETRY_S = 5.0
+STORE_UNAVAILABLE = Declined("store_unavailable")
 
 ANTHROPIC_MESSAGES = "/v1/messages"
 UNPRICED = Declined("unpriced_model")
@@ -119,6 +124,7 @@ class CloudLeg:
         self._prices = cfg.price_overrides()
         self.spending = Spending(cfg, writer, clock, sink)
         self._model_cache: dict[tuple[str, str], tuple[str, pricing.ModelPrice | None]] = {}
+        self._store_down_until = 0.0  # monotonic; the store failed a reservation
 
     def route(self, local_model: str) -> CloudRoute:
         """Where a request for ``local_model`` would go now: the providers whose breaker
@@ -166,6 +172,8 @@ class CloudLeg:
                 declined = declined or plan
                 continue
             declined = FALLBACK
+            if time.monotonic() < self._store_down_until:
+                return STORE_UNAVAILABLE
             ticket = self.chain.admit(link, self.clock())
             if ticket is None:
                 continue
@@ -173,7 +181,16 @@ class CloudLeg:
                 self.sink.publish(ProviderProbing(self.clock(), link.name))
             attempt = _Attempt()
             try:
-                if not await self._reserve(plan, d, link):
+                try:
+                    reserved = await self._reserve(plan, d, link)
+                except StoreError as exc:
+                    # No reservation, no diversion: the budget can't be checked, so the
+                    # request stays local; local traffic never waits on the database.
+                    log.warning("can't reserve (%s): diversions stay local for %.0fs",
+                                exc, STORE_RETRY_S)  # fmt: skip
+                    self._store_down_until = time.monotonic() + STORE_RETRY_S
+                    return STORE_UNAVAILABLE
+                if not reserved:
                     continue  # a cheaper provider further down may still fit the budget
                 result = await self._call(request, plan, d, link, attempt, t0)
             finally:

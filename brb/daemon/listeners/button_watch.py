@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 
 from brb.adapters.store import Store
 from brb.daemon.events import ButtonEvent, EventSink, Ticked
+from brb.errors import StoreError
 
 KINDS = ["button_unplugged", "button_replugged"]
 
@@ -27,7 +28,11 @@ class ButtonWatch:
         sink.subscribe(Ticked, self.ticked)
 
     def ticked(self, _e: Ticked) -> None:
-        for e in self._reader.events(kinds=KINDS, since=self._seen_at):
+        try:
+            found = self._reader.events(kinds=KINDS, since=self._seen_at)
+        except StoreError:
+            return  # the database is down (said elsewhere): the next tick looks again
+        for e in found:
             self._seen_at = max(self._seen_at, e.at + timedelta(microseconds=1))
             if self._sink is not None:
                 self._sink.publish(
