@@ -111,7 +111,8 @@ def _from_store(
     from brb.router import RouteState
 
     has_provider = any(provider_key(spec) for spec in cfg.provider_chain())
-    priced = cfg.price_for(cfg.models.cloud_model_for(model)) is not None
+    # as the cloud leg routes: priced when a provider of the chain has a price for its model
+    priced = any(cfg.price_for(s.cloud_model_for(model)) for s in cfg.provider_chain())
     at = now()
     try:
         with open_store(db, cfg, create=False) as store:
