@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from brb.core.redaction import redact_in
 from brb.errors import UpstreamUnavailable
 
 HOP_BY_HOP = frozenset(
@@ -113,10 +114,11 @@ class OllamaUpstream:
                 allow_redirects=False,
             )
         except (aiohttp.ClientConnectionError, TimeoutError, OSError) as exc:
-            raise UpstreamUnavailable(
+            message = (
                 f"Ollama upstream {self.base_url} is unreachable ({type(exc).__name__}: {exc}); "
                 "is `ollama serve` running there?"
-            ) from None
+            )
+            raise UpstreamUnavailable(redact_in(message, self.base_url)) from None
 
     async def version(self) -> str | None:
         """The upstream's version, or None when it can't be reached."""

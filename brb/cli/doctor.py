@@ -31,6 +31,7 @@ import typer
 
 from brb.cli.context import ConfigOpt, DbOpt, JsonOpt, now
 from brb.cli.doctor_check import Check
+from brb.core.redaction import redact_in, redact_url
 
 if TYPE_CHECKING:
     from brb.adapters.store import Store
@@ -221,7 +222,8 @@ def check_upstream(cfg: BrbConfig) -> Check:
         return Check(
             "upstream",
             "fail",
-            f"{cfg.upstream} unreachable: {reason} -- is Ollama running there? (config upstream)",
+            f"{redact_url(cfg.upstream)} unreachable: {redact_in(str(reason), cfg.upstream)} "
+            "-- is Ollama running there? (config upstream)",
         )
     elapsed = time.monotonic() - started
     try:
@@ -230,7 +232,8 @@ def check_upstream(cfg: BrbConfig) -> Check:
         return Check(
             "upstream", "warn", f"{url} answered, but not like Ollama (no version in {body[:80]!r})"
         )
-    return Check("upstream", "ok", f"Ollama {version} at {cfg.upstream} ({elapsed * 1000:.0f} ms)")
+    shown = redact_url(cfg.upstream)
+    return Check("upstream", "ok", f"Ollama {version} at {shown} ({elapsed * 1000:.0f} ms)")
 
 
 # --- notifiers and daemon --------------------------------------------------------------

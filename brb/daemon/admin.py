@@ -24,6 +24,7 @@ from brb import status as status_mod
 from brb.adapters.store import Store
 from brb.config import BrbConfig, read_secret
 from brb.core.durations import format_duration, parse_duration
+from brb.core.redaction import redact_url
 from brb.daemon import dashboard
 from brb.daemon.cloud import CloudLeg
 from brb.daemon.events import DaemonStarted, EventSink
@@ -135,7 +136,7 @@ class Admin:
                     strict=True,
                 )
             },
-            "upstream": {"url": self.cfg.upstream, "version": self.upstream_version},
+            "upstream": {"url": redact_url(self.cfg.upstream), "version": self.upstream_version},
             "diversion_blocked_by": snap["diversion_blocked_by"],
             "instances": snap["instances"],
             "last_events": [

@@ -29,6 +29,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from brb import __version__
 from brb.adapters.store import locate
 from brb.config import BrbConfig, ProviderSpec, provider_key
+from brb.core.redaction import redact_url
 from brb.daemon import components
 from brb.daemon.chain import Provider, ProviderChain
 from brb.daemon.components import Components, Listener
@@ -104,10 +105,10 @@ class Daemon:
             log.warning(
                 "Ollama upstream %s is not answering; serving anyway (requests get 502 "
                 "until it is up, diverted ones go to the cloud)",
-                self.cfg.upstream,
+                redact_url(self.cfg.upstream),
             )
         else:
-            log.info("Ollama upstream %s is version %s", self.cfg.upstream, version)
+            log.info("Ollama upstream %s is version %s", redact_url(self.cfg.upstream), version)
         c.sink.publish(DaemonStarted(self.clock(), version))
         c.writer.submit(
             c.writer.store.add_event,
@@ -119,7 +120,7 @@ class Daemon:
                 "pid": os.getpid(),
                 "version": __version__,
                 "listen": self.cfg.listen,
-                "upstream": self.cfg.upstream,
+                "upstream": redact_url(self.cfg.upstream),
                 "upstream_version": version,
                 "providers": c.chain.names,
             },
@@ -265,7 +266,12 @@ async def serve(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     address = _bound_address(site, cfg)
-    log.info("brb %s listening on http://%s in front of %s", __version__, address, cfg.upstream)
+    log.info(
+        "brb %s listening on http://%s in front of %s",
+        __version__,
+        address,
+        redact_url(cfg.upstream),
+    )
     daemon.parts.sink.publish(DaemonReady(address))  # the heartbeat names it from now on
     if ready:
         ready(address)
