@@ -27,7 +27,7 @@ from collections.abc import Callable
 
 from brb.core.breaker import Observation
 from brb.core.service_model import RequestShape, ServiceFigures, ServiceModel
-from brb.core.waiting_room import RoomRules, UpstreamQueue, Verdict, Waiter
+from brb.core.waiting_room import EPSILON_S, RoomRules, UpstreamQueue, Verdict, Waiter
 
 FIRST_CONTENT_ALPHA = 0.2
 RECHECK_S = 0.25
@@ -94,6 +94,17 @@ class LocalQueue:
         away while waiting leaves the room."""
         self._next += 1
         key = self._next
+        q = self.queue(model)
+        now = self.clock()
+        if (
+            not q.waiting
+            and q.has_free_slot
+            and now - arrived_s < self.rules.deadline_after_s - EPSILON_S
+        ):
+            # what a review would say (no one ahead, a free slot, its deadline not
+            # reached: the plan starts it now), without the future and the review
+            q.mark_sent(key, now, shape)
+            return key, Verdict.SEND
         future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
         self._waiters[key] = (future, may_divert)
         self.queue(model).arrive(Waiter(key, arrived_s, shape, is_divertible))
