@@ -33,7 +33,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import AsyncGenerator, Callable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -43,19 +43,18 @@ from aiohttp import web
 
 from brb.config import BrbConfig
 from brb.core import pricing
-from brb.core.capabilities import ModelCapabilities, capabilities_for, openai_capabilities
-from brb.core.convert import CloudRequest, Endpoint
+from brb.core.convert import Endpoint
 from brb.core.convert.answers import ChatReader, MessagesReader
 from brb.core.convert.chat_passthrough import chat_passthrough
 from brb.core.pricing import Usage
 from brb.core.provider_breaker import Edge, Outcome, is_admissible
 from brb.core.reservation import plan_diversion
 from brb.core.stream_tally import OutputTally, cut_off_usage, worst_case_usage
-from brb.daemon.chain import Link, Provider, ProviderChain, Ticket, outcome_of
+from brb.daemon.attempt import Attempt, Plan, capabilities, failure, first_content_within
+from brb.daemon.chain import Link, Provider, ProviderChain, Ticket
 from brb.daemon.events import (
     EventSink,
     ProviderClosed,
-    ProviderFailed,
     ProviderOpened,
     ProviderProbing,
     Settled,
@@ -94,17 +93,6 @@ class Diversion:
     reason: str  # why it is diverted: pressed, breaker_active, overflow, rule:N:cloud
     route: CloudRoute  # computed once, by the routing decision
     headers: Mapping[str, str] = field(default_factory=dict)  # more headers for the answer
-
-
-@dataclass(slots=True)
-class _Attempt:
-    """What came of one admitted attempt, for its breaker."""
-
-    outcome: Outcome = Outcome.NEUTRAL
-    error: ProviderError | None = None
-
-    def failed(self, exc: ProviderError) -> None:
-        self.outcome, self.error = outcome_of(exc), exc
 
 
 class CloudLeg:
@@ -179,7 +167,7 @@ class CloudLeg:
                 continue
             if ticket.is_probe:
                 self.sink.publish(ProviderProbing(self.clock(), link.name))
-            attempt = _Attempt()
+            attempt = Attempt()
             try:
                 try:
                     reserved = await self._reserve(plan, d, link)
@@ -199,7 +187,7 @@ class CloudLeg:
                 return result
         return declined or FALLBACK
 
-    def _record(self, ticket: Ticket, attempt: _Attempt) -> None:
+    def _record(self, ticket: Ticket, attempt: Attempt) -> None:
         link, at = ticket.link, self.clock()
         edge = self.chain.record(ticket, attempt.outcome, at, error=attempt.error)
         c = link.circuit
@@ -213,7 +201,7 @@ class CloudLeg:
 
     # --- planning and money ----------------------------------------------------
 
-    def _plan_for(self, link: Link, d: Diversion) -> _Plan | Declined:
+    def _plan_for(self, link: Link, d: Diversion) -> Plan | Declined:
         """The plan for this provider, or why it is skipped (logged)."""
         cloud_model, price = self._model_for(link, d.local_model)
         if price is None:
@@ -228,13 +216,13 @@ class CloudLeg:
             log.exception("converting a %s request for %s failed", d.endpoint, link.name)
             return FALLBACK
 
-    def _plan(self, d: Diversion, link: Link, cloud_model: str, price: pricing.ModelPrice) -> _Plan:
+    def _plan(self, d: Diversion, link: Link, cloud_model: str, price: pricing.ModelPrice) -> Plan:
         plan = plan_diversion(
             d.endpoint,
             d.body,
             cloud_model=cloud_model,
             price=price,
-            caps=_capabilities(link, cloud_model),
+            caps=capabilities(link, cloud_model),
             default_max_tokens=self.cfg.models.max_tokens,
             max_input_tokens=self.cfg.models.max_input_tokens,
         )
@@ -243,12 +231,12 @@ class CloudLeg:
             # An OpenAI client and an OpenAI-compatible provider: the body goes with minimal
             # change; the conversion above still vouches for it and bounds its cost.
             chat = chat_passthrough(d.body, cloud_model, max_tokens=plan.max_tokens)
-        return _Plan(
+        return Plan(
             cloud_model, price, plan.params, plan.is_stream, plan.req, plan.worst_usd,
             uuid.uuid4().hex, chat, bool(plan.req and plan.req.include_usage),
         )  # fmt: skip
 
-    async def _reserve(self, plan: _Plan, d: Diversion, link: Link) -> bool:
+    async def _reserve(self, plan: Plan, d: Diversion, link: Link) -> bool:
         return await self.spending.reserve(
             plan.request_id,
             plan.worst_usd,
@@ -260,7 +248,7 @@ class CloudLeg:
         )
 
     def _settle(
-        self, plan: _Plan, link: Link, usage: Usage, started: float, outcome: str
+        self, plan: Plan, link: Link, usage: Usage, started: float, outcome: str
     ) -> Decimal:
         at = self.clock()
         latency = time.monotonic() - started
@@ -268,7 +256,7 @@ class CloudLeg:
         self.sink.publish(Settled(at, link.name, plan.cloud_model, cost, usage, latency, outcome))
         return cost
 
-    def _failed(self, plan: _Plan, link: Link, exc: ProviderError) -> None:
+    def _failed(self, plan: Plan, link: Link, exc: ProviderError) -> None:
         """The provider failed before anything reached the client: give the money back."""
         self.spending.release(plan.request_id, f"provider_error:{exc.status or 'network'}")
         level = logging.WARNING if exc.retryable else logging.ERROR
@@ -281,17 +269,17 @@ class CloudLeg:
             exc,
             "" if exc.retryable else " — a conversion or config fault, please report",
         )
-        self.sink.publish(_failure(self.clock(), link.name, exc))
+        self.sink.publish(failure(self.clock(), link.name, exc))
 
     # --- the call ----------------------------------------------------------------
 
     async def _call(
         self,
         request: web.Request,
-        plan: _Plan,
+        plan: Plan,
         d: Diversion,
         link: Link,
-        attempt: _Attempt,
+        attempt: Attempt,
         t0: float,
     ) -> LegResult | None:
         """One provider's answer, streamed or whole; None: it failed before any byte went out.
@@ -309,7 +297,7 @@ class CloudLeg:
         response: web.StreamResponse | None = None
         tally = OutputTally()
         max_tokens = int(plan.params["max_tokens"])
-        stream = _first_content_within(items, reader, link, started)
+        stream = first_content_within(items, reader, link, started)
         try:
             async for item in stream:
                 tally = tally.fed(item)
@@ -340,12 +328,12 @@ class CloudLeg:
                     latency = time.monotonic() - started
                     cut = "error_before_answer"
                     self.spending.settle(plan.request_id, plan.price, usage, latency, cut)
-                    self.sink.publish(_failure(self.clock(), link.name, exc))
+                    self.sink.publish(failure(self.clock(), link.name, exc))
                 else:
                     self._failed(plan, link, exc)
                 return None
             log.warning("%s failed mid-stream after content was sent: %s", link.name, exc)
-            self.sink.publish(_failure(self.clock(), link.name, exc, midstream=True))
+            self.sink.publish(failure(self.clock(), link.name, exc, midstream=True))
             self._settle(plan, link, usage, started, "error_midstream")
             await response.write(reader.error_frame(str(exc)))
             await response.write_eof()
@@ -388,7 +376,7 @@ class CloudLeg:
     def _result(
         self,
         response: web.StreamResponse,
-        plan: _Plan,
+        plan: Plan,
         d: Diversion,
         link: Link,
         usage: Usage,
@@ -409,7 +397,7 @@ class CloudLeg:
         )
 
     async def _open_stream(
-        self, request: web.Request, plan: _Plan, d: Diversion, link: Link
+        self, request: web.Request, plan: Plan, d: Diversion, link: Link
     ) -> web.StreamResponse:
         ctype = _CONTENT_TYPES.get(d.endpoint, "text/event-stream")  # type: ignore[call-overload]
         response = web.StreamResponse(status=200, headers=self._headers(plan, link, d))
@@ -417,65 +405,10 @@ class CloudLeg:
         await response.prepare(request)
         return response
 
-    def _headers(self, plan: _Plan, link: Link, d: Diversion) -> dict[str, str]:
+    def _headers(self, plan: Plan, link: Link, d: Diversion) -> dict[str, str]:
         headers = {**d.headers, "X-BRB-Provider": link.name, "X-BRB-Model": plan.cloud_model}
         if d.reason:
             headers["X-BRB-Route"] = d.reason
         if plan.req is not None and plan.req.trimmed_turns:
             headers["X-BRB-Trimmed"] = str(plan.req.trimmed_turns)
         return headers
-
-
-@dataclass(frozen=True, slots=True)
-class _Plan:
-    cloud_model: str
-    price: pricing.ModelPrice
-    params: dict[str, Any]
-    is_stream: bool
-    req: CloudRequest | None
-    worst_usd: Decimal
-    request_id: str
-    chat: dict[str, Any] | None = None  # a /v1/chat/completions body for an openai provider
-    include_usage: bool = False  # the OpenAI client asked for the usage chunk
-
-
-def _capabilities(link: Link, cloud_model: str) -> ModelCapabilities:
-    if link.spec.kind == "anthropic":
-        return capabilities_for(cloud_model, link.provider.api_version)
-    return openai_capabilities(cloud_model)
-
-
-def _failure(at: datetime, provider: str, exc: ProviderError, *, midstream: bool = False
-             ) -> ProviderFailed:  # fmt: skip
-    return ProviderFailed(at, provider, exc.status, str(exc), exc.retryable, exc.request_id,
-                          midstream)  # fmt: skip
-
-
-async def _first_content_within(
-    items: Any, reader: MessagesReader | ChatReader, link: Link, started: float
-) -> AsyncGenerator[dict[str, Any], None]:
-    """The provider's stream items; until ``reader`` has seen content, each must come
-    within what is left of ``first_token_timeout_seconds`` (then a ProviderError)."""
-    iterator = items.__aiter__()
-    deadline = started + link.spec.first_token_timeout_s
-    try:
-        while True:
-            try:
-                if reader.has_content:
-                    item = await iterator.__anext__()
-                else:
-                    left = max(0.0, deadline - time.monotonic())
-                    item = await asyncio.wait_for(iterator.__anext__(), left)
-            except StopAsyncIteration:
-                return
-            except TimeoutError:
-                raise ProviderError(
-                    f"{link.name} sent no content within "
-                    f"first_token_timeout_seconds ({link.spec.first_token_timeout_s:g})",
-                    retryable=True,
-                ) from None
-            yield item
-    finally:
-        aclose = getattr(items, "aclose", None)
-        if aclose is not None:  # stop reading the provider's stream, whatever happened
-            await aclose()
