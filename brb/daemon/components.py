@@ -112,7 +112,7 @@ def build(
     dashboard = Dashboard(StatusStream(admin.snapshot))
     ticks = Ticks(cfg, monitor=monitor, live=live, writer=writer, sink=sink, clock=clock,
                   started_at=started_at, room=room, instance_id=instance_id)  # fmt: skip
-    alerts = AlertsListener(cfg, writer.store, clock, sink)
+    alerts = AlertsListener(cfg, writer, clock, sink)
     systemd = SystemdListener()
     everyone: list[Any] = [
         MetricsListener(metrics),

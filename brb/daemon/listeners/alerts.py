@@ -5,17 +5,27 @@ aiohttp session: :meth:`AlertsListener.aclose` at shutdown) and the mapping
 from events to alert calls: an incident opened or closed, a provider
 failure, a budget percent or exhaustion, a rollover, a button unplug or
 replug. Each delivery attempt comes back as an :class:`AlertAttempted` event.
+
+In a fleet (PostgreSQL) a breaker trip pages once for the fleet: the incident
+alerts are keyed by the fleet's incident (the shared breaker row, read on the
+store writer's thread just after this instance's own breaker write), so the
+instances that trip later claim an activation already sent, and an instance
+that lets go while another is still active sends no resolve: the last one
+does. With SQLite nothing of this applies.
 Must not decide when any of those happen.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+import logging
+from collections.abc import Callable, Coroutine
 from datetime import datetime
+from typing import Any
 
 from brb.adapters.notifiers.delivery import DeliveryAttempt
-from brb.adapters.store import Store
 from brb.config import BrbConfig
+from brb.core.breaker import BreakerState, Phase
 from brb.daemon.alerting import Alerter
 from brb.daemon.events import (
     AlertAttempted,
@@ -29,14 +39,25 @@ from brb.daemon.events import (
     ProviderOpened,
     RolledOver,
 )
+from brb.daemon.listeners.incidents import incident_id
+from brb.daemon.store_writer import StoreWriter
+from brb.errors import BrbError
+
+log = logging.getLogger(__name__)
+BREAKER_SOURCE = "breaker"  # the source of a diverting edge the breaker made
 
 
 class AlertsListener:
     def __init__(
-        self, cfg: BrbConfig, store: Store, clock: Callable[[], datetime], sink: EventSink
+        self, cfg: BrbConfig, writer: StoreWriter, clock: Callable[[], datetime], sink: EventSink
     ) -> None:
         self._sink = sink
-        self.alerter = Alerter(cfg, store, clock=clock, on_attempt=self._attempted)
+        self._writer = writer
+        self._fleet = writer.store.kind == "postgresql"
+        self._fleet_start: datetime | None = None  # the fleet incident this instance is in
+        self._fleet_lock = asyncio.Lock()  # an opening's page is decided before its closing's
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.alerter = Alerter(cfg, writer.store, clock=clock, on_attempt=self._attempted)
 
     def _attempted(self, attempt: DeliveryAttempt) -> None:
         self._sink.publish(AlertAttempted(attempt))
@@ -52,9 +73,67 @@ class AlertsListener:
         sink.subscribe(ButtonEvent, self.button)
 
     async def aclose(self) -> None:
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=5.0)
         await self.alerter.aclose()
 
     def incident_opened(self, e: IncidentOpened) -> None:
+        if self._fleet and e.source == BREAKER_SOURCE:
+            self._spawn(self._fleet_opened(e))
+            return
+        self._activated(e, e.incident_id)
+
+    def incident_closed(self, e: IncidentClosed) -> None:
+        if self._fleet and e.source == BREAKER_SOURCE:
+            self._spawn(self._fleet_closed(e))
+            return
+        self._deactivated(e, e.incident_id, e.duration_s)
+
+    # --- the fleet's one pager -------------------------------------------------
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work, name="brb-alerts-fleet")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _shared_breaker(self) -> BreakerState | None:
+        """The fleet's breaker, read after this instance's own write (the writer's
+        one thread runs its calls in order); None if the store can't say."""
+        try:
+            return await self._writer.call(self._writer.store.read_breaker)
+        except (BrbError, RuntimeError) as exc:  # the store away, or the writer closed
+            log.warning("alerts: can't read the fleet's breaker (%s); paging anyway", exc)
+            return None
+
+    async def _fleet_opened(self, e: IncidentOpened) -> None:
+        async with self._fleet_lock:
+            shared = await self._shared_breaker()
+            if shared is not None and shared.phase is Phase.ACTIVE and shared.since is not None:
+                self._fleet_start = shared.since  # the first instance's trip: its page
+            else:  # can't tell: a duplicate beats a lost page
+                self._fleet_start = e.at
+            self._activated(e, incident_id(self._fleet_start))
+
+    async def _fleet_closed(self, e: IncidentClosed) -> None:
+        async with self._fleet_lock:
+            start = self._fleet_start
+            self._fleet_start = None
+            fleet_id = incident_id(start) if start is not None else e.incident_id
+            shared = await self._shared_breaker()
+            if (
+                shared is not None
+                and shared.phase is Phase.ACTIVE
+                and shared.since is not None
+                and incident_id(shared.since) == fleet_id
+            ):
+                log.info("alerts: another instance is still active; the last one resolves")
+                return
+            duration_s = (e.at - start).total_seconds() if start is not None else e.duration_s
+            self._deactivated(e, fleet_id, duration_s)
+
+    # --- one alert per event -------------------------------------------------
+
+    def _activated(self, e: IncidentOpened, incident: str) -> None:
         self.alerter.activated(
             e.at,
             reason=e.reason,
@@ -62,18 +141,18 @@ class AlertsListener:
             wait_s=e.observation.wait_seconds,
             source=e.source,
             who=e.who,
-            incident_id=e.incident_id,
+            incident_id=incident,
         )
 
-    def incident_closed(self, e: IncidentClosed) -> None:
+    def _deactivated(self, e: IncidentClosed, incident: str, duration_s: float) -> None:
         self.alerter.deactivated(
             e.at,
-            duration_s=e.duration_s,
+            duration_s=duration_s,
             diverted=e.diverted,
             cost_usd=e.cost_usd,
             source=e.source,
             who=e.who,
-            incident_id=e.incident_id,
+            incident_id=incident,
             reason=e.reason,
         )
 
