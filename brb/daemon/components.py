@@ -102,6 +102,7 @@ def build(
     front = Front(cfg, live=live, monitor=monitor, local=local, cloud=cloud, writer=writer,
                   clock=clock, sink=sink)  # fmt: skip
     metrics = Metrics()
+    metrics.count_dropped_writes(lambda: writer.dropped)
     metrics.providers(chain.names)
     health = ProviderHealth()
     # pressed before this daemon started: the incident goes on under its id

@@ -18,6 +18,7 @@ the clock; the daemon pushes values in.
 from __future__ import annotations
 
 import platform
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -91,6 +92,11 @@ class Metrics:
         )
         self._in_flight = Gauge(
             "brb_in_flight_requests", "Requests being served locally now", registry=r
+        )
+        self._dropped_writes = Gauge(
+            "brb_store_writes_dropped",
+            "Buffered store rows (request log, queue samples) dropped: the store fell behind",
+            registry=r,
         )
         self._breaker = Gauge(
             "brb_breaker_active", "1 when the automatic breaker is active", registry=r
@@ -190,6 +196,10 @@ class Metrics:
             self._children[key] = children
         children[0].inc()
         children[1].observe(duration_s)
+
+    def count_dropped_writes(self, read: Callable[[], int]) -> None:
+        """Read the store writer's drop count at every scrape."""
+        self._dropped_writes.set_function(read)
 
     def queue(self, depth: int, wait_s: float, in_flight: int | None = None) -> None:
         self._queue_depth.set(depth)

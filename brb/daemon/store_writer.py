@@ -5,13 +5,17 @@ background thread (SQLite serialises writers anyway), so the event loop
 never waits on a disk sync or another process's lock. Request-log rows and
 queue samples are buffered in memory and flushed about once a second; a
 reservation, which must be on disk before a diverted request leaves, is
-awaited. On shutdown everything buffered is flushed: no data lost.
+awaited. On shutdown everything buffered is flushed. The buffers are
+bounded (``MAX_BUFFERED_ROWS`` each): when the store can't keep up, the
+oldest rows are dropped, counted (``dropped``, ``brb_store_writes_dropped``
+in /metrics) and said in the log, never silently.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -21,14 +25,16 @@ from brb.core.request_log import RequestRow
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
+MAX_BUFFERED_ROWS = 10_000  # per buffer: about 10 s of a very busy daemon's log
 
 
 class StoreWriter:
     def __init__(self, store: Store) -> None:
         self.store = store
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="brb-store")
-        self._requests: list[RequestRow] = []
-        self._samples: list[QueueSample] = []
+        self._requests: deque[RequestRow] = deque()
+        self._samples: deque[QueueSample] = deque()
+        self.dropped = 0  # buffered rows dropped because the buffer was full
         self._pending: set[asyncio.Future[Any]] = set()
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
@@ -49,18 +55,29 @@ class StoreWriter:
             log.error("store write failed: %s", fut.exception())
 
     def log_request(self, row: RequestRow) -> None:
-        self._requests.append(row)
+        self._buffer(self._requests, row, "request-log row")
 
     def add_sample(self, sample: QueueSample) -> None:
-        self._samples.append(sample)
+        self._buffer(self._samples, sample, "queue sample")
+
+    def _buffer(self, buffer: deque[Any], item: Any, what: str) -> None:
+        if len(buffer) >= MAX_BUFFERED_ROWS:
+            buffer.popleft()
+            self.dropped += 1
+            if self.dropped in (1, 10, 100) or self.dropped % 1000 == 0:
+                log.warning(
+                    "the store is not keeping up: %d buffered row(s) dropped so far "
+                    "(the oldest %s just now)", self.dropped, what,
+                )  # fmt: skip
+        buffer.append(item)
 
     def flush(self) -> None:
         """Hand buffered rows to the writer thread."""
         if self._requests:
-            rows, self._requests = self._requests, []
+            rows, self._requests = list(self._requests), deque()
             self.submit(self.store.log_requests, rows)
         if self._samples:
-            samples, self._samples = self._samples, []
+            samples, self._samples = list(self._samples), deque()
             self.submit(self.store.add_queue_samples, samples)
 
     async def drain(self) -> None:
