@@ -182,6 +182,9 @@ class ModelRates:
     load_s: float | None = None
     hidden_wait_s: float = 0.0  # what a request sent to a "free" slot waits inside the upstream
     learned: int = 0
+    # service() per shape until the next learn(): the room's plan asks it for every
+    # waiter at every review, and the answer only changes when the rates do
+    _service: dict[RequestShape, Estimate] = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def prefill_s_per_token(self) -> float:
@@ -197,6 +200,7 @@ class ModelRates:
 
     def learn(self, f: ServiceFigures) -> None:
         """Learn from one served request (what its final object or log line says)."""
+        self._service.clear()
         if f.prompt_tokens and f.prompt_eval_s is not None:
             self._prefill.add(f.prompt_eval_s, f.prompt_tokens, self.alpha)
         if f.load_s is not None:
@@ -239,7 +243,11 @@ class ModelRates:
 
     def service(self, shape: RequestShape) -> Estimate:
         """The whole service time of a request not started yet."""
-        return self._estimate(self._start_s(shape), self._tokens(0.0, shape.max_output_tokens))
+        known = self._service.get(shape)
+        if known is None:
+            known = self._estimate(self._start_s(shape), self._tokens(0.0, shape.max_output_tokens))
+            self._service[shape] = known
+        return known
 
     def remaining(self, shape: RequestShape, progress: Progress) -> Estimate:
         """What is left of a request in service, given what brb has seen of it."""
