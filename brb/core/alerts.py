@@ -1,9 +1,10 @@
 """What brb tells the on-call engineer, as values: the alerts and their "once" rules.
 
 Owns the :class:`Alert` value, one builder per situation (activated,
-deactivated, budget percentage reached, budget exhausted, provider errors
-above the per-minute threshold, daily rollover), the rule that says how often
-each may fire, and the provider-error rate tracker. A manual press is an
+deactivated, budget percentage reached, budget exhausted, button unplugged,
+daily rollover) and the rule that says how often each may fire; the
+provider alerts and their error-rate tracker are in
+:mod:`brb.core.provider_alerts`. A manual press is an
 activation and its release a deactivation: the same builders, with who, from
 where and why.
 
@@ -23,7 +24,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
@@ -259,81 +260,6 @@ def budget_exhausted(
     )
 
 
-def provider_errors(
-    at: datetime,
-    *,
-    day: str,
-    provider: str,
-    count: int,
-    threshold: int,
-    episode_start: datetime,
-    last_error: str,
-) -> Alert:
-    """More than ``threshold`` provider errors within a minute (once per episode)."""
-    return Alert(
-        kind=AlertKind.PROVIDER_ERRORS,
-        severity=Severity.WARNING,
-        title=f"brb: {count} {provider} errors in the last minute (threshold {threshold})",
-        text=f"Failed cloud requests fall back to the next provider or the local queue. "
-        f"Last error: {last_error[:300]}",
-        at=at,
-        once_scope=day,
-        once_key=f"provider_errors:{provider}:{episode_start.isoformat(timespec='seconds')}",
-        fields={
-            "provider": provider,
-            "count": count,
-            "threshold": threshold,
-            "last_error": last_error[:300],
-        },
-    )
-
-
-def provider_incident(provider: str) -> str:
-    return f"brb-provider-{provider}"
-
-
-def provider_opened(
-    at: datetime, *, day: str, provider: str, failures: int, resting_s: float, last_error: str
-) -> Alert:
-    """A provider's circuit breaker opened: it is skipped until one probe succeeds."""
-    return Alert(
-        kind=AlertKind.PROVIDER_OPENED,
-        severity=Severity.WARNING,
-        title=f"brb: provider {provider} is failing ({failures} in a row): skipped for now",
-        text=f"Diverted requests go to the next provider, or the local queue. One request "
-        f"will probe {provider} again in {format_duration(resting_s)}. "
-        f"Last error: {last_error[:300]}",
-        at=at,
-        once_scope=day,
-        once_key=f"provider_opened:{provider}:{at.isoformat(timespec='seconds')}",
-        action=Action.TRIGGER,
-        incident=provider_incident(provider),
-        fields={
-            "provider": provider,
-            "failures": failures,
-            "resting_seconds": round(resting_s, 3),
-            "last_error": last_error[:300],
-        },
-    )
-
-
-def provider_closed(at: datetime, *, day: str, provider: str, down_s: float | None) -> Alert:
-    """A provider whose breaker had opened answered a probe: it is used again."""
-    down = f" after {format_duration(down_s)}" if down_s is not None else ""
-    return Alert(
-        kind=AlertKind.PROVIDER_CLOSED,
-        severity=Severity.INFO,
-        title=f"brb: provider {provider} answers again{down}",
-        text=f"A probe request succeeded; {provider} takes diverted requests again.",
-        at=at,
-        once_scope=day,
-        once_key=f"provider_closed:{provider}:{at.isoformat(timespec='seconds')}",
-        action=Action.RESOLVE,
-        incident=provider_incident(provider),
-        fields={"provider": provider, "down_seconds": None if down_s is None else round(down_s)},
-    )
-
-
 def button(at: datetime, *, event_kind: str, event_id: int, device: str, detail: str) -> Alert:
     """The physical button was unplugged (or came back): once per outage event."""
     unplugged = event_kind == "button_unplugged"
@@ -392,34 +318,3 @@ def incident_key(incident_id: str) -> str:
 
 def exhausted_incident(day: str) -> str:
     return f"budget-exhausted:{day}"
-
-
-# --- provider error rate ------------------------------------------------------------
-
-WINDOW = timedelta(minutes=1)
-
-
-@dataclass(frozen=True, slots=True)
-class ErrorRate:
-    """Errors of one provider in the last minute, and whether an alert is out.
-
-    Fires when the count goes above the threshold; re-arms only once the count
-    has calmed to half the threshold or less, so a provider hovering around the
-    threshold alerts once, not every minute.
-    """
-
-    recent: tuple[datetime, ...] = ()
-    alerting_since: datetime | None = None
-
-
-def count_error(state: ErrorRate, at: datetime, threshold: int) -> tuple[ErrorRate, bool]:
-    """Record one error at ``at``; True when this error should fire the alert."""
-    before = tuple(t for t in state.recent if at - t < WINDOW)
-    since = state.alerting_since
-    if since is not None and len(before) <= threshold // 2:
-        since = None  # calmed down: the next burst alerts again
-    # Only "more than threshold?" matters, so keep at most threshold + 1 times.
-    recent = (before + (at,))[-(threshold + 1) :]
-    if since is None and len(recent) > threshold:
-        return ErrorRate(recent, at), True
-    return ErrorRate(recent, since), False

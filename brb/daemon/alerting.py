@@ -41,9 +41,10 @@ from brb.adapters.notifiers.delivery import DeliveryAttempt, RetryPolicy, Sleep,
 from brb.adapters.notifiers.http import USER_AGENT, Outcome, Request
 from brb.adapters.store import Store
 from brb.config import BrbConfig
-from brb.core import alerts
-from brb.core.alerts import Action, Alert, AlertKind, ErrorRate
+from brb.core import alerts, provider_alerts
+from brb.core.alerts import Action, Alert, AlertKind
 from brb.core.budget import budget_day
+from brb.core.provider_alerts import ErrorRate
 from brb.errors import BrbError
 
 log = logging.getLogger(__name__)
@@ -173,12 +174,14 @@ class Alerter:
         """Count one failed cloud call; alerts once when a minute holds more than
         ``alerts.provider_errors_per_minute``, again only after it calmed down."""
         threshold = self._cfg.alerts.provider_errors_per_minute
-        state, fire = alerts.count_error(self._rates.get(provider, ErrorRate()), at, threshold)
+        state, fire = provider_alerts.count_error(
+            self._rates.get(provider, ErrorRate()), at, threshold
+        )
         self._rates[provider] = state
         if fire and state.alerting_since is not None:
             since = state.alerting_since
             self._submit(
-                lambda: alerts.provider_errors(
+                lambda: provider_alerts.provider_errors(
                     at,
                     day=self._day(at),
                     provider=provider,
@@ -195,7 +198,7 @@ class Alerter:
         """A provider's breaker opened (not per failure: once per opening)."""
         self._provider_opened_at[provider] = at
         self._submit(
-            lambda: alerts.provider_opened(
+            lambda: provider_alerts.provider_opened(
                 at,
                 day=self._day(at),
                 provider=provider,
@@ -210,7 +213,9 @@ class Alerter:
         opened = self._provider_opened_at.pop(provider, None)
         down_s = (at - opened).total_seconds() if opened is not None else None
         self._submit(
-            lambda: alerts.provider_closed(at, day=self._day(at), provider=provider, down_s=down_s)
+            lambda: provider_alerts.provider_closed(
+                at, day=self._day(at), provider=provider, down_s=down_s
+            )
         )
 
     def rollover(

@@ -15,7 +15,7 @@ from brb.adapters.notifiers import checks, enabled_notifiers, http, pagerduty, s
 from brb.adapters.notifiers import webhook as generic
 from brb.adapters.notifiers.http import Outcome, Request
 from brb.config import parse
-from brb.core import alerts
+from brb.core import alerts, provider_alerts
 from brb.sim.capture import CaptureServer
 from brb.sim.server import serve
 
@@ -53,7 +53,7 @@ ROLLOVER_RESOLVING = alerts.rollover(
     previous_spend_usd=100,
     resolve_exhausted=True,
 )
-ERRORS = alerts.provider_errors(
+ERRORS = provider_alerts.provider_errors(
     T0,
     day="2026-03-08",
     provider="anthropic",

@@ -7,8 +7,9 @@ from decimal import Decimal
 
 import pytest
 
-from brb.core import alerts
-from brb.core.alerts import Action, AlertKind, ErrorRate, Severity, count_error
+from brb.core import alerts, provider_alerts
+from brb.core.alerts import Action, AlertKind, Severity
+from brb.core.provider_alerts import ErrorRate, count_error
 
 T0 = datetime(2026, 3, 8, 14, 30, tzinfo=UTC)
 
@@ -129,7 +130,7 @@ def test_deactivation_resolves_the_same_incident(
             Severity.CRITICAL,
         ),
         (
-            lambda: alerts.provider_errors(
+            lambda: provider_alerts.provider_errors(
                 T0,
                 day="2026-03-08",
                 provider="anthropic",

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from brb.core.alerts import Action, AlertKind, format_duration, provider_closed, provider_opened
+from brb.core.alerts import Action, AlertKind
+from brb.core.durations import format_duration
+from brb.core.provider_alerts import provider_closed, provider_opened
 
 T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
