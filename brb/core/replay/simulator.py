@@ -5,8 +5,9 @@ cloud completions and the 1 s tick, in a fixed order, and what the daemon
 does at each. The decisions themselves are made by the daemon's code, not a
 copy: the breaker (:func:`brb.core.breaker.step`), the queue prediction and
 observation (:mod:`brb.core.queueing`), the routing decision
-(:func:`brb.core.policy.decide`), session exclusion, pricing and the budget
-rules. Must not do I/O, log or read the clock: time is ``params.start`` plus
+(:func:`brb.core.policy.decide`, asked through
+:class:`brb.core.replay.routing.Router`, which also owns session exclusion and
+pricing) and the budget rules. Must not do I/O, log or read the clock: time is ``params.start`` plus
 simulated seconds, so a run is a pure function of its trace and parameters.
 
 What happens, as the daemon does it:
@@ -44,17 +45,16 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from brb.core import breaker, rules
+from brb.core import breaker
 from brb.core.breaker import BreakerState, Observation, Phase
-from brb.core.policy import Decision, RequestFacts, decide
-from brb.core.pricing import ModelPrice, cost_usd, price_for, worst_case_usd
+from brb.core.pricing import ModelPrice, cost_usd, worst_case_usd
 from brb.core.queueing import observe, with_arrival
 from brb.core.replay.budget_book import BudgetBook
 from brb.core.replay.local_server import LocalModel
 from brb.core.replay.room_server import RoomServer, shape_of
+from brb.core.replay.routing import Router
 from brb.core.replay.run import Outcome, SimParams, SimResult, TimelineEntry
 from brb.core.replay.trace import TraceRecord
-from brb.core.sessions import SessionFilter
 from brb.core.waiting_room import RoomRules, UpstreamQueue, Verdict, Waiter
 
 _LOCAL_DONE, _CLOUD_DONE, _REVIEW, _ARRIVAL, _TICK = 0, 1, 2, 3, 4
@@ -86,10 +86,9 @@ class _Simulation:
             rules = RoomRules(params.thresholds.wait_seconds, first)
             self.room = RoomServer(params.slots, rules)
         self.review_due: dict[str, float] = {}  # model -> the deadline review scheduled
-        self.sessions = SessionFilter(params.excluded_sessions)
+        self.router = Router(trace, params)
         self.book = BudgetBook(params.daily_limit_usd, params.tz, params.alert_at_percent)
         self.models: dict[str, LocalModel] = {}
-        self.prices: dict[str, ModelPrice | None] = {}
         self.state = BreakerState()
         self.events: list[tuple[float, int, int, int]] = []  # (t, kind, seq, index)
         self.seq = 0
@@ -191,9 +190,14 @@ class _Simulation:
         view = model.view(t)
         predicted = view.predicted_wait_s()
         obs = self._step(t, arrival_wait_s=predicted, would_queue=view.would_queue)
-        price = self._price(rec.model)
-        decision = self._decide(
-            index, self._facts(index), predicted, view.would_queue, obs.queue_depth
+        price = self.router.price(rec.model)
+        decision = self.router.decide(
+            index,
+            self.router.facts(index),
+            predicted,
+            view.would_queue,
+            obs.queue_depth,
+            self.state.phase,
         )
         if decision.divert and price is not None and self._reserve(t, index, price):
             self._push(t + self.p.cloud_latency_s, _CLOUD_DONE, index)
@@ -214,11 +218,13 @@ class _Simulation:
         would_queue = bool(q.waiting) or not q.has_free_slot
         typical = q.predicted_start_s(shape, t)
         obs = self._step(t, arrival_wait_s=typical, would_queue=would_queue)
-        price = self._price(rec.model)
-        facts = self._facts(index)
+        price = self.router.price(rec.model)
+        facts = self.router.facts(index)
         # routed away at once only if even its earliest possible start is too late
         earliest = q.predicted_start_s(shape, t, q.rules.early_quantile or 0.0)
-        decision = self._decide(index, facts, earliest, would_queue, obs.queue_depth)
+        decision = self.router.decide(
+            index, facts, earliest, would_queue, obs.queue_depth, self.state.phase
+        )
         if decision.divert and price is not None and self._reserve(t, index, price):
             self._push(t + self.p.cloud_latency_s, _CLOUD_DONE, index)
             self.reasons[index] = decision.reason
@@ -236,8 +242,10 @@ class _Simulation:
         q = self.room.queue(model_name)
 
         def may_divert(index: int) -> bool:
-            price = self._price(model_name)
-            decision = self._decide(index, self._facts(index), math.inf, True, 0)
+            price = self.router.price(model_name)
+            decision = self.router.decide(
+                index, self.router.facts(index), math.inf, True, 0, self.state.phase
+            )
             return decision.divert and price is not None and self._reserve(t, index, price)
 
         for move in q.review(t, may_divert):
@@ -252,42 +260,6 @@ class _Simulation:
         if due is not None and due > t and self.review_due.get(model_name) != due:
             self.review_due[model_name] = due
             self._push(due, _REVIEW, next(iter(q.waiting)))
-
-    def _facts(self, index: int) -> RequestFacts:
-        rec = self.trace[index]
-        return RequestFacts(
-            is_excluded_session=self.sessions.is_excluded(rec.session),
-            is_model_priced=self._price(rec.model) is not None,
-        )
-
-    def _rule(self, index: int) -> rules.Verdict | None:
-        """The first routing rule the record matches. A trace has no body or headers:
-        rules on endpoint, header, tools, images or complexity never match in a replay,
-        and prompt_tokens is the count the trace gives."""
-        if not self.p.rules.rules:
-            return None
-        rec = self.trace[index]
-        facts = rules.RuleFacts(
-            model=rec.model, endpoint="", session=rec.session, prompt_tokens=rec.prompt_tokens
-        )
-        return self.p.rules.first_match(facts)
-
-    def _decide(
-        self, index: int, facts: RequestFacts, predicted_s: float, would_queue: bool, depth: int
-    ) -> Decision:
-        return decide(
-            facts,
-            is_enabled=self.p.is_enabled,
-            mode=self.p.mode,
-            phase=self.state.phase,
-            policy=self.p.policy,
-            predicted_wait_s=predicted_s,
-            wait_threshold_s=self.p.thresholds.wait_seconds,
-            would_queue=would_queue,
-            queue_depth=depth,
-            queue_depth_threshold=self.p.thresholds.queue_depth,
-            rule=self._rule(index),
-        )
 
     def _local_done(self, t: float, index: int) -> None:
         rec = self.trace[index]
@@ -314,7 +286,7 @@ class _Simulation:
 
     def _cloud_done(self, t: float, index: int) -> None:
         rec = self.trace[index]
-        price = self._price(rec.model)
+        price = self.router.price(rec.model)
         assert price is not None  # reserved only when priced
         cost = cost_usd(price, input_tokens=rec.prompt_tokens, output_tokens=rec.output_tokens)
         day, reserved = self.reserved.pop(index)
@@ -392,12 +364,6 @@ class _Simulation:
                 f"${self.p.daily_limit_usd:.2f} daily budget fully committed ({day})",
             )
         return True
-
-    def _price(self, local_model: str) -> ModelPrice | None:
-        if local_model not in self.prices:
-            cloud = self.p.cloud_model_for(local_model)
-            self.prices[local_model] = price_for(cloud, self.p.price_overrides)
-        return self.prices[local_model]
 
     def _push(self, t: float, kind: int, index: int) -> None:
         self.seq += 1
