@@ -7,7 +7,8 @@ Ollama's error forms, injected failures, and the record of requests received.
 
 Must not: pretend to be a language model (the reply is fixed and deterministic), or
 know about brb; the queue lives in `brb.sim.ollama_queue`, body shapes in
-`brb.sim.ollama_wire`. Counters are plain attributes, safe to read from another thread.
+`brb.sim.ollama_wire`, each reply's text, timings and service time in
+`brb.sim.ollama_reply`. Counters are plain attributes, safe to read from another thread.
 """
 
 from __future__ import annotations
@@ -22,14 +23,15 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
+from brb.sim import ollama_reply as reply_shape
 from brb.sim import ollama_wire as wire
 from brb.sim.ollama_queue import SlotQueue
+from brb.sim.ollama_reply import ServiceTime
 from brb.sim.ollama_wire import JSON, Reply, Timings
 from brb.sim.token_speed import TokenSpeed
 
 log = logging.getLogger(__name__)
 
-ServiceTime = float | Callable[[JSON], float]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 VERSION = "0.12.6"
@@ -45,10 +47,6 @@ class _Refused(Exception):
         super().__init__(message)
         self.status = status
         self.message = message
-
-
-def _now_rfc3339() -> str:
-    return datetime.now(UTC).isoformat(timespec="microseconds").replace("+00:00", "Z")
 
 
 class FakeOllama:
@@ -146,7 +144,7 @@ class FakeOllama:
         return sorted(self.queue.loaded | {wire.DEFAULT_MODEL})
 
     async def _tags(self, request: web.Request) -> web.Response:
-        return web.json_response(wire.tags_body(self._listed_models(), _now_rfc3339()))
+        return web.json_response(wire.tags_body(self._listed_models(), reply_shape.now_rfc3339()))
 
     async def _ps(self, request: web.Request) -> web.Response:
         expires = datetime.now(UTC) + timedelta(minutes=5)
@@ -165,7 +163,7 @@ class FakeOllama:
                 raise _Refused(404, f"model '{model}' not found")
         except _Refused as refused:
             return web.json_response({"error": refused.message}, status=refused.status)
-        return web.json_response(wire.show_body(_now_rfc3339()))
+        return web.json_response(wire.show_body(reply_shape.now_rfc3339()))
 
     # -- request checks --------------------------------------------------------------------
 
@@ -208,38 +206,6 @@ class FakeOllama:
             body = wire.openai_error(status, body["error"])
         return web.json_response(body, status=status)
 
-    def _service_time(self, body: JSON) -> float:
-        if self.speed is not None:
-            return self.speed.service_s(wire.prompt_tokens(body), self.speed.reply_tokens(body))
-        value = self.service_s(body) if callable(self.service_s) else self.service_s
-        return max(0.0, float(value))
-
-    def _timings(self, reply: Reply, wait_s: float, service_s: float) -> Timings:
-        """Where the time went: by the token speed when set, else a fifth prefill."""
-        if self.speed is None:
-            return Timings.split(wait_s, service_s)
-        return Timings(
-            wait_ns=max(0, round(wait_s * 1e9)),
-            prompt_eval_ns=round(reply.prompt_tokens * self.speed.prefill_s_per_token * 1e9),
-            eval_ns=round(len(reply.pieces) * self.speed.decode_s_per_token * 1e9),
-            load_ns=round(self.speed.load_s * 1e9),
-        )
-
-    def _reply_for(self, model: str, body: JSON) -> Reply:
-        now = time.time()
-        return Reply(
-            model=model,
-            created_at=_now_rfc3339(),
-            created=int(now),
-            completion_id=f"chatcmpl-{int(now * 1e6) % 1_000_000_000}",
-            pieces=(
-                wire.reply_pieces(self.reply_text, self.chunks)
-                if self.speed is None
-                else wire.token_pieces(self.speed.reply_tokens(body))
-            ),
-            prompt_tokens=wire.prompt_tokens(body),
-        )
-
     # -- generation endpoints ----------------------------------------------------------------
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
@@ -259,13 +225,13 @@ class FakeOllama:
         except _Refused as refused:
             return web.json_response({"error": refused.message}, status=refused.status)
         if (is_chat and not messages) or (not is_chat and not body.get("prompt")):
-            return web.json_response(self._load_answer(model, is_chat))
+            return web.json_response(reply_shape.load_answer(model, is_chat))
         failure = self._take_failure(is_openai=False)
         if failure is not None:
             return failure
-        reply = self._reply_for(model, body)
+        reply = reply_shape.reply_for(model, body, self.reply_text, self.chunks, self.speed)
         is_stream = body.get("stream", True) is not False
-        service_s = self._service_time(body)
+        service_s = reply_shape.service_time(body, self.service_s, self.speed)
 
         async def serve(wait_s: float) -> web.StreamResponse:
             if is_stream:
@@ -274,28 +240,14 @@ class FakeOllama:
 
         return await self.queue.hold(request.path, wire.normalize_model(model), arrived_s, serve)
 
-    def _load_answer(self, model: str, is_chat: bool) -> JSON:
-        answer: JSON = {"model": model, "created_at": _now_rfc3339()}
-        if is_chat:
-            answer["message"] = {"role": "assistant", "content": ""}
-        else:
-            answer["response"] = ""
-        return {**answer, "done_reason": "load", "done": True}
-
-    def _final_native(self, reply: Reply, is_chat: bool, text: str, timings: Timings) -> JSON:
-        build = wire.chat_final if is_chat else wire.generate_final
-        return build(
-            reply.model, _now_rfc3339(), text, timings, reply.prompt_tokens, len(reply.pieces)
-        )
-
     async def _whole_native(
         self, reply: Reply, is_chat: bool, wait_s: float, service_s: float
     ) -> web.Response:
         await asyncio.sleep(service_s)
         if self._midstream:
             return web.json_response({"error": self._midstream.popleft()}, status=500)
-        final = self._final_native(
-            reply, is_chat, reply.text, self._timings(reply, wait_s, service_s)
+        final = reply_shape.final_native(
+            reply, is_chat, reply.text, reply_shape.timings(reply, wait_s, service_s, self.speed)
         )
         return web.json_response(final)
 
@@ -318,8 +270,10 @@ class FakeOllama:
                 await response.write_eof()
                 return response
             await asyncio.sleep(step_s)
-        timings = self._timings(reply, wait_s, service_s)
-        await response.write(wire.ndjson_line(self._final_native(reply, is_chat, "", timings)))
+        timings = reply_shape.timings(reply, wait_s, service_s, self.speed)
+        await response.write(
+            wire.ndjson_line(reply_shape.final_native(reply, is_chat, "", timings))
+        )
         await response.write_eof()
         return response
 
@@ -337,7 +291,7 @@ class FakeOllama:
         failure = self._take_failure(is_openai=False)
         if failure is not None:
             return failure
-        service_s = self._service_time(body)
+        service_s = reply_shape.service_time(body, self.service_s, self.speed)
 
         async def serve(wait_s: float) -> web.StreamResponse:
             await asyncio.sleep(service_s)
@@ -367,11 +321,11 @@ class FakeOllama:
         failure = self._take_failure(is_openai=True)
         if failure is not None:
             return failure
-        reply = self._reply_for(model, body)
+        reply = reply_shape.reply_for(model, body, self.reply_text, self.chunks, self.speed)
         usage = (reply.prompt_tokens, len(reply.pieces))
         options = body.get("stream_options")
         wants_usage = isinstance(options, dict) and options.get("include_usage") is True
-        service_s = self._service_time(body)
+        service_s = reply_shape.service_time(body, self.service_s, self.speed)
 
         async def serve(wait_s: float) -> web.StreamResponse:
             if body.get("stream") is not True:
