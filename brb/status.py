@@ -12,7 +12,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from brb.adapters.store import Heartbeat, Store, is_stale, iso
+from brb.adapters.database import iso
+from brb.adapters.store import Store
+from brb.adapters.store_instances import Heartbeat, is_stale
 from brb.core import breaker
 from brb.core.breaker import Mode
 from brb.core.budget import budget_day

@@ -24,7 +24,8 @@ from pathlib import Path
 import aiohttp
 from playwright.async_api import async_playwright
 
-from brb.adapters.store import QueueSample, Store
+from brb.adapters.store import Store
+from brb.adapters.store_samples import QueueSample
 from brb.config import parse
 from brb.daemon.app import serve
 from brb.sim.anthropic import DEFAULT_API_KEY, FakeAnthropic

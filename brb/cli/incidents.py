@@ -44,8 +44,8 @@ def register(app: typer.Typer) -> None:
 
 def build_report(store: Any, *, since: datetime, now: datetime) -> dict[str, Any]:
     """Incidents overlapping ``[since, now]`` and their summary, from ``store``."""
+    from brb.adapters.database import parse_iso
     from brb.adapters.ledger import from_micro
-    from brb.adapters.store import parse_iso
     from brb.core import incidents as core
 
     events = store.events(kinds=core.TRANSITION_KINDS)
@@ -83,7 +83,7 @@ def _depth_at(store: Any, at: datetime) -> int | None:
 
 
 def report_json(report: dict[str, Any]) -> dict[str, Any]:
-    from brb.adapters.store import iso
+    from brb.adapters.database import iso
     from brb.status import money
 
     s = report["summary"]

@@ -22,7 +22,9 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
-    from brb.adapters.store import Event, QueueSample, Store
+    from brb.adapters.store import Store
+    from brb.adapters.store_events import Event
+    from brb.adapters.store_samples import QueueSample
     from brb.config import BrbConfig
 
 REFRESH_SECONDS = 1.0

@@ -20,7 +20,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
-from brb.adapters.store import QueueSample, Store
+from brb.adapters.store import Store
+from brb.adapters.store_samples import QueueSample
 from brb.core.request_log import RequestRow
 
 log = logging.getLogger(__name__)

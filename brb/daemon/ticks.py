@@ -21,7 +21,8 @@ from collections.abc import Callable
 from datetime import datetime
 
 from brb import __version__
-from brb.adapters.store import Instance, QueueSample
+from brb.adapters.store_instances import Instance
+from brb.adapters.store_samples import QueueSample
 from brb.config import BrbConfig
 from brb.core.budget import budget_day
 from brb.core.queueing import QueueView, observe

@@ -19,7 +19,10 @@ from pathlib import Path
 import pytest
 
 from brb.adapters import migrations
-from brb.adapters.store import QueueSample, Store, iso, parse_iso, resolve_path
+from brb.adapters.database import iso, parse_iso
+from brb.adapters.store import Store
+from brb.adapters.store_file import resolve_path
+from brb.adapters.store_samples import QueueSample
 from brb.config import BrbConfig
 from brb.core.breaker import BreakerState, Mode, Override, Phase
 from brb.core.request_log import RequestRow

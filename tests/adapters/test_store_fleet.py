@@ -6,7 +6,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from brb.adapters.store import Instance, Store
+from brb.adapters.store import Store
+from brb.adapters.store_instances import Instance
 from brb.core.breaker import BreakerState, Phase
 from brb.core.incidents import TRANSITION_KINDS, incidents
 

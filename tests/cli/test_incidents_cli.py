@@ -16,7 +16,8 @@ from freezegun import freeze_time
 
 from brb import control
 from brb.adapters.ledger import Usage
-from brb.adapters.store import QueueSample, Store
+from brb.adapters.store import Store
+from brb.adapters.store_samples import QueueSample
 from brb.core.breaker import BreakerState, Phase
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)

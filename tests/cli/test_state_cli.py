@@ -15,8 +15,9 @@ from freezegun import freeze_time
 from freezegun.api import FrozenDateTimeFactory
 from typer.testing import Result
 
+from brb.adapters.database import iso
 from brb.adapters.ledger import Usage
-from brb.adapters.store import Store, iso
+from brb.adapters.store import Store
 from brb.core.breaker import BreakerState, Phase
 from brb.core.budget import budget_day
 

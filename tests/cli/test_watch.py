@@ -18,7 +18,8 @@ from rich.console import Console
 
 from brb import control, status
 from brb.adapters.ledger import Usage
-from brb.adapters.store import QueueSample, Store
+from brb.adapters.store import Store
+from brb.adapters.store_samples import QueueSample
 from brb.cli.watch import SPARK_WIDTH, depth_series, render, sparkline
 from brb.config import BrbConfig
 from brb.core.breaker import BreakerState, Phase

@@ -35,7 +35,8 @@ import aiohttp
 import pytest
 
 from brb import control
-from brb.adapters.store import Event, Store
+from brb.adapters.store import Store
+from brb.adapters.store_events import Event
 from brb.config import BrbConfig, parse
 from brb.daemon.app import serve as run_daemon
 from brb.sim.anthropic import DEFAULT_REPLY, FakeAnthropic

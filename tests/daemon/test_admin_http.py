@@ -8,7 +8,7 @@ import pytest
 from daemon_rig import MODEL, Rig, StartRig, poll
 from prometheus_client.parser import text_string_to_metric_families
 
-from brb.adapters.store import Heartbeat
+from brb.adapters.store_instances import Heartbeat
 
 TOKEN = "s3cret-admin-token"
 PRESS = "/admin/big-red-button/press"

@@ -17,7 +17,8 @@ import pytest
 from aiohttp import web
 
 from brb.adapters.notifiers.delivery import RetryPolicy, retry_delay_s
-from brb.adapters.store import Event, Store
+from brb.adapters.store import Store
+from brb.adapters.store_events import Event
 from brb.config import BrbConfig, parse
 from brb.daemon.alerting import Alerter, DeliveryAttempt
 from brb.sim.capture import CaptureServer

@@ -19,7 +19,8 @@ from typing import Any
 
 import pytest
 
-from brb.adapters.store import Instance, Store
+from brb.adapters.store import Store
+from brb.adapters.store_instances import Instance
 from brb.config import BrbConfig, parse
 from brb.core.breaker import Observation, Phase
 from brb.daemon.events import EventSink

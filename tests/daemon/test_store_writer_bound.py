@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from daemon_rig import StartRig
 
-from brb.adapters.store import QueueSample, Store
+from brb.adapters.store import Store
+from brb.adapters.store_samples import QueueSample
 from brb.daemon import store_writer
 from brb.daemon.store_writer import StoreWriter
 
