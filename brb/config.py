@@ -186,6 +186,31 @@ def _default_providers() -> dict[str, ProviderEntry]:
     return {"anthropic": ProviderEntry.model_validate(_provider_defaults("anthropic", {}))}
 
 
+_UPSTREAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+
+
+class UpstreamEntry(_Section):
+    """One Ollama server of the pool (an entry of ``upstreams``)."""
+
+    name: str = Field(description="what X-BRB-Upstream, status and /metrics call it")
+    url: str = Field(description="the server's base URL, e.g. http://gpu-1:11434")
+    parallel: int = Field(1, ge=1, description="that server's OLLAMA_NUM_PARALLEL")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not _UPSTREAM_NAME.match(v):
+            raise ValueError("use letters, digits, '.', '-' and '_' (at most 63), e.g. gpu-1")
+        return v
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, v: str) -> str:
+        if not re.match(r"^https?://[^/\s]+", v):
+            raise ValueError("must be an http(s) URL, e.g. http://127.0.0.1:11434")
+        return v.rstrip("/")
+
+
 class PriceOverride(_Section):
     input_per_mtok: Decimal = Field(ge=0)
     output_per_mtok: Decimal = Field(ge=0)
@@ -255,6 +280,10 @@ class BrbConfig(BrbConfigViews, _Section):
     listen: str = "127.0.0.1:11435"
     upstream: str = "http://127.0.0.1:11434"
     upstream_parallel: int = Field(1, ge=1, description="Ollama's OLLAMA_NUM_PARALLEL")
+    upstreams: list[UpstreamEntry] = Field(
+        default_factory=list, description="a pool of Ollama servers; empty: upstream alone"
+    )
+    health_check_seconds: float = Field(5.0, gt=0, description="probe each upstream this often")
     policy: Literal["overflow", "all"] = "overflow"
     session_header: str = "X-Session-ID"
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
@@ -315,6 +344,24 @@ class BrbConfig(BrbConfigViews, _Section):
                 f"unknown timezone {v!r}: use an IANA name like Europe/London"
             ) from None
         return v
+
+    @model_validator(mode="after")
+    def _one_pool(self) -> BrbConfig:
+        if not self.upstreams:
+            return self
+        both = sorted({"upstream", "upstream_parallel"} & self.model_fields_set)
+        if both:
+            raise ValueError(
+                f"{both[0]}: give either upstream (one server) or upstreams (a pool), not both"
+            )
+        for what in ("name", "url"):
+            seen: set[str] = set()
+            for i, entry in enumerate(self.upstreams):
+                value = getattr(entry, what)
+                if value in seen:
+                    raise ValueError(f"upstreams.{i}.{what}: {value!r} is already in the pool")
+                seen.add(value)
+        return self
 
     @model_validator(mode="after")
     def _rules_name_providers(self) -> BrbConfig:

@@ -73,6 +73,18 @@ class ProviderSpec:
         return list(dict.fromkeys([self.api_key_env, *extra]))
 
 
+DEFAULT_UPSTREAM_NAME = "default"  # the pool of one a lone ``upstream`` makes
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamSpec:
+    """One Ollama server of the pool as the daemon uses it."""
+
+    name: str
+    url: str
+    parallel: int
+
+
 class ModelsViews:
     """Derived views of the ``models`` section."""
 
@@ -101,6 +113,9 @@ class BrbConfigViews:
         routing: Any
         database_url_env: str
         thresholds: Any
+        upstream: str
+        upstream_parallel: int
+        upstreams: list[Any]
 
     @property
     def tz(self) -> ZoneInfo:
@@ -117,6 +132,13 @@ class BrbConfigViews:
     @property
     def listen_host(self) -> str:
         return self.listen.rpartition(":")[0].strip("[]")
+
+    def upstream_pool(self) -> list[UpstreamSpec]:
+        """The Ollama servers in pool order: ``upstreams``, or ``upstream`` alone as a
+        pool of one named ``default``."""
+        if self.upstreams:
+            return [UpstreamSpec(u.name, u.url, u.parallel) for u in self.upstreams]
+        return [UpstreamSpec(DEFAULT_UPSTREAM_NAME, self.upstream, self.upstream_parallel)]
 
     @property
     def listen_port(self) -> int:

@@ -277,3 +277,64 @@ def test_example_comments_every_key() -> None:
             if not prev.strip().startswith("#"):
                 undocumented.append(line.strip())
     assert undocumented == []
+
+
+# --- the upstream pool ---------------------------------------------------------------
+
+
+def test_a_lone_upstream_is_a_pool_of_one() -> None:
+    cfg = parse({"big_red_button": {"upstream": "http://gpu:11434/", "upstream_parallel": 3}})
+    assert [(u.name, u.url, u.parallel) for u in cfg.upstream_pool()] == [
+        ("default", "http://gpu:11434", 3)
+    ]
+    assert cfg.health_check_seconds == 5.0
+
+
+def test_upstreams_make_a_pool_in_order() -> None:
+    cfg = parse(
+        {
+            "big_red_button": {
+                "upstreams": [
+                    {"name": "gpu-1", "url": "http://10.0.0.1:11434/", "parallel": 2},
+                    {"name": "gpu-2", "url": "http://10.0.0.2:11434"},
+                ],
+                "health_check_seconds": 0.5,
+            }
+        }
+    )
+    assert [(u.name, u.url, u.parallel) for u in cfg.upstream_pool()] == [
+        ("gpu-1", "http://10.0.0.1:11434", 2),
+        ("gpu-2", "http://10.0.0.2:11434", 1),
+    ]
+    assert cfg.health_check_seconds == 0.5
+
+
+@pytest.mark.parametrize(
+    ("section", "says"),
+    [
+        ({"upstreams": [{"name": "a", "url": "ftp://x"}]}, "big_red_button.upstreams.0.url"),
+        ({"upstreams": [{"name": "a b", "url": "http://x"}]}, "big_red_button.upstreams.0.name"),
+        ({"upstreams": [{"url": "http://x"}]}, "big_red_button.upstreams.0.name"),
+        (
+            {"upstreams": [{"name": "a", "url": "http://x", "parallel": 0}]},
+            "big_red_button.upstreams.0.parallel",
+        ),
+        (
+            {"upstreams": [{"name": "a", "url": "http://x"}, {"name": "a", "url": "http://y"}]},
+            "upstreams.1.name: 'a' is already in the pool",
+        ),
+        (
+            {"upstreams": [{"name": "a", "url": "http://x"}, {"name": "b", "url": "http://x"}]},
+            "upstreams.1.url: 'http://x' is already in the pool",
+        ),
+        (
+            {"upstream": "http://x", "upstreams": [{"name": "a", "url": "http://y"}]},
+            "upstream: give either upstream (one server) or upstreams (a pool), not both",
+        ),
+        ({"health_check_seconds": 0}, "big_red_button.health_check_seconds"),
+    ],
+)
+def test_bad_upstreams_name_the_key(section: dict[str, Any], says: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        parse({"big_red_button": section})
+    assert says in str(err.value)
