@@ -84,6 +84,11 @@ class UpstreamUnavailable(BrbError):
     http_status = 502
 
 
+class UpstreamRefused(UpstreamUnavailable):
+    """An Ollama upstream refused the connection or timed out before anything was
+    sent or relayed: the request may go to another upstream of the pool."""
+
+
 class ProviderError(BrbError):
     """A cloud provider answered with an error or could not be reached."""
 

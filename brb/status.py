@@ -70,6 +70,41 @@ PROVIDER_CLOSED = "provider_closed"
 PROVIDER_EVENT_KINDS = (PROVIDER_OPENED, PROVIDER_HALF_OPEN, PROVIDER_CLOSED)
 
 
+UPSTREAM_DOWN = "upstream_down"
+UPSTREAM_UP = "upstream_up"
+UPSTREAM_MODELS = "upstream_models"
+UPSTREAM_EVENT_KINDS = (UPSTREAM_DOWN, UPSTREAM_UP, UPSTREAM_MODELS)
+
+
+def upstream_states(store: Store, cfg: ConfigLike, beat: Heartbeat | None) -> list[dict[str, Any]]:
+    """``[{name, url, healthy, models_loaded, queue_depth, predicted_wait_s}]`` for the
+    configured pool, replayed from what the daemon logged since it started (down and
+    up edges, the loaded models when they change). The queue figures are live: the
+    daemon's status API has them, this file-only view gives null. With no daemon
+    every upstream reads healthy (a daemon starts with them all admitted)."""
+    out = {
+        spec.name: {
+            "name": spec.name,
+            "url": spec.url,
+            "healthy": True,
+            "models_loaded": None,
+            "queue_depth": None,
+            "predicted_wait_s": None,
+        }
+        for spec in cfg.upstream_pool()
+    }
+    if beat is not None and beat.started_at is not None:
+        for e in store.events(kinds=list(UPSTREAM_EVENT_KINDS), since=beat.started_at):
+            row = out.get(e.who)
+            if row is None:
+                continue
+            if e.kind == UPSTREAM_MODELS:
+                row["models_loaded"] = list(e.detail.get("models") or [])
+            else:
+                row["healthy"] = e.kind == UPSTREAM_UP
+    return list(out.values())
+
+
 def provider_states(
     store: Store, cfg: ConfigLike, beat: Heartbeat | None, now: datetime
 ) -> dict[str, dict[str, Any]]:
@@ -155,6 +190,7 @@ def snapshot(store: Store, cfg: ConfigLike, now: datetime) -> dict[str, Any]:
         "cloud_model": cfg.models.anthropic_model,
         "diversion_blocked_by": blockers,
         "providers": provider_states(store, cfg, beat, now),
+        "upstreams": upstream_states(store, cfg, beat),
         "queue": None
         if sample is None
         else {

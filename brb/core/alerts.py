@@ -54,6 +54,8 @@ class AlertKind(StrEnum):
     PROVIDER_CLOSED = "provider_closed"
     ROLLOVER = "rollover"
     BUTTON = "button"
+    UPSTREAM_DOWN = "upstream_down"
+    UPSTREAM_UP = "upstream_up"
 
 
 class Action(StrEnum):
@@ -257,6 +259,44 @@ def budget_exhausted(
         action=Action.TRIGGER,
         incident=exhausted_incident(day),
         fields={"day": day, "spent_usd": _money(spent_usd), "limit_usd": _money(limit_usd)},
+    )
+
+
+def upstream_incident(upstream: str) -> str:
+    return f"brb-upstream-{upstream}"
+
+
+def upstream_down(at: datetime, *, day: str, upstream: str, url: str) -> Alert:
+    """An Ollama upstream of the pool refused, timed out or failed a probe."""
+    return Alert(
+        kind=AlertKind.UPSTREAM_DOWN,
+        severity=Severity.WARNING,
+        title=f"brb: Ollama upstream {upstream} is down",
+        text=f"{url} refused a connection, timed out or failed a probe. Its requests go "
+        "to the other upstreams (or the cloud); brb probes it and takes it back when it "
+        "answers.",
+        at=at,
+        once_scope=day,
+        once_key=f"upstream_down:{upstream}:{at.isoformat(timespec='seconds')}",
+        action=Action.TRIGGER,
+        incident=upstream_incident(upstream),
+        fields={"upstream": upstream, "url": url},
+    )
+
+
+def upstream_up(at: datetime, *, day: str, upstream: str, url: str) -> Alert:
+    """A down upstream answered a probe: it takes requests again."""
+    return Alert(
+        kind=AlertKind.UPSTREAM_UP,
+        severity=Severity.INFO,
+        title=f"brb: Ollama upstream {upstream} answers again",
+        text=f"{url} answered a probe; it takes requests again.",
+        at=at,
+        once_scope=day,
+        once_key=f"upstream_up:{upstream}:{at.isoformat(timespec='seconds')}",
+        action=Action.RESOLVE,
+        incident=upstream_incident(upstream),
+        fields={"upstream": upstream, "url": url},
     )
 
 

@@ -32,6 +32,7 @@ from brb.daemon.listeners.incidents import IncidentTracker
 from brb.daemon.listeners.provider_health import ProviderHealth
 from brb.daemon.live_state import LiveState
 from brb.daemon.metrics import Metrics
+from brb.daemon.pool import UpstreamPool
 from brb.daemon.queue_monitor import QueueMonitor
 from brb.errors import BadRequest
 
@@ -54,7 +55,9 @@ class Admin:
         incidents: IncidentTracker,
         metrics: Metrics,
         clock: Callable[[], datetime],
+        pool: UpstreamPool | None = None,
     ) -> None:
+        self.pool = pool
         self.cfg = cfg
         self.reader = reader
         self.live = live
@@ -137,6 +140,8 @@ class Admin:
                 )
             },
             "upstream": {"url": redact_url(self.cfg.upstream), "version": self.upstream_version},
+            # refreshed on the loop at each probe and health change (this runs on a thread)
+            "upstreams": [] if self.pool is None else list(self.pool.reports),
             "diversion_blocked_by": snap["diversion_blocked_by"],
             "instances": snap["instances"],
             "last_events": [
@@ -234,6 +239,8 @@ class Admin:
         )
 
     async def metrics(self, request: web.Request) -> web.Response:
+        if self.pool is not None:
+            self._metrics.upstreams(self.pool.refresh())
         body, content_type = self._metrics.render()
         return web.Response(body=body, headers={"Content-Type": content_type})
 

@@ -193,6 +193,14 @@ class Alerter:
             )
         )
 
+    def upstream_down(self, at: datetime, *, upstream: str, url: str) -> None:
+        self._submit(
+            lambda: alerts.upstream_down(at, day=self._day(at), upstream=upstream, url=url)
+        )
+
+    def upstream_up(self, at: datetime, *, upstream: str, url: str) -> None:
+        self._submit(lambda: alerts.upstream_up(at, day=self._day(at), upstream=upstream, url=url))
+
     def rollover(
         self, at: datetime, *, new_day: str, previous_day: str, previous_spend_usd: Decimal | float
     ) -> None:

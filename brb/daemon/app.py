@@ -92,6 +92,7 @@ class Daemon:
         self._tasks = [
             asyncio.create_task(c.ticks.tick_loop(), name="brb-tick"),
             asyncio.create_task(c.ticks.poll_loop(), name="brb-poll"),
+            asyncio.create_task(c.pool.watch(self.cfg.health_check_seconds), name="brb-pool"),
         ]
         self._scheduler = AsyncIOScheduler(timezone=self.cfg.tz)
         c.rollover.start(self._scheduler)
@@ -105,10 +106,10 @@ class Daemon:
             log.warning(
                 "Ollama upstream %s is not answering; serving anyway (requests get 502 "
                 "until it is up, diverted ones go to the cloud)",
-                redact_url(self.cfg.upstream),
+                redact_url(c.upstream.base_url),
             )
         else:
-            log.info("Ollama upstream %s is version %s", redact_url(self.cfg.upstream), version)
+            log.info("Ollama upstream %s is version %s", redact_url(c.upstream.base_url), version)
         c.sink.publish(DaemonStarted(self.clock(), version))
         c.writer.submit(
             c.writer.store.add_event,
@@ -120,7 +121,7 @@ class Daemon:
                 "pid": os.getpid(),
                 "version": __version__,
                 "listen": self.cfg.listen,
-                "upstream": redact_url(self.cfg.upstream),
+                "upstream": redact_url(c.upstream.base_url),
                 "upstream_version": version,
                 "providers": c.chain.names,
             },
@@ -158,7 +159,7 @@ class Daemon:
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        await c.upstream.close()
+        await c.pool.close()
         for link in c.chain:
             close = getattr(link.provider, "close", None)
             if close is not None:

@@ -23,7 +23,7 @@ from brb.daemon.admin import Admin
 from brb.daemon.chain import ProviderChain
 from brb.daemon.cloud import CloudLeg
 from brb.daemon.dashboard import Dashboard
-from brb.daemon.events import EventSink
+from brb.daemon.events import EventSink, UpstreamDown, UpstreamModels, UpstreamUp
 from brb.daemon.front import Front
 from brb.daemon.listeners.alerts import AlertsListener
 from brb.daemon.listeners.button_watch import ButtonWatch
@@ -34,9 +34,11 @@ from brb.daemon.listeners.provider_health import ProviderHealth
 from brb.daemon.listeners.provider_log import ProviderLog
 from brb.daemon.listeners.prune import Pruner
 from brb.daemon.listeners.systemd import SystemdListener
+from brb.daemon.listeners.upstream_log import UpstreamLog
 from brb.daemon.live_state import LiveState
 from brb.daemon.local_queue import LocalQueue
 from brb.daemon.metrics import Metrics
+from brb.daemon.pool import Member, PoolRoom, UpstreamPool
 from brb.daemon.queue_monitor import QueueMonitor
 from brb.daemon.relay import LocalLeg
 from brb.daemon.rollover import RolloverWatch
@@ -57,7 +59,8 @@ class Components:
     reader: Store  # reads on the loop (cheap ones)
     writer: StoreWriter  # every write, on its own thread
     monitor: QueueMonitor
-    upstream: OllamaUpstream
+    upstream: OllamaUpstream  # the pool's first (its version is logged at start)
+    pool: UpstreamPool
     chain: ProviderChain
     live: LiveState
     local: LocalLeg
@@ -69,7 +72,7 @@ class Components:
     rollover: RolloverWatch
     alerts: AlertsListener  # closed at shutdown (pending deliveries)
     systemd: SystemdListener  # closed at shutdown (the watchdog task)
-    room: LocalQueue | None = None  # the waiting room (closed at shutdown: its timers)
+    room: PoolRoom | None = None  # the waiting rooms (closed at shutdown: their timers)
 
 
 def build(
@@ -87,17 +90,34 @@ def build(
     sink = EventSink()
     reader = Store.open(db)
     writer = StoreWriter(Store.open(db))
-    monitor = QueueMonitor(slots=cfg.upstream_parallel)
-    upstream = OllamaUpstream(cfg.upstream)
+    specs = cfg.upstream_pool()
+    monitor = QueueMonitor(slots=sum(spec.parallel for spec in specs))
     live = LiveState(reader=reader, writer=writer, limits=cfg.breaker_thresholds(), clock=clock,
                      sink=sink, instance_id=instance_id)  # fmt: skip
     t = cfg.thresholds
-    room = None
-    if cfg.waiting_room.enabled:
-        rules = RoomRules(t.wait_time_seconds, cfg.waiting_room.first_content_seconds,
-                          probe_every_s=PROBE_EVERY_S)  # fmt: skip
-        room = LocalQueue(slots=cfg.upstream_parallel, rules=rules)
-    local = LocalLeg(upstream, monitor, live, clock, room)
+    rules = RoomRules(t.wait_time_seconds, cfg.waiting_room.first_content_seconds,
+                      probe_every_s=PROBE_EVERY_S)  # fmt: skip
+    pool = UpstreamPool(
+        [
+            Member(
+                spec,
+                OllamaUpstream(spec.url),
+                LocalQueue(slots=spec.parallel, rules=rules) if cfg.waiting_room.enabled else None,
+            )  # fmt: skip
+            for spec in specs
+        ],
+        on_change=lambda member: sink.publish(
+            UpstreamUp(clock(), member.name, member.spec.url)
+            if member.healthy
+            else UpstreamDown(clock(), member.name, member.spec.url)
+        ),
+        on_models=lambda member: sink.publish(
+            UpstreamModels(clock(), member.name, tuple(sorted(member.loaded or ())))
+        ),
+    )
+    upstream = pool.members[0].upstream
+    room = PoolRoom(pool) if cfg.waiting_room.enabled else None
+    local = LocalLeg(pool, monitor, live, clock, room)
     cloud = CloudLeg(cfg, chain, writer, clock, sink)
     front = Front(cfg, live=live, monitor=monitor, local=local, cloud=cloud, writer=writer,
                   clock=clock, sink=sink)  # fmt: skip
@@ -109,7 +129,7 @@ def build(
     resumed = (live.override.since or clock()) if live.is_diverting else None
     incidents = IncidentTracker(resumed_since=resumed)
     admin = Admin(cfg, reader=reader, live=live, monitor=monitor, cloud=cloud, health=health,
-                  incidents=incidents, metrics=metrics, clock=clock)  # fmt: skip
+                  incidents=incidents, metrics=metrics, clock=clock, pool=pool)  # fmt: skip
     dashboard = Dashboard(StatusStream(admin.snapshot))
     ticks = Ticks(cfg, monitor=monitor, live=live, writer=writer, sink=sink, clock=clock,
                   started_at=started_at, room=room, instance_id=instance_id)  # fmt: skip
@@ -123,6 +143,7 @@ def build(
         health,
         Pruner(cfg.retention_days, writer, clock),
         ProviderLog(writer),
+        UpstreamLog(writer),
         ButtonWatch(reader, since=clock()),
         admin,
         dashboard.stream,
@@ -133,6 +154,6 @@ def build(
         listener.subscribe(sink)
     rollover = RolloverWatch(cfg, writer.store, sink)
     return Components(
-        cfg, sink, reader, writer, monitor, upstream, chain, live, local, cloud,
+        cfg, sink, reader, writer, monitor, upstream, pool, chain, live, local, cloud,
         front, admin, dashboard, ticks, rollover, alerts, systemd, room,
     )  # fmt: skip

@@ -25,6 +25,9 @@ event                   published by
 :class:`ProviderOpened` the cloud leg, when a provider's breaker opens (or reopens)
 :class:`ProviderProbing` the cloud leg, when an open breaker lets its one probe out
 :class:`ProviderClosed` the cloud leg, when a probe succeeds and the breaker closes
+:class:`UpstreamDown`   the upstream pool, when an Ollama upstream fails (refused, timed out)
+:class:`UpstreamUp`     the upstream pool, when a down upstream answers a probe again
+:class:`UpstreamModels` the upstream pool, when a probe finds other models loaded
 :class:`BreakerMoved`   the live state, on a breaker transition (active/standby)
 :class:`DivertingStarted`  the live state, when brb starts diverting (breaker,
                         press, ...): the "activated" edge
@@ -146,6 +149,34 @@ class ProviderClosed(Event):
 
     at: datetime
     provider: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamDown(Event):
+    """An Ollama upstream of the pool refused a connection, timed out or failed a
+    probe: no request goes to it until it answers again."""
+
+    at: datetime
+    upstream: str  # its name in the pool
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamUp(Event):
+    """A down Ollama upstream answered a probe: it takes requests again."""
+
+    at: datetime
+    upstream: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamModels(Event):
+    """A probe found a different set of models loaded on an upstream (its /api/ps)."""
+
+    at: datetime
+    upstream: str
+    models: tuple[str, ...]
 
 
 # --- the breaker and the operator --------------------------------------------------------

@@ -44,7 +44,14 @@ from brb.daemon.live_state import LiveState
 from brb.daemon.queue_monitor import QueueMonitor
 from brb.daemon.relay import LocalLeg
 from brb.daemon.store_writer import StoreWriter
-from brb.errors import BadRequest, BodyTooLarge, BrbError, UnsupportedEncoding, UsageError
+from brb.errors import (
+    BadRequest,
+    BodyTooLarge,
+    BrbError,
+    UnsupportedEncoding,
+    UpstreamRefused,
+    UsageError,
+)
 from brb.estimation import estimate_body, read_body
 from brb.router import Router, RouteState
 
@@ -405,6 +412,7 @@ class Front:
         model: str = turn.body["model"]
         ticket = self.monitor.arrive(model, turn.arrived_s)
         is_divertible = is_divertible and self._may_leave(request, turn, Phase.ACTIVE)
+        refused = 0  # upstreams that refused this request (each is down now)
         try:
             while True:
                 key, verdict = await room.turn(
@@ -419,15 +427,26 @@ class Front:
                     why = verdict.value if diverted else reason
                     self.sink.publish(Routed(now, turn.path, model, turn.session, diverted, why))
                 if not diverted:
-                    return await self.local.relay(
-                        request,
-                        turn.raw,
-                        model=model,
-                        reason=reason,
-                        extra_headers=turn.estimate,
-                        ticket=ticket,
-                        room_key=key,
-                    )
+                    try:
+                        return await self.local.relay(
+                            request,
+                            turn.raw,
+                            model=model,
+                            reason=reason,
+                            extra_headers=turn.estimate,
+                            ticket=ticket,
+                            room_key=key,
+                        )
+                    except UpstreamRefused:
+                        # that upstream is now down and nothing was sent: wait again, in
+                        # the room of one still up (there is none: the error stands)
+                        refused += 1
+                        members = self.local.pool.members
+                        if refused >= len(members) or not any(m.healthy for m in members):
+                            raise
+                        ticket = self.monitor.arrive(model, turn.arrived_s)
+                        is_divertible = False
+                        continue
                 sent = time.monotonic()
                 route = self.cloud.route(model)
                 diversion = Diversion(

@@ -161,6 +161,24 @@ class Metrics:
             registry=r,
         )  # fmt: skip
         self._providers: tuple[str, ...] = ()
+        self._upstream_up = Gauge(
+            "brb_upstream_up", "1 while an Ollama upstream of the pool is healthy", ["upstream"],
+            registry=r,
+        )  # fmt: skip
+        self._upstream_depth = Gauge(
+            "brb_upstream_queue_depth", "Requests waiting in brb for each upstream", ["upstream"],
+            registry=r,
+        )  # fmt: skip
+        self._upstream_in_flight = Gauge(
+            "brb_upstream_in_flight", "Requests brb has sent each upstream", ["upstream"],
+            registry=r,
+        )  # fmt: skip
+        self._upstream_wait = Gauge(
+            "brb_upstream_predicted_wait_seconds",
+            "When a request sent to each upstream now would start",
+            ["upstream"],
+            registry=r,
+        )
         self._alerts = Counter(
             "brb_alert_deliveries", "Alert delivery attempts", ["notifier", "outcome"], registry=r
         )
@@ -264,6 +282,15 @@ class Metrics:
 
     def provider_error(self, provider: str, status: int | None) -> None:
         self._provider_errors.labels(self._provider(provider), status_class(status)).inc()
+
+    def upstreams(self, reports: list[dict[str, Any]]) -> None:
+        """Each upstream of the pool as status reports it (names come from the config)."""
+        for u in reports:
+            name = str(u["name"])
+            self._upstream_up.labels(name).set(1 if u["healthy"] else 0)
+            self._upstream_depth.labels(name).set(float(u["queue_depth"]))
+            self._upstream_in_flight.labels(name).set(float(u["in_flight"]))
+            self._upstream_wait.labels(name).set(float(u["predicted_wait_s"]))
 
     def alert_delivery(self, notifier: str, outcome: str) -> None:
         self._alerts.labels(

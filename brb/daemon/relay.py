@@ -26,7 +26,6 @@ from multidict import CIMultiDict
 
 from brb.adapters.ollama_upstream import (
     DECODED_BODY_DROP,
-    OllamaUpstream,
     forward_headers,
     response_headers,
 )
@@ -35,9 +34,9 @@ from brb.core.pricing import Usage
 from brb.core.service_model import ServiceFigures
 from brb.daemon.leg import LOCAL_BACKEND, Leg, LegResult
 from brb.daemon.live_state import LiveState
-from brb.daemon.local_queue import LocalQueue
+from brb.daemon.pool import Member, PoolRoom, UpstreamPool
 from brb.daemon.queue_monitor import QueueMonitor
-from brb.errors import UpstreamUnavailable
+from brb.errors import UpstreamRefused, UpstreamUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -116,13 +115,13 @@ def final_facts(tail: bytes) -> FinalFacts:
 class LocalLeg:
     def __init__(
         self,
-        upstream: OllamaUpstream,
+        pool: UpstreamPool,
         monitor: QueueMonitor,
         live: LiveState,
         clock: Callable[[], datetime],
-        room: LocalQueue | None = None,
+        room: PoolRoom | None = None,
     ) -> None:
-        self.upstream = upstream
+        self.pool = pool
         self.monitor = monitor
         self.live = live
         self.clock = clock
@@ -192,6 +191,26 @@ class LocalLeg:
         await response.write_eof()
         return response, tail
 
+    def _other(
+        self,
+        failed: Member,
+        tried: set[str],
+        model: str | None,
+        room_key: int | None,
+        resendable: bool,
+    ) -> Member | None:
+        """Where a request goes after ``failed`` refused it: another healthy upstream,
+        when the request can be sent again (its body was read, and it was not given a
+        seat in ``failed``'s room: the front gives that one a new seat); else None."""
+        if room_key is not None or not resendable:
+            return None
+        left = [m for m in self.pool.healthy if m.name not in tried and m.healthy]
+        if not left:
+            return None
+        if model is None:
+            return left[0]
+        return min(left, key=lambda m: (m.in_flight / m.spec.parallel, m.cold_s(model) > 0))
+
     async def relay(
         self,
         request: web.Request,
@@ -207,7 +226,11 @@ class LocalLeg:
         the queue and answered with brb's headers (``reason``: why it stayed local;
         ``extra_headers``: more of them, e.g. the cost estimate). ``ticket``: the
         monitor's, taken at arrival when the request waited in brb's room first;
-        ``room_key``: its slot in the room, freed when it ends."""
+        ``room_key``: its slot in the room, freed when it ends, and the upstream
+        whose room it is; without one an inference request goes to the healthy
+        upstream with the most free slots, anything else to the first healthy one.
+        An upstream that can't be reached is marked down; a request that was not
+        waiting in a room is tried on the next healthy upstream (nothing was relayed)."""
         clock = time.monotonic
         t0 = clock()
         # The arrival itself was observed by the routing decision; completion is stepped below.
@@ -215,16 +238,34 @@ class LocalLeg:
             ticket = self.monitor.arrive(model, t0)
         wait_s: float | None = None
         facts = FinalFacts()
+        if room_key is not None and self.room is not None:
+            member = self.room.member_of(room_key)
+        else:
+            member = self.pool.least_busy(model) if model is not None else self.pool.first()
+        tried: set[str] = set()
         try:
-            up = await self.upstream.open(
-                request.method,
-                request.path_qs,
-                # a body brb read was decoded: its length and encoding are aiohttp's to set
-                forward_headers(request.headers, DECODED_BODY_DROP)
-                if body is not None
-                else forward_headers(request.headers),
-                body if body is not None else (request.content if request.can_read_body else None),
-            )
+            while True:
+                tried.add(member.name)
+                try:
+                    up = await member.upstream.open(
+                        request.method,
+                        request.path_qs,
+                        # a body brb read was decoded: its length and encoding are aiohttp's
+                        forward_headers(request.headers, DECODED_BODY_DROP)
+                        if body is not None
+                        else forward_headers(request.headers),
+                        body
+                        if body is not None
+                        else (request.content if request.can_read_body else None),
+                    )
+                    break
+                except UpstreamUnavailable as exc:
+                    self.pool.mark(member, False)
+                    resendable = body is not None or not request.can_read_body
+                    other = self._other(member, tried, model, room_key, resendable)
+                    if other is None:
+                        raise UpstreamRefused(str(exc)) from None
+                    member = other
         except BaseException:
             if room_key is not None and self.room is not None:
                 self.room.done(model or "", room_key, None)
@@ -232,6 +273,7 @@ class LocalLeg:
                 self.monitor.abandon(ticket, model or "")
                 self._step()
             raise
+        member.in_flight += 1
         try:
             if ticket is not None:
                 wait_s = self.monitor.first_byte(ticket, model or "", clock())
@@ -243,6 +285,7 @@ class LocalLeg:
                         "X-BRB-Provider": LOCAL_BACKEND,
                         "X-BRB-Model": model,
                         "X-BRB-Route": reason,
+                        "X-BRB-Upstream": member.name,
                     }
                 )
             length = up.content_length
@@ -258,7 +301,7 @@ class LocalLeg:
                 response,
                 Leg.LOCAL,
                 LOCAL_BACKEND,
-                self.upstream.base_url,
+                member.name,
                 model or "",
                 up.status,
                 reason,
@@ -269,6 +312,7 @@ class LocalLeg:
                 "ok" if up.status < 400 else "error",
             )
         finally:
+            member.in_flight -= 1
             up.release()
             if room_key is not None and self.room is not None:
                 self.room.done(model or "", room_key, facts.figures(clock() - t0))

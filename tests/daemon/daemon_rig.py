@@ -337,9 +337,9 @@ class Running:
                 if self.openai is not None:
                     url = await stack.enter_async_context(serve(self.openai.app()))
                     providers["openai"] = {"base_url": url + "/v1", "model": OPENAI_MODEL}
-                section = merged(
-                    merged(DEFAULTS, {"upstream": ou, "providers": providers}), self.settings
-                )
+                # a test that gives a pool (upstreams) serves its own fakes
+                lone = {} if "upstreams" in self.settings else {"upstream": ou}
+                section = merged(merged(DEFAULTS, {**lone, "providers": providers}), self.settings)
                 cfg = parse({"big_red_button": section}, source="test rig")
                 stop = asyncio.Event()
                 self.found.update(cfg=cfg, stop=stop, ollama_url=ou, anthropic_url=au)

@@ -4,7 +4,8 @@ Owns the :class:`~brb.daemon.alerting.Alerter` (its delivery workers and its
 aiohttp session: :meth:`AlertsListener.aclose` at shutdown) and the mapping
 from events to alert calls: an incident opened or closed, a provider
 failure, a budget percent or exhaustion, a rollover, a button unplug or
-replug. Each delivery attempt comes back as an :class:`AlertAttempted` event.
+replug, an Ollama upstream down or back up. Each delivery attempt comes
+back as an :class:`AlertAttempted` event.
 
 In a fleet (PostgreSQL) a breaker trip pages once for the fleet: the incident
 alerts are keyed by the fleet's incident (the shared breaker row, read on the
@@ -38,6 +39,8 @@ from brb.daemon.events import (
     ProviderFailed,
     ProviderOpened,
     RolledOver,
+    UpstreamDown,
+    UpstreamUp,
 )
 from brb.daemon.listeners.incidents import incident_id
 from brb.daemon.store_writer import StoreWriter
@@ -71,6 +74,8 @@ class AlertsListener:
         sink.subscribe(BudgetCrossed, self.budget_crossed)
         sink.subscribe(RolledOver, self.rolled_over)
         sink.subscribe(ButtonEvent, self.button)
+        sink.subscribe(UpstreamDown, self.upstream_down)
+        sink.subscribe(UpstreamUp, self.upstream_up)
 
     async def aclose(self) -> None:
         if self._tasks:
@@ -169,6 +174,12 @@ class AlertsListener:
 
     def provider_closed(self, e: ProviderClosed) -> None:
         self.alerter.provider_closed(e.at, provider=e.provider)
+
+    def upstream_down(self, e: UpstreamDown) -> None:
+        self.alerter.upstream_down(e.at, upstream=e.upstream, url=e.url)
+
+    def upstream_up(self, e: UpstreamUp) -> None:
+        self.alerter.upstream_up(e.at, upstream=e.upstream, url=e.url)
 
     def budget_crossed(self, e: BudgetCrossed) -> None:
         for p in e.percents:

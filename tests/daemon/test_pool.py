@@ -1,0 +1,151 @@
+"""The upstream pool, live: two fake Ollama servers with one slot each behind one brb.
+
+Each inference request goes to the healthy upstream where it would start
+soonest; a burst keeps both busy and diverts only what neither can start in
+time; an upstream that stops is marked down at once (no request is lost: what
+it refused goes to the other) and readmitted when a probe finds it again.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from daemon_rig import LOCAL_REPLY, Req, Rig, StartRig, chat_body, free_port, poll
+
+from brb import status
+from brb.sim.ollama import FakeOllama
+from brb.sim.server import serve_in_thread
+
+HEALTH_S = 0.3
+POOL = {
+    "thresholds": {"queue_depth": 1000, "wait_time_seconds": 0.8, "min_active_seconds": 60},
+    "waiting_room": {"enabled": True, "first_content_seconds": 0.1},
+    "health_check_seconds": HEALTH_S,
+}
+
+
+def pool_settings(url_a: str, url_b: str) -> dict[str, object]:
+    return {
+        **POOL,
+        "upstreams": [
+            {"name": "gpu-a", "url": url_a, "parallel": 1},
+            {"name": "gpu-b", "url": url_b, "parallel": 1},
+        ],
+    }
+
+
+def upstreams(rig: Rig) -> dict[str, dict[str, object]]:
+    return {u["name"]: u for u in rig.status()["upstreams"]}
+
+
+@contextlib.contextmanager
+def fake_at(fake: FakeOllama, port: int) -> Iterator[str]:
+    with serve_in_thread(fake.app(), port=port) as url:
+        yield url
+
+
+def test_a_lone_upstream_is_named_default(start_brb: StartRig) -> None:
+    fake = FakeOllama(reply_text=LOCAL_REPLY)
+    rig = start_brb(ollama=fake)
+    answer = rig.ask()
+    assert answer.provider == "ollama" and answer.headers["x-brb-upstream"] == "default"
+    [only] = rig.status()["upstreams"]
+    assert only["name"] == "default" and only["url"] == rig.ollama_url and only["healthy"]
+
+
+def test_concurrent_requests_spread_over_both(start_brb: StartRig) -> None:
+    a = FakeOllama(service_s=0.3, reply_text=LOCAL_REPLY)
+    b = FakeOllama(service_s=0.3, reply_text=LOCAL_REPLY)
+    with fake_at(a, free_port()) as url_a, fake_at(b, free_port()) as url_b:
+        rig = start_brb(**pool_settings(url_a, url_b))
+        answers = rig.burst([Req("/api/chat", chat_body("/api/chat", f"q{i}")) for i in range(2)])
+        assert [a.provider for a in answers] == ["ollama", "ollama"]
+        assert sorted(x.headers["x-brb-upstream"] for x in answers) == ["gpu-a", "gpu-b"]
+        assert a.queue.served == 1 and b.queue.served == 1
+        # each has the model loaded now: the probe sees it
+        loaded = poll(
+            lambda: all(u["models_loaded"] for u in upstreams(rig).values()) and upstreams(rig)
+        )
+        assert {u["healthy"] for u in loaded.values()} == {True}
+
+
+def test_a_burst_keeps_both_busy_and_diverts_only_what_neither_can_start(
+    start_brb: StartRig,
+) -> None:
+    a = FakeOllama(service_s=0.3, reply_text=LOCAL_REPLY)
+    b = FakeOllama(service_s=0.3, reply_text=LOCAL_REPLY)
+    with fake_at(a, free_port()) as url_a, fake_at(b, free_port()) as url_b:
+        rig = start_brb(**pool_settings(url_a, url_b))
+        for _ in range(2):  # learn the service time (on both)
+            rig.burst([Req("/api/chat", chat_body("/api/chat", "warm")) for _ in range(2)])
+        warm_a, warm_b = a.queue.served, b.queue.served
+        answers = rig.burst([Req("/api/chat", chat_body("/api/chat", f"q{i}")) for i in range(12)])
+        assert [x.status for x in answers] == [200] * 12
+        local = [x for x in answers if x.provider == "ollama"]
+        cloud = [x for x in answers if x.provider == "anthropic"]
+        # about the two-slot oracle: each slot starts 2-4 within the 0.8 s threshold
+        assert 4 <= len(local) <= 8 and len(local) + len(cloud) == 12
+        by_upstream = [x.headers["x-brb-upstream"] for x in local]
+        assert by_upstream.count("gpu-a") >= 2 and by_upstream.count("gpu-b") >= 2
+        # nothing diverted was also sent to either
+        assert (a.queue.served - warm_a) + (b.queue.served - warm_b) == len(local)
+        assert rig.cloud_hits() == len(cloud)
+
+
+def test_a_stopped_upstream_loses_nothing_is_marked_down_and_readmitted(
+    start_brb: StartRig,
+) -> None:
+    a = FakeOllama(service_s=0.05, reply_text=LOCAL_REPLY)
+    port_b = free_port()
+    with fake_at(a, free_port()) as url_a:
+        with fake_at(FakeOllama(service_s=0.05, reply_text=LOCAL_REPLY), port_b) as url_b:
+            rig = start_brb(**pool_settings(url_a, url_b))
+            assert rig.ask().provider == "ollama"
+            poll(lambda: all(u["healthy"] for u in upstreams(rig).values()))
+        # gpu-b is gone: every request is still answered locally, by gpu-a
+        answers = rig.burst([Req("/api/chat", chat_body("/api/chat", f"q{i}")) for i in range(6)])
+        assert [x.status for x in answers] == [200] * 6
+        assert {x.headers["x-brb-upstream"] for x in answers} == {"gpu-a"}
+        assert upstreams(rig)["gpu-b"]["healthy"] is False  # marked at once (or by the probe)
+        assert upstreams(rig)["gpu-a"]["healthy"] is True
+        b2 = FakeOllama(service_s=0.05, reply_text=LOCAL_REPLY)
+        with fake_at(b2, port_b):
+            poll(lambda: upstreams(rig)["gpu-b"]["healthy"], timeout_s=5 + 10 * HEALTH_S)
+            answers = rig.burst(
+                [Req("/api/chat", chat_body("/api/chat", f"r{i}")) for i in range(2)]
+            )
+            assert sorted(x.headers["x-brb-upstream"] for x in answers) == ["gpu-a", "gpu-b"]
+            assert b2.queue.served == 1
+
+
+def test_brb_status_lists_the_pool_with_the_down_one(start_brb: StartRig) -> None:
+    port_b = free_port()
+    with fake_at(FakeOllama(reply_text=LOCAL_REPLY), free_port()) as url_a:
+        with fake_at(FakeOllama(reply_text=LOCAL_REPLY), port_b) as url_b:
+            rig = start_brb(**pool_settings(url_a, url_b))
+            assert rig.ask().provider == "ollama"
+        poll(lambda: upstreams(rig)["gpu-b"]["healthy"] is False, timeout_s=5 + 10 * HEALTH_S)
+
+        def from_file() -> dict[str, dict[str, object]] | None:
+            with rig.store() as store:
+                snap = status.snapshot(store, rig.cfg, datetime.now(UTC))
+            got = {u["name"]: u for u in snap["upstreams"]}
+            return got if got["gpu-b"]["healthy"] is False else None
+
+        got = poll(from_file)
+        assert got["gpu-a"]["healthy"] is True and got["gpu-a"]["url"] == url_a
+        assert got["gpu-b"]["url"] == url_b
+        # the edge is in the event log (the alerts listener pages on the same event)
+        assert poll(lambda: rig.events("upstream_down"))[0].who == "gpu-b"
+
+
+def test_metrics_per_upstream(start_brb: StartRig) -> None:
+    a, b = FakeOllama(reply_text=LOCAL_REPLY), FakeOllama(reply_text=LOCAL_REPLY)
+    with fake_at(a, free_port()) as url_a, fake_at(b, free_port()) as url_b:
+        rig = start_brb(**pool_settings(url_a, url_b))
+        text = rig.get("/metrics").text
+        for name in ("gpu-a", "gpu-b"):
+            assert f'brb_upstream_up{{upstream="{name}"}} 1.0' in text
+            assert f'brb_upstream_queue_depth{{upstream="{name}"}} 0.0' in text
