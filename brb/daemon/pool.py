@@ -222,7 +222,7 @@ class PoolRoom:
     ) -> tuple[Member, tuple[bool, float, float]]:
         """The member where a request arriving now would start soonest, and its
         arrival figures there (would wait, earliest start, typical start)."""
-        best: tuple[float, int, Member, tuple[bool, float, float]] | None = None
+        best: tuple[float, float, int, Member, tuple[bool, float, float]] | None = None
         for i, (member, room) in enumerate(self._rooms()):
             would_wait, earliest, typical = room.arrival(model, shape, now)
             cold = member.cold_s(model)
@@ -232,10 +232,12 @@ class PoolRoom:
                 if cold
                 else (would_wait, earliest, typical)
             )
-            if best is None or (score, i) < (best[0], best[1]):
-                best = (score, i, member, figures)
+            q = room.queue(model)
+            busy = len(q.sent) / q.slots  # a tie goes to the less busy one, then config order
+            if best is None or (score, busy, i) < best[:3]:
+                best = (score, busy, i, member, figures)
         assert best is not None, "a pool has at least one member with a room"
-        return best[2], best[3]
+        return best[3], best[4]
 
     def arrival(self, model: str, shape: RequestShape, now: float) -> tuple[bool, float, float]:
         return self.best(model, shape, now)[1]

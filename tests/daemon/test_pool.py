@@ -113,6 +113,7 @@ def test_a_stopped_upstream_loses_nothing_is_marked_down_and_readmitted(
         b2 = FakeOllama(service_s=0.05, reply_text=LOCAL_REPLY)
         with fake_at(b2, port_b):
             poll(lambda: upstreams(rig)["gpu-b"]["healthy"], timeout_s=5 + 10 * HEALTH_S)
+            a.service_s = 0.5  # gpu-a stays busy with the first: the second goes to gpu-b
             answers = rig.burst(
                 [Req("/api/chat", chat_body("/api/chat", f"r{i}")) for i in range(2)]
             )
