@@ -18,6 +18,7 @@ from brb.adapters.store_instances import Heartbeat, is_stale
 from brb.core import breaker
 from brb.core.breaker import Mode
 from brb.core.budget import budget_day
+from brb.core.redaction import redact_url
 from brb.credentials import provider_key
 
 if TYPE_CHECKING:
@@ -85,7 +86,7 @@ def upstream_states(store: Store, cfg: ConfigLike, beat: Heartbeat | None) -> li
     out = {
         spec.name: {
             "name": spec.name,
-            "url": spec.url,
+            "url": redact_url(spec.url),
             "healthy": True,
             "models_loaded": None,
             "queue_depth": None,

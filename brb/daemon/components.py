@@ -18,6 +18,7 @@ from typing import Any, Protocol
 from brb.adapters.ollama_upstream import OllamaUpstream
 from brb.adapters.store import Store
 from brb.config import BrbConfig
+from brb.core.redaction import redact_url
 from brb.core.waiting_room import RoomRules
 from brb.daemon.admin import Admin
 from brb.daemon.chain import ProviderChain
@@ -107,9 +108,9 @@ def build(
             for spec in specs
         ],
         on_change=lambda member: sink.publish(
-            UpstreamUp(clock(), member.name, member.spec.url)
+            UpstreamUp(clock(), member.name, redact_url(member.spec.url))
             if member.healthy
-            else UpstreamDown(clock(), member.name, member.spec.url)
+            else UpstreamDown(clock(), member.name, redact_url(member.spec.url))
         ),
         on_models=lambda member: sink.publish(
             UpstreamModels(clock(), member.name, tuple(sorted(member.loaded or ())))

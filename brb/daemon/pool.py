@@ -139,7 +139,7 @@ class UpstreamPool:
     def mark(self, member: Member, healthy: bool) -> None:
         if member.healthy != healthy:
             member.healthy = healthy
-            log.warning("upstream %s (%s) is %s", member.name, member.spec.url,
+            log.warning("upstream %s (%s) is %s", member.name, redact_url(member.spec.url),
                         "up again" if healthy else "down")  # fmt: skip
             self.on_change(member)
             self.refresh()
