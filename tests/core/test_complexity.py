@@ -27,7 +27,8 @@ def conv(text: str, **kwargs: Any) -> Conversation:
         ("Why? How? When? Where?", "questions"),
         ("It must be exact, never slow, and at least 3 long.", "constraints"),
         ("Requirements:\n- fast\n- small\n1. cheap\n2. safe", "constraints"),
-        ("Design the system and compare the trade-offs.", "task"),
+        ("Consider distributed consensus, replication and partitioning tradeoffs.", "vocabulary"),
+        ("First, parse it; then, sort it: fast, small, safe.", "clauses"),
     ],
 )
 def test_each_feature_sees_what_it_says(text: str, feature: str) -> None:
@@ -49,6 +50,18 @@ def test_the_score_is_a_noisy_or_of_the_weights() -> None:
     assert only_code.score() == pytest.approx(WEIGHTS["code"])
     everything = Features(**dict.fromkeys(WEIGHTS, 1.0))
     assert 0.95 < everything.score() <= 1.0
+
+
+def test_each_feature_only_raises_the_score() -> None:
+    base = Features(**dict.fromkeys(WEIGHTS, 0.3))
+    for name in WEIGHTS:
+        more = Features(**{**dict.fromkeys(WEIGHTS, 0.3), name: 0.9})
+        assert more.score() > base.score(), name
+
+
+def test_a_longer_brief_scores_higher() -> None:
+    ask = "Write an essay on free will, addressing the strongest objection"
+    assert score(conv(ask + ".")) < score(conv(ask + ", with examples, sources and a summary."))
 
 
 def test_a_demanding_prompt_scores_above_a_greeting() -> None:
