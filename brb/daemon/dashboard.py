@@ -149,7 +149,10 @@ class Dashboard:
 
     def fallback_routes(self) -> list[web.RouteDef]:
         """Added after every other admin route: the rest of the prefix is ours, never Ollama's."""
-        return [web.route("*", f"{PREFIX}/{{tail:.*}}", self.not_found)]
+        return [
+            web.route("*", PREFIX, self.not_found),  # GET is the redirect to the page
+            web.route("*", f"{PREFIX}/{{tail:.*}}", self.not_found),
+        ]
 
     async def to_page(self, request: web.Request) -> web.Response:
         raise web.HTTPPermanentRedirect(f"{PREFIX}/")

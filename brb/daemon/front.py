@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import re
 import time
 import zlib
 from collections.abc import Awaitable, Callable
@@ -23,6 +24,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
+from urllib.parse import unquote
 
 from aiohttp import web
 
@@ -59,11 +61,19 @@ log = logging.getLogger(__name__)
 
 INFERENCE_PATHS = ("/api/chat", "/api/generate", "/v1/chat/completions", ANTHROPIC_MESSAGES)
 COST_ESTIMATE_HEADER = "X-BRB-Cost-Estimate-USD"
-ESTIMATE_PATH = "/admin/big-red-button/estimate"
+ADMIN_PREFIX = "/admin/big-red-button"
+ESTIMATE_PATH = ADMIN_PREFIX + "/estimate"
+_SLASHES = re.compile(r"/+")
 
 
 def error_response(status: int, message: str) -> web.Response:
     return web.json_response({"error": message}, status=status)
+
+
+def is_admin_path(path: str) -> bool:
+    """Whether ``path`` is, however spelt, under the admin prefix: never forwarded."""
+    folded = _SLASHES.sub("/", unquote(path)).lower()
+    return folded == ADMIN_PREFIX or folded.startswith(ADMIN_PREFIX + "/")
 
 
 @web.middleware
@@ -228,6 +238,10 @@ class Front:
         ]
 
     async def passthrough(self, request: web.Request) -> web.StreamResponse:
+        if is_admin_path(request.path) or is_admin_path(request.raw_path):
+            # a spelling of the admin prefix the routes did not match (doubled slashes,
+            # other case, escapes): still brb's, and its Authorization header stays here
+            return error_response(404, f"no such admin endpoint: {request.method} {request.path}")
         self.in_flight += 1
         try:
             return (await self.local.relay(request, None, model=None)).response
