@@ -27,6 +27,7 @@ skips a midnight on DST change days.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -136,8 +137,9 @@ class RolloverWatch:
         return r
 
     async def run(self, now: datetime | None = None) -> Rollover | None:
-        """The scheduled job: record a due rollover and publish it."""
-        r = self.record(now if now is not None else datetime.now(UTC))
+        """The scheduled job: record a due rollover and publish it. The store work runs
+        on a worker thread: the loop never waits on SQLite's busy timeout."""
+        r = await asyncio.to_thread(self.record, now if now is not None else datetime.now(UTC))
         if r is not None and self._sink is not None:
             self._sink.publish(
                 RolledOver(r.at, r.day, r.previous_day, r.previous_spend_usd, r.budget)
