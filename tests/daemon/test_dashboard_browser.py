@@ -11,13 +11,14 @@ from datetime import UTC, datetime
 
 import pytest
 from browser_rig import tab
-from daemon_rig import MODEL, Req, Rig, StartRig, chat_body, free_port
+from daemon_rig import MODEL, Req, Rig, StartRig, chat_body, free_port, poll
 from playwright.sync_api import Browser, Page, expect
 from typer.testing import CliRunner
 
 from brb import control
 from brb.cli.main import app as cli_app
 from brb.sim.ollama import FakeOllama
+from brb.sim.server import serve_in_thread
 
 TOKEN = "dashboard-test-token"
 PRESSED_WITHIN_MS = 2000  # the promise: a shell press is on the page within 2 s
@@ -44,6 +45,7 @@ def test_page_loads_clean_and_shows_state_queue_spend_and_why_the_button_is_off(
         expect(page.locator("#queue-total")).to_have_text("0")
         expect(page.locator(f"#model-{MODEL} .model-name")).to_have_text(MODEL)
         expect(page.locator(f"#model-{MODEL} svg.spark")).to_have_count(1)
+        expect(page.locator("#upstreams")).to_be_hidden()  # one upstream: no per-upstream lines
         expect(page.locator("#spent")).to_have_text("$0.00")
         expect(page.locator("#limit")).to_have_text("$100.00")
         expect(page.locator("#bar-marks .mark-label")).to_have_text(["80%"])
@@ -180,3 +182,36 @@ def test_the_stream_reconnects_after_a_daemon_restart(
         expect(conn).to_have_attribute("data-conn", "live", timeout=WAIT_MS)
         expect(page.locator("#state")).to_have_text("PRESSED", timeout=WAIT_MS)
         assert t.outside_requests == []
+
+
+def test_a_two_upstream_pool_lists_each_upstream_with_its_health(
+    start_brb: StartRig, browser: Browser
+) -> None:
+    pool = [
+        {"name": "gpu-a", "url": "", "parallel": 1},
+        {"name": "gpu-b", "url": "", "parallel": 1},
+    ]
+    with serve_in_thread(FakeOllama().app(), port=free_port()) as url_a:
+        with serve_in_thread(FakeOllama().app(), port=free_port()) as url_b:
+            pool[0]["url"], pool[1]["url"] = url_a, url_b
+            rig = start_brb(upstreams=pool, health_check_seconds=0.3)
+            assert rig.ask().status == 200
+        # gpu-b has stopped: the probe marks it down while gpu-a stays up
+        poll(
+            lambda: (
+                {u["name"]: u["healthy"] for u in rig.status()["upstreams"]}
+                == {"gpu-a": True, "gpu-b": False}
+            ),
+            timeout_s=10,
+        )
+        with tab(browser) as t:
+            page = t.open(rig.url)
+            lines = page.locator("#upstreams li.upstream")
+            expect(lines).to_have_count(2, timeout=WAIT_MS)
+            expect(lines.locator(".upstream-name")).to_have_text(["gpu-a", "gpu-b"])
+            # health in words and a symbol, not colour alone
+            expect(lines.locator(".upstream-health")).to_have_text(["✓ up", "✕ down"])
+            expect(lines.nth(0).locator(".upstream-figures")).to_contain_text("in flight")
+            expect(lines.nth(0).locator(".upstream-figures")).to_contain_text("next would wait")
+            assert t.console_errors == []
+            assert t.outside_requests == []

@@ -85,6 +85,7 @@
     renderState(s);
     renderControls(s);
     renderQueue(s);
+    renderUpstreams(s);
     renderSpend(s);
     renderIncident(s);
     renderProviders(s);
@@ -159,6 +160,23 @@
     } else if (models.length) {
       box.querySelectorAll(".muted").forEach((n) => n.remove());
     }
+  }
+
+  // One line per upstream, only when there is a pool (more than one).
+  function renderUpstreams(s) {
+    const ups = s.upstreams || [];
+    const list = $("upstreams");
+    list.hidden = ups.length < 2;
+    if (list.hidden) return list.replaceChildren();
+    list.replaceChildren(...ups.map((u) => {
+      const up = u.healthy === true;
+      const figures = (u.queue_depth ?? 0) + " waiting · " + (u.in_flight ?? 0) + " in flight · next would wait " +
+        Number(u.predicted_wait_s ?? 0).toFixed(1) + "s";
+      return el("li", { class: "upstream", "data-health": up ? "up" : "down" },
+        el("span", { class: "upstream-name", text: u.name }),
+        el("span", { class: "upstream-health", text: up ? "✓ up" : "✕ down" }),
+        el("span", { class: "upstream-figures", text: figures }));
+    }));
   }
 
   function renderModel(node, model, q, h, s) {
