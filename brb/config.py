@@ -86,6 +86,19 @@ class WaitingRoom(_Section):
     )
 
 
+class Front(_Section):
+    read_timeout_seconds: float = Field(
+        30.0, gt=0, description="a client that takes longer to send its body is cut off (408)"
+    )
+
+
+class UpstreamTimeout(_Section):
+    connect_seconds: float = Field(5.0, gt=0, description="opening a connection to Ollama")
+    read_idle_seconds: float = Field(
+        300.0, gt=0, description="longest silence from Ollama mid-answer (model loads included)"
+    )
+
+
 class Budget(_Section):
     daily_limit_usd: Decimal = Field(Decimal("100.00"), ge=0)
     alert_at_percent: list[float] = Field(default_factory=lambda: [80.0])
@@ -284,6 +297,8 @@ class BrbConfig(BrbConfigViews, _Section):
         default_factory=list, description="a pool of Ollama servers; empty: upstream alone"
     )
     health_check_seconds: float = Field(5.0, gt=0, description="probe each upstream this often")
+    upstream_timeout: UpstreamTimeout = UpstreamTimeout()
+    front: Front = Front()
     policy: Literal["overflow", "all"] = "overflow"
     session_header: str = "X-Session-ID"
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)

@@ -12,6 +12,7 @@ exit status, the HTTP front maps ``http_status`` to an Ollama-style
     ├── BadRequest              HTTP 400: a client sent something brb cannot read
     │   ├── BodyTooLarge        HTTP 413
     │   ├── UnsupportedEncoding HTTP 415: a Content-Encoding brb can't decode
+    │   ├── ClientTooSlow       HTTP 408: the body did not arrive within front.read_timeout_seconds
     │   └── ConversionError     the cloud can't take this request faithfully: it stays local
     │       └── UnboundedCost   no honest upper bound on its cost: it stays local
     ├── UpstreamUnavailable     HTTP 502: Ollama can't be reached
@@ -66,6 +67,12 @@ class UnsupportedEncoding(BadRequest):
     """A request body in a Content-Encoding brb can't decode (it is not passed on)."""
 
     http_status = 415
+
+
+class ClientTooSlow(BadRequest):
+    """The client did not send its whole body in time (``front.read_timeout_seconds``)."""
+
+    http_status = 408
 
 
 class ConversionError(BadRequest):

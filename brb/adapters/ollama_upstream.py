@@ -4,7 +4,7 @@ Owns the aiohttp client session to Ollama and the rules of a transparent
 pass-through: which headers are hop-by-hop (RFC 9110 §7.6.1) and never
 forwarded, no automatic decompression (bytes pass unchanged), no total
 timeout (a generation may legitimately take minutes) but a short connect
-timeout, and connection failures translated to
+timeout and an idle-read one (the longest silence mid-answer), and connection failures translated to
 :class:`~brb.errors.UpstreamUnavailable` naming the upstream.
 """
 
@@ -75,12 +75,20 @@ class OllamaUpstream:
     """One Ollama base URL behind a keep-alive connection pool."""
 
     def __init__(
-        self, base_url: str, *, connect_timeout_s: float = 5.0, max_connections: int = 1024
+        self,
+        base_url: str,
+        *,
+        connect_timeout_s: float = 5.0,
+        read_idle_s: float | None = 300.0,
+        max_connections: int = 1024,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         # sock_connect bounds opening a connection; not `connect`, which would arm
         # a timer on every request, even one reusing a pooled connection.
-        self._timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout_s)
+        # sock_read bounds each silence from Ollama (the wait for the first byte too).
+        self._timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=connect_timeout_s, sock_read=read_idle_s
+        )
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
 
@@ -114,10 +122,16 @@ class OllamaUpstream:
                 allow_redirects=False,
             )
         except (aiohttp.ClientConnectionError, TimeoutError, OSError) as exc:
-            message = (
-                f"Ollama upstream {self.base_url} is unreachable ({type(exc).__name__}: {exc}); "
-                "is `ollama serve` running there?"
-            )
+            if isinstance(exc, aiohttp.ServerTimeoutError) and "reading" in str(exc):
+                message = (
+                    f"Ollama upstream {self.base_url} sent nothing for "
+                    f"{self._timeout.sock_read:g}s (upstream_timeout.read_idle_seconds)"
+                )
+            else:
+                message = (
+                    f"Ollama upstream {self.base_url} is unreachable "
+                    f"({type(exc).__name__}: {exc}); is `ollama serve` running there?"
+                )
             raise UpstreamUnavailable(redact_in(message, self.base_url)) from None
 
     async def version(self) -> str | None:

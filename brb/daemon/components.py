@@ -102,7 +102,11 @@ def build(
         [
             Member(
                 spec,
-                OllamaUpstream(spec.url),
+                OllamaUpstream(
+                    spec.url,
+                    connect_timeout_s=cfg.upstream_timeout.connect_seconds,
+                    read_idle_s=cfg.upstream_timeout.read_idle_seconds,
+                ),
                 LocalQueue(slots=spec.parallel, rules=rules) if cfg.waiting_room.enabled else None,
             )  # fmt: skip
             for spec in specs

@@ -13,6 +13,7 @@ traceback.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
@@ -50,6 +51,7 @@ from brb.errors import (
     BadRequest,
     BodyTooLarge,
     BrbError,
+    ClientTooSlow,
     UnsupportedEncoding,
     UpstreamRefused,
     UsageError,
@@ -82,6 +84,14 @@ async def errors_middleware(
 ) -> web.StreamResponse:
     try:
         return await handler(request)
+    except ClientTooSlow as exc:
+        # answer, then cut the connection: no lingering read of the rest of the body
+        response = error_response(exc.http_status, str(exc))
+        response.force_close()
+        await response.prepare(request)
+        await response.write_eof()
+        request.protocol.force_close()
+        return response
     except BrbError as exc:
         if exc.http_status >= 500:
             log.warning("%s %s: %s", request.method, request.path, exc)
@@ -254,10 +264,17 @@ class Front:
             raise BodyTooLarge(
                 f"request body of {request.content_length} bytes is over max_body_bytes ({limit})"
             )
+        timeout = self.cfg.front.read_timeout_seconds
         try:
-            raw = await request.read()  # aiohttp enforces client_max_size = max_body_bytes
+            async with asyncio.timeout(timeout):
+                raw = await request.read()  # aiohttp enforces client_max_size = max_body_bytes
         except web.HTTPRequestEntityTooLarge:
             raise BodyTooLarge(f"request body is over max_body_bytes ({limit})") from None
+        except TimeoutError:
+            log.info("%s %s: body not received within %ss", request.method, request.path, timeout)
+            raise ClientTooSlow(
+                f"the request body did not arrive within {timeout:g}s (front.read_timeout_seconds)"
+            ) from None
         return decode_body(raw, request.headers.get("Content-Encoding", ""), limit)
 
     async def inference(self, request: web.Request) -> web.StreamResponse:

@@ -65,7 +65,7 @@ class LegResult:
     usage: Usage | None = None  # None: the answer said nothing about tokens
     wait_s: float | None = None  # local: time waiting for an Ollama slot
     service_s: float | None = None  # local: Ollama's own load + prompt + eval time
-    outcome: str = "ok"  # ok, or error (an error status, or a stream failed midway)
+    outcome: str = "ok"  # ok, error (an error status), error_midstream, client_gone
 
     def row(self, at: datetime, day: str, endpoint: str, model: str, session: str) -> RequestRow:
         """The request-log row of this result (``model``: what the client asked for)."""

@@ -9,6 +9,12 @@ upstream's response headers: Ollama sends them with its first chunk, and a
 non-streamed answer's only chunk), completion, and the service time Ollama
 itself reports in its final object. After each of those the breaker is
 stepped with what the monitor sees (:meth:`LiveState.observe`).
+
+A failed write to the client (it left) is told apart from a failed read from
+Ollama: the first drops the upstream connection, so Ollama cancels the
+generation, and ends with outcome ``client_gone``; the second ends an NDJSON
+stream with an error line and outcome ``error_midstream``. Either is one log
+line, never a traceback, and the request keeps its log row.
 """
 
 from __future__ import annotations
@@ -41,6 +47,8 @@ from brb.errors import UpstreamRefused, UpstreamUnavailable
 log = logging.getLogger(__name__)
 
 _TAIL_BYTES = 2048
+CLIENT_GONE = "client_gone"  # request-log outcomes of an answer cut short
+ERROR_MIDSTREAM = "error_midstream"
 # An inference answer of known length up to this (a non-streamed one) is read
 # whole and sent in one write.
 _WHOLE_MAX = 1 << 20
@@ -112,6 +120,12 @@ def final_facts(tail: bytes) -> FinalFacts:
     )
 
 
+def _client_gone(request: web.Request) -> None:
+    """One line, no traceback: the client left before its answer was written."""
+    log.info("client left %s before the end of its answer; its Ollama request is cancelled",
+             request.path)  # fmt: skip
+
+
 class LocalLeg:
     def __init__(
         self,
@@ -139,9 +153,9 @@ class LocalLeg:
 
     async def _whole(
         self, request: web.Request, up: aiohttp.ClientResponse, headers: CIMultiDict[str]
-    ) -> tuple[web.StreamResponse, bytes]:
+    ) -> tuple[web.StreamResponse, bytes, str | None]:
         """A non-streamed answer (its length known): read whole, then status,
-        headers and body go out in one write instead of three."""
+        headers and body go out in one write instead of three; CLIENT_GONE: the client left."""
         try:
             data = await up.read()
         except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
@@ -150,9 +164,13 @@ class LocalLeg:
                 f"the Ollama upstream closed the connection mid-answer ({exc})"
             ) from None
         response = web.Response(status=up.status, reason=up.reason, headers=headers, body=data)
-        await response.prepare(request)
-        await response.write_eof()
-        return response, data[-_TAIL_BYTES:]
+        try:
+            await response.prepare(request)
+            await response.write_eof()
+        except ConnectionResetError:  # aiohttp's ClientConnectionResetError is one
+            _client_gone(request)
+            return response, data[-_TAIL_BYTES:], CLIENT_GONE
+        return response, data[-_TAIL_BYTES:], None
 
     async def _stream(
         self,
@@ -163,33 +181,47 @@ class LocalLeg:
         keep_tail: bool,
         model: str | None = None,
         key: int | None = None,
-    ) -> tuple[web.StreamResponse, bytes]:
+    ) -> tuple[web.StreamResponse, bytes, str | None]:
         """Bytes as they arrive; the answer's last bytes kept when asked (its final
-        object); with a waiting-room ``key``, the room hears how far it has got."""
+        object); with a waiting-room ``key``, the room hears how far it has got.
+        The outcome when it ended early: CLIENT_GONE (a failed write to the client)
+        or ERROR_MIDSTREAM (a failed or timed-out read from Ollama)."""
         response = web.StreamResponse(status=up.status, reason=up.reason, headers=headers)
         if up.content_length is not None:
             response.content_length = up.content_length
-        await response.prepare(request)
         tail = b""
+        ended: str | None = None
         room = self.room if key is not None else None
         lines = 0  # a streamed answer's lines (NDJSON) or events (SSE): about its tokens
         sep = b"\n\n" if "event-stream" in up.headers.get("Content-Type", "") else b"\n"
-        try:
-            async for chunk in up.content.iter_any():
-                await response.write(chunk)
-                if keep_tail:
-                    tail = (tail + chunk)[-_TAIL_BYTES:]
-                if room is not None and key is not None:
-                    lines += chunk.count(sep)
-                    room.progress(model or "", key, lines)
-        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
-            # Ollama went away mid-answer; end an NDJSON stream the way Ollama ends a
-            # failed one, so clients see an error rather than a silent truncation.
-            log.warning("upstream closed %s mid-answer: %s", request.path, exc)
-            if "ndjson" in up.headers.get("Content-Type", ""):
-                await response.write(b'{"error":"the Ollama upstream closed the stream"}\n')
-        await response.write_eof()
-        return response, tail
+        try:  # writes to the client: ConnectionResetError (aiohttp's is one) means it left
+            await response.prepare(request)
+            try:
+                async for chunk in up.content.iter_any():
+                    await response.write(chunk)
+                    if keep_tail:
+                        tail = (tail + chunk)[-_TAIL_BYTES:]
+                    if room is not None and key is not None:
+                        lines += chunk.count(sep)
+                        room.progress(model or "", key, lines)
+            except ConnectionResetError:
+                raise  # the client's side, not Ollama's
+            except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
+                # Ollama went away (or fell silent) mid-answer; end an NDJSON stream the
+                # way Ollama ends a failed one, so clients see an error, not a truncation.
+                log.warning(
+                    "upstream closed %s mid-answer: %s",
+                    request.path,
+                    exc or "no data within upstream_timeout.read_idle_seconds",
+                )
+                ended = ERROR_MIDSTREAM
+                if "ndjson" in up.headers.get("Content-Type", ""):
+                    await response.write(b'{"error":"the Ollama upstream closed the stream"}\n')
+            await response.write_eof()
+        except ConnectionResetError:
+            _client_gone(request)
+            return response, tail, CLIENT_GONE
+        return response, tail, ended
 
     def _other(
         self,
@@ -290,11 +322,13 @@ class LocalLeg:
                 )
             length = up.content_length
             if ticket is not None and length is not None and length <= _WHOLE_MAX:
-                response, tail = await self._whole(request, up, headers)
+                response, tail, ended = await self._whole(request, up, headers)
             else:
-                response, tail = await self._stream(
+                response, tail, ended = await self._stream(
                     request, up, headers, keep_tail=ticket is not None, model=model, key=room_key
                 )
+            if ended == CLIENT_GONE:
+                up.close()  # drop the connection: Ollama cancels the abandoned generation
             if ticket is not None:
                 facts = final_facts(tail)
             return LegResult(
@@ -309,7 +343,7 @@ class LocalLeg:
                 facts.usage,
                 wait_s,
                 facts.service_s,
-                "ok" if up.status < 400 else "error",
+                ended or ("ok" if up.status < 400 else "error"),
             )
         finally:
             member.in_flight -= 1
