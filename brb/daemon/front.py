@@ -1,8 +1,8 @@
 """The HTTP front: every Ollama route, and the one routing decision per request.
 
-Owns the aiohttp routes, reading and checking the bodies of the endpoints
-brb reads (the inference ones; everything else goes to Ollama untouched, so
-Ollama's own 404s come back as they are), the routing decision
+Owns the aiohttp routes, reading the bodies of the endpoints brb reads (the
+inference ones, checked by :mod:`brb.daemon.request_body`; everything else
+goes to Ollama untouched, so Ollama's own 404s come back as they are), the routing decision
 (:class:`brb.router.Router`: the rules, then the policy) with the
 ``X-BRB-Cost-Estimate-USD`` every inference answer carries, the read-only
 ``POST /admin/big-red-button/estimate`` that shares that decision, and
@@ -14,12 +14,10 @@ traceback.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import math
 import re
 import time
-import zlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -33,7 +31,6 @@ from brb.config import BrbConfig
 from brb.core import breaker
 from brb.core.breaker import Observation, Phase
 from brb.core.conversation import Conversation, read_conversation
-from brb.core.convert.passthrough import check_fields
 from brb.core.estimate import quick_cost_usd
 from brb.core.policy import Decision
 from brb.core.prompt_size import request_shape
@@ -46,13 +43,13 @@ from brb.daemon.leg import CloudRoute, Declined, LegResult
 from brb.daemon.live_state import LiveState
 from brb.daemon.queue_monitor import QueueMonitor
 from brb.daemon.relay import LocalLeg
+from brb.daemon.request_body import decode_body, is_stream, parse_body
 from brb.daemon.store_writer import StoreWriter
 from brb.errors import (
     BadRequest,
     BodyTooLarge,
     BrbError,
     ClientTooSlow,
-    UnsupportedEncoding,
     UpstreamRefused,
     UsageError,
 )
@@ -100,102 +97,6 @@ async def errors_middleware(
         if exc.status == 413:
             return error_response(413, "request body too large")
         raise
-
-
-MAX_JSON_DEPTH = 64  # deeper bodies are a 400: no client API nests this deep
-_ZLIB_WBITS = {
-    "gzip": 16 + zlib.MAX_WBITS,
-    "x-gzip": 16 + zlib.MAX_WBITS,
-    "deflate": zlib.MAX_WBITS,
-}
-
-
-def decode_body(raw: bytes, encoding: str, limit: int) -> bytes:
-    """The body without its Content-Encoding (gzip, deflate), at most ``limit`` bytes
-    decoded; any other encoding is a 415 (brb could not pass it on faithfully)."""
-    codings = [c.strip().lower() for c in encoding.split(",") if c.strip()]
-    for coding in reversed(codings):
-        if coding == "identity":
-            continue
-        wbits = _ZLIB_WBITS.get(coding)
-        if wbits is None:
-            raise UnsupportedEncoding(
-                f"Content-Encoding {coding!r} is not supported: send gzip, deflate or none"
-            )
-        d = zlib.decompressobj(wbits)
-        try:
-            out = d.decompress(raw, limit + 1)
-        except zlib.error:
-            raise BadRequest(f"the body is not valid {coding} data") from None
-        if len(out) > limit or d.unconsumed_tail:
-            raise BodyTooLarge(f"the decoded body is over max_body_bytes ({limit})")
-        raw = out
-    return raw
-
-
-def _check_depth(value: object, path: str, raw: bytes = b"") -> None:
-    """A 400 for JSON nested deeper than MAX_JSON_DEPTH (iterative: no recursion).
-    A body with no more brackets than that can't nest deeper: no walk (the
-    common case, a count in C instead of a visit of every value)."""
-    if raw and raw.count(b"[") + raw.count(b"{") <= MAX_JSON_DEPTH:
-        return
-    stack: list[tuple[object, int]] = [(value, 1)]
-    while stack:
-        item, depth = stack.pop()
-        if isinstance(item, dict | list):
-            if depth > MAX_JSON_DEPTH:
-                raise BadRequest(f"{path}: JSON nested deeper than {MAX_JSON_DEPTH} levels")
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, depth + 1) for child in children)
-
-
-def parse_body(raw: bytes, path: str) -> dict[str, Any]:
-    """The JSON object of an inference request, or a BadRequest saying what is wrong."""
-    if not raw.strip():
-        raise BadRequest(f"{path}: empty body: send a JSON object")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise BadRequest(f"{path}: body is not valid UTF-8 (byte {exc.start})") from None
-    try:
-        body = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise BadRequest(
-            f"{path}: malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
-        ) from None
-    except RecursionError:
-        raise BadRequest(f"{path}: JSON nested deeper than {MAX_JSON_DEPTH} levels") from None
-    _check_depth(body, path, raw)
-    if not isinstance(body, dict):
-        raise BadRequest(f"{path}: the body must be a JSON object, not {type(body).__name__}")
-    model = body.get("model")
-    if model is None or model == "":
-        raise BadRequest(f"{path}: model is required")
-    if not isinstance(model, str):
-        raise BadRequest(f"{path}: model must be a string")
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in model):
-        raise BadRequest(f"{path}: model must not contain control characters (CR, LF, ...)")
-    field = {
-        "/api/chat": "messages",
-        "/v1/chat/completions": "messages",
-        ANTHROPIC_MESSAGES: "messages",
-    }.get(path)
-    if field is not None and field in body and not isinstance(body[field], list):
-        raise BadRequest(f"{path}: {field} must be a list")
-    if path == "/api/generate" and "prompt" in body and not isinstance(body["prompt"], str):
-        raise BadRequest(f"{path}: prompt must be a string")
-    if "stream" in body and not isinstance(body["stream"], bool):
-        raise BadRequest(f"{path}: stream must be true or false")
-    if path == ANTHROPIC_MESSAGES:
-        check_fields(body)
-    return body
-
-
-def _is_stream(path: str, body: dict[str, Any]) -> bool:
-    """Ollama's endpoints stream unless told not to; the others only when asked."""
-    if path.startswith("/api/"):
-        return body.get("stream", True) is not False
-    return body.get("stream") is True
 
 
 @dataclass(frozen=True, slots=True)
@@ -486,7 +387,7 @@ class Front:
                 result = await self.cloud.serve(request, diversion)
                 if isinstance(result, LegResult):
                     self.monitor.abandon(ticket, model)
-                    if not _is_stream(turn.path, turn.body) and result.status < 400:
+                    if not is_stream(turn.path, turn.body) and result.status < 400:
                         room.learn_first_content(time.monotonic() - sent)
                     return result
                 is_divertible, reason = False, result.reason

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 from daemon_rig import MODEL, Rig, StartRig
 
-from brb.daemon.front import MAX_JSON_DEPTH
+from brb.daemon.request_body import MAX_JSON_DEPTH
 
 PATHS = ("/api/chat", "/api/generate", "/v1/chat/completions")
 CASES: list[tuple[str, bytes, str]] = [
