@@ -22,6 +22,7 @@ The rules, in the ops room's words:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -52,6 +53,15 @@ class Observation:
 
     queue_depth: int
     wait_seconds: float
+
+    @staticmethod
+    def across(observations: Iterable[Observation]) -> Observation:
+        """Several queues seen as one: their waiting requests added, the worst wait."""
+        depth, wait = 0, 0.0
+        for obs in observations:
+            depth += obs.queue_depth
+            wait = max(wait, obs.wait_seconds)
+        return Observation(depth, wait)
 
 
 @dataclass(frozen=True, slots=True)

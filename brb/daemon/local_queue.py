@@ -69,14 +69,7 @@ class LocalQueue:
 
     def observation(self, now: float) -> Observation:
         """The breaker's input: the requests waiting in brb, and the worst wait."""
-        depth, wait = 0, 0.0
-        for q in self.queues.values():
-            if q.is_idle:
-                continue
-            obs = q.observation(now)
-            depth += obs.queue_depth
-            wait = max(wait, obs.wait_seconds)
-        return Observation(depth, wait)
+        return Observation.across(q.observation(now) for q in self.queues.values() if not q.is_idle)
 
     # --- a request's turn ----------------------------------------------------------------
 

@@ -243,12 +243,7 @@ class PoolRoom:
         return self.best(model, shape, now)[1]
 
     def observation(self, now: float) -> Observation:
-        depth, wait = 0, 0.0
-        for _, room in self._rooms():
-            obs = room.observation(now)
-            depth += obs.queue_depth
-            wait = max(wait, obs.wait_seconds)
-        return Observation(depth, wait)
+        return Observation.across(room.observation(now) for _, room in self._rooms())
 
     async def turn(
         self,

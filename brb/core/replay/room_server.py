@@ -60,9 +60,4 @@ class RoomServer:
 
     def observation(self, t: float) -> Observation:
         """The breaker's input: requests waiting in brb across models, and the worst wait."""
-        depth, wait = 0, 0.0
-        for q in self.queues.values():
-            obs = q.observation(t)
-            depth += obs.queue_depth
-            wait = max(wait, obs.wait_seconds)
-        return Observation(depth, wait)
+        return Observation.across(q.observation(t) for q in self.queues.values())
