@@ -18,6 +18,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from brb.adapters.provider_failure import retry_after_s, short_message
 from brb.errors import ConversionError, ProviderError
 
 NAME = "anthropic"
@@ -47,7 +48,7 @@ class AnthropicProvider:
         """An exception from starting a call: the provider's, or brb's own."""
         if isinstance(exc, self._anthropic.APIError):
             return self._translate(exc)
-        return ConversionError(f"the anthropic SDK refused the request: {_short(exc)}")
+        return ConversionError(f"the anthropic SDK refused the request: {short_message(exc)}")
 
     def _translate(self, exc: Exception) -> ProviderError:
         a = self._anthropic
@@ -64,19 +65,19 @@ class AnthropicProvider:
                 or kind in ("overloaded_error", "rate_limit_error", "api_error")
             )
             return ProviderError(
-                f"anthropic answered {status} {kind}: {_short(exc)}",
+                f"anthropic answered {status} {kind}: {short_message(exc)}",
                 status=status,
                 retryable=retryable,
                 request_id=exc.request_id,
-                retry_after_s=_retry_after_s(exc.response.headers.get("retry-after")),
+                retry_after_s=retry_after_s(exc.response.headers.get("retry-after")),
             )
         if isinstance(exc, a.APITimeoutError):
             return ProviderError("anthropic timed out", retryable=True)
         if isinstance(exc, a.APIConnectionError):
-            return ProviderError(f"can't reach anthropic: {_short(exc)}", retryable=True)
+            return ProviderError(f"can't reach anthropic: {short_message(exc)}", retryable=True)
         if isinstance(exc, a.APIError):
             # e.g. an `error` event inside a 200 stream
-            return ProviderError(f"anthropic error: {_short(exc)}", retryable=True)
+            return ProviderError(f"anthropic error: {short_message(exc)}", retryable=True)
         return ProviderError(
             f"anthropic client failed: {type(exc).__name__}: {exc}", retryable=True
         )
@@ -114,16 +115,3 @@ class AnthropicProvider:
 
     async def close(self) -> None:
         await self._client.close()
-
-
-def _short(exc: Exception, limit: int = 300) -> str:
-    text = str(exc).replace("\n", " ")
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _retry_after_s(value: str | None) -> float | None:
-    """Seconds from a ``retry-after`` header (seconds form; an HTTP date is ignored)."""
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
+from brb.adapters.provider_failure import retry_after_s, short_message
 from brb.core.capabilities import openai_capabilities
 from brb.core.convert.from_openai import ChunkReader, completion_to_message
 from brb.core.convert.to_openai import to_chat_completions
@@ -48,20 +49,20 @@ class OpenAIProvider:
                     str(err.get("code") or err.get("type") or "") if isinstance(err, dict) else ""
                 )
             return ProviderError(
-                f"{self.name} answered {status} {code}: {_short(exc)}",
+                f"{self.name} answered {status} {code}: {short_message(exc)}",
                 status=status,
                 retryable=status in (408, 409, 429) or status >= 500,
                 request_id=exc.request_id,
-                retry_after_s=_retry_after_s(exc.response.headers.get("retry-after")),
+                retry_after_s=retry_after_s(exc.response.headers.get("retry-after")),
             )
         if isinstance(exc, o.APITimeoutError):
             return ProviderError(f"{self.name} timed out", retryable=True)
         if isinstance(exc, o.APIConnectionError):
-            return ProviderError(f"can't reach {self.name}: {_short(exc)}", retryable=True)
+            return ProviderError(f"can't reach {self.name}: {short_message(exc)}", retryable=True)
         if isinstance(exc, o.APIError):  # e.g. an error chunk inside a 200 stream
-            return ProviderError(f"{self.name} error: {_short(exc)}", retryable=True)
+            return ProviderError(f"{self.name} error: {short_message(exc)}", retryable=True)
         return ProviderError(
-            f"{self.name} client failed: {type(exc).__name__}: {_short(exc)}", retryable=True
+            f"{self.name} client failed: {type(exc).__name__}: {short_message(exc)}", retryable=True
         )
 
     async def create(self, params: dict[str, Any]) -> tuple[dict[str, Any], str | None]:
@@ -121,16 +122,3 @@ class OpenAIProvider:
 
     async def close(self) -> None:
         await self._client.close()
-
-
-def _short(exc: Exception, limit: int = 300) -> str:
-    text = str(exc).replace("\n", " ")
-    return text if len(text) <= limit else text[:limit] + "…"
-
-
-def _retry_after_s(value: str | None) -> float | None:
-    """Seconds from a ``retry-after`` header (seconds form; an HTTP date is ignored)."""
-    try:
-        return float(value) if value else None
-    except ValueError:
-        return None
