@@ -145,7 +145,15 @@ def fleet(tmp_path: Path, pg_url: str) -> Iterator[tuple[list[Instance], FakeAnt
             stack.callback(_stop, proc)
             instances.append(Instance(f"http://127.0.0.1:{port}", proc, stderr))
         for inst in instances:
-            wait_for(lambda i=inst: i.healthz() is not None, f"{inst.url} to listen")
+            # A loaded CI machine (load 10+ on 2 CPUs) was seen needing over 20 s to start
+            # `brb serve`; a process that died says so at once, with its stderr.
+            wait_for(
+                lambda i=inst: i.healthz() is not None or i.proc.poll() is not None,
+                f"{inst.url} to listen",
+                bound_s=90.0,
+            )
+            if inst.proc.poll() is not None:
+                pytest.fail(f"brb serve exited early: {inst.stderr.read_text()[-2000:]}")
         yield instances, cloud, env
 
 
