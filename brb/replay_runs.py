@@ -21,7 +21,17 @@ import yaml
 from brb.config import TOP_KEY, BrbConfig, parse
 from brb.core.policy import Policy
 from brb.core.replay import EPOCH, SimParams, SimResult, TraceRecord, oracle, simulate, summarize
-from brb.core.replay.sweep import apply_settings, combinations, label, parse_sets
+from brb.core.replay.run import SimUpstream
+from brb.core.replay.sweep import (
+    UPSTREAMS,
+    apply_settings,
+    combinations,
+    label,
+    parse_pool,
+    parse_sets,
+    without_single_upstream,
+)
+from brb.errors import UsageError
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,17 +50,30 @@ def read_yaml_value(text: str) -> Any:
         raise ValueError(str(exc)) from None
 
 
-def expand_settings(cfg: BrbConfig, sets: Sequence[str]) -> list[tuple[dict[str, Any], BrbConfig]]:
-    """Every combination of the ``--set`` values applied to ``cfg``, each
+def expand_settings(
+    cfg: BrbConfig, sets: Sequence[str], upstreams: Sequence[str] = ()
+) -> list[tuple[dict[str, Any], BrbConfig]]:
+    """Every combination of the ``--set`` values (and of the ``--upstreams``
+    pools, one value of the ``upstreams`` key each) applied to ``cfg``, each
     validated as a config file would be (a bad key or value: a UsageError)."""
-    data = cfg.model_dump(mode="json")
+    data = without_single_upstream(cfg.model_dump(mode="json"))
+    keys = parse_sets(sets, read_yaml_value)
+    if upstreams:
+        if any(key == UPSTREAMS for key, _ in keys):
+            raise UsageError("give the pools to try with --upstreams or --set upstreams, not both")
+        keys.append((UPSTREAMS, [parse_pool(text) for text in upstreams]))
     return [
         (
             settings,
             parse({TOP_KEY: apply_settings(data, settings)}, source=f"--set {label(settings)}"),
         )
-        for settings in combinations(parse_sets(sets, read_yaml_value))
+        for settings in combinations(keys)
     ]
+
+
+def pool_of(cfg: BrbConfig) -> tuple[SimUpstream, ...]:
+    """The config's upstreams (``upstreams``, or ``upstream`` alone) as the simulator's pool."""
+    return tuple(SimUpstream(spec.name, spec.parallel) for spec in cfg.upstream_pool())
 
 
 def params_from_config(
@@ -61,15 +84,18 @@ def params_from_config(
     tokens_per_second: float = 30.0,
     cloud_latency_s: float = 2.0,
     start: datetime | None = None,
+    upstreams: Sequence[SimUpstream] = (),
 ) -> SimParams:
     """The simulator's parameters for ``cfg`` (the models of ``records``
-    resolve to their cloud model through ``models.map``)."""
+    resolve to their cloud model through ``models.map``). ``upstreams``: a
+    pool to simulate; none: one upstream of ``slots``."""
     return SimParams(
         thresholds=cfg.breaker_thresholds(),
         policy=Policy(cfg.policy),
         is_enabled=cfg.enabled,
         excluded_sessions=tuple(cfg.excluded_sessions),
         slots=slots,
+        upstreams=tuple(upstreams),
         tokens_per_second=tokens_per_second,
         cloud_latency_s=cloud_latency_s,
         cloud_model=cfg.models.anthropic_model,
@@ -96,11 +122,15 @@ def replay(
     cloud_latency_s: float = 2.0,
     start: datetime | None = None,
     with_oracle: bool = False,
+    upstreams: Sequence[str] = (),
 ) -> list[Run]:
-    """One run per combination of ``sets`` (one run: the config as is).
-    ``slots`` defaults to each run's ``upstream_parallel``."""
+    """One run per combination of ``sets`` and ``upstreams`` (compact pools,
+    ``gpu-1=2,gpu-2=1``; one run: the config as is). Each run simulates its
+    config's pool, unless ``slots`` asks for one upstream of that many slots."""
+    if slots is not None and (upstreams or any(s.startswith(UPSTREAMS + "=") for s in sets)):
+        raise UsageError("--slots is one upstream of that many slots: leave it out to try pools")
     runs = []
-    for settings, run_cfg in expand_settings(cfg, sets):
+    for settings, run_cfg in expand_settings(cfg, sets, upstreams):
         params = params_from_config(
             run_cfg,
             records,
@@ -108,6 +138,7 @@ def replay(
             tokens_per_second=tokens_per_second,
             cloud_latency_s=cloud_latency_s,
             start=start,
+            upstreams=() if slots else pool_of(run_cfg),
         )
         result = simulate(records, params)
         hindsight = oracle(records, params) if with_oracle else None

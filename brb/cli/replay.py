@@ -56,8 +56,18 @@ def register(app: typer.Typer) -> None:
             typer.Option(
                 "--slots",
                 min=1,
-                help="Parallel local slots per model, OLLAMA_NUM_PARALLEL "
-                "(default: the config's upstream_parallel, 1)",
+                help="One upstream with this many parallel slots per model, "
+                "OLLAMA_NUM_PARALLEL (default: the config's pool, or upstream_parallel)",
+                show_default=False,
+            ),
+        ] = None,
+        upstreams: Annotated[
+            list[str] | None,
+            typer.Option(
+                "--upstreams",
+                help="A pool of Ollama servers to simulate, NAME=SLOTS,...: e.g. "
+                "default=1,gpu-2=1 for a second box of one slot; 'config' for the "
+                "config's own pool; repeat to compare pools side by side",
                 show_default=False,
             ),
         ] = None,
@@ -134,6 +144,7 @@ def register(app: typer.Typer) -> None:
             cloud_latency_s=cloud_latency,
             start=clock_start,
             with_oracle=with_oracle,
+            upstreams=upstreams or [],
         )
 
         if plot is not None:

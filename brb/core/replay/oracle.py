@@ -3,7 +3,10 @@
 Owns the yardstick the replay holds a policy against. Knowing every arrival
 and service time in advance, it keeps as many requests local as it can such
 that no request it keeps waits longer than the wait threshold, on the same
-local model as the simulator (``slots`` FIFO slots per model). Requests
+local model as the simulator (``slots`` FIFO slots per model). For a pool it
+takes the pool's slots together (``SimParams.total_slots``, a request starting
+on whichever upstream frees a slot first) and loads no model: a bound no
+placement across the upstreams can beat. Requests
 that may not leave (an excluded session, a model with no cloud price) are
 always kept and never counted against the oracle; the budget is ignored.
 Must not do I/O; it shares no state with the simulator.
@@ -155,12 +158,12 @@ def oracle(trace: Sequence[TraceRecord], params: SimParams) -> OracleResult:
             (trace[i].arrival_offset_s, service[i], divertible[k]) for k, i in enumerate(indices)
         ]
         lost_pos, start_pos = plan_diversions(
-            jobs, slots=params.slots, wait_threshold_s=params.thresholds.wait_seconds
+            jobs, slots=params.total_slots, wait_threshold_s=params.thresholds.wait_seconds
         )
         diverted.update(indices[p] for p in lost_pos)
         fifo += len(
             fifo_diversions(
-                jobs, slots=params.slots, wait_threshold_s=params.thresholds.wait_seconds
+                jobs, slots=params.total_slots, wait_threshold_s=params.thresholds.wait_seconds
             )
         )
         starts.update((indices[p], s) for p, s in start_pos.items())

@@ -22,7 +22,9 @@ Summary = Mapping[str, Any]
 def render_runs(runs: Sequence[tuple[str, Summary]], *, source: str, params: SimParams) -> str:
     """One run: header, timeline, figures (against the oracle when present).
     Several: header and one table row per run."""
-    lines = _header(source, runs[0][1], params, single=len(runs) == 1)
+    pools = {_pool_text(s) for _, s in runs}
+    local = pools.pop() if len(pools) == 1 else "each run's pool (see settings)"
+    lines = _header(source, runs[0][1], params, single=len(runs) == 1, local=local)
     if len(runs) == 1:
         lines += _timeline(runs[0][1]) + [""] + _figures(runs[0][1], params.thresholds.wait_seconds)
     else:
@@ -30,13 +32,25 @@ def render_runs(runs: Sequence[tuple[str, Summary]], *, source: str, params: Sim
     return "\n".join(lines)
 
 
-def _header(source: str, s: Summary, p: SimParams, *, single: bool) -> list[str]:
+def _pool_text(s: Summary) -> str:
+    """``1 slot per model``, or for a pool ``2 upstreams (gpu-1 2, gpu-2 1 slots per model)``."""
+    ups = s.get("upstreams") or [{"name": "default", "parallel": s.get("slots", 1)}]
+    if len(ups) == 1:
+        return f"{_slots(ups[0]['parallel'])} per model"
+    each = ", ".join(f"{u['name']} {u['parallel']}" for u in ups)
+    return f"{len(ups)} upstreams ({each} slots per model)"
+
+
+def _slots(n: int) -> str:
+    return f"{n} slot{'s' if n != 1 else ''}"
+
+
+def _header(source: str, s: Summary, p: SimParams, *, single: bool, local: str) -> list[str]:
     start = datetime.fromisoformat(s["start"]).astimezone(p.tz)
-    slots = f"{p.slots} slot{'s' if p.slots != 1 else ''} per model"
     lines = [
         f"brb replay: {source}",
         f"  {s['requests']:,} requests from {start:%Y-%m-%d %H:%M} {p.tz} over "
-        f"{format_duration(s['arrivals_span_s'])}; local: {slots}, service from the trace or "
+        f"{format_duration(s['arrivals_span_s'])}; local: {local}, service from the trace or "
         f"output tokens at {p.tokens_per_second:g} tok/s; cloud: {p.cloud_latency_s:g}s",
     ]
     if single:
@@ -74,6 +88,15 @@ def _figures(s: Summary, wait_s: float) -> list[str]:
 
     lines = [row("", "brb", "oracle" if o else "")]
     lines.append(row("served locally", f"{s['local']:,}", f"{o['local']:,}" if o else ""))
+    ups = s.get("upstreams") or []
+    if len(ups) > 1:
+        for u in ups:
+            busy = format_duration(u["busy_s"])
+            loads = f", {u['cold_loads']} cold load{'s' if u['cold_loads'] != 1 else ''}"
+            lines.append(
+                row(f"  by {u['name']} ({_slots(u['parallel'])})", f"{u['served']:,}")
+                + f"  busy {busy}{loads if u['cold_loads'] else ''}"
+            )
     lines.append(
         row("diverted to the cloud", f"{s['diverted']:,}", f"{o['diverted']:,}" if o else "")
     )
@@ -130,6 +153,9 @@ def _table(runs: Sequence[tuple[str, Summary]]) -> list[str]:
     ]
     if has_oracle:
         head += ["oracle div.", "oracle spend", "FIFO div."]
+    has_pool = any(len(s.get("upstreams") or []) > 1 for _, s in runs)
+    if has_pool:
+        head.append("served by upstream")
     rows = []
     for label, s in runs:
         row = [
@@ -152,6 +178,8 @@ def _table(runs: Sequence[tuple[str, Summary]]) -> list[str]:
                 _usd(o["cost_usd"]) if o else "-",
                 f"{o.get('fifo_baseline_diverted', 0):,}" if o else "-",
             ]
+        if has_pool:
+            row.append(" ".join(f"{u['name']} {u['served']:,}" for u in s.get("upstreams") or []))
         rows.append(row)
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
 

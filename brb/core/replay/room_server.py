@@ -22,15 +22,16 @@ def shape_of(record: TraceRecord) -> RequestShape:
     return RequestShape(record.prompt_tokens, record.max_output_tokens)
 
 
-def figures_of(record: TraceRecord, service_s: float) -> ServiceFigures:
-    """What Ollama's final object would have said about ``record``."""
+def figures_of(record: TraceRecord, service_s: float, cold_s: float = 0.0) -> ServiceFigures:
+    """What Ollama's final object would have said about ``record`` (served
+    after loading its model for ``cold_s`` seconds, when that is not 0)."""
     return ServiceFigures(
         prompt_tokens=record.prompt_tokens,
         output_tokens=record.output_tokens,
         prompt_eval_s=record.prompt_eval_s,
         eval_s=record.eval_s,
-        load_s=record.load_s,
-        measured_s=service_s,
+        load_s=cold_s if cold_s else record.load_s,
+        measured_s=service_s + cold_s if cold_s else service_s,
     )
 
 
@@ -55,8 +56,8 @@ class RoomServer:
     def is_idle(self) -> bool:
         return all(q.is_idle for q in self.queues.values())
 
-    def learn(self, record: TraceRecord, service_s: float) -> None:
-        self.model.learn(record.model, figures_of(record, service_s))
+    def learn(self, record: TraceRecord, service_s: float, *, cold_s: float = 0.0) -> None:
+        self.model.learn(record.model, figures_of(record, service_s, cold_s))
 
     def observation(self, t: float) -> Observation:
         """The breaker's input: requests waiting in brb across models, and the worst wait."""

@@ -19,6 +19,16 @@ from brb.core.rules import RuleSet
 
 # Black Friday 2026, midnight UTC: the default start of the simulated clock.
 EPOCH = datetime(2026, 11, 27, tzinfo=UTC)
+# What a lone upstream is called (the config's pool of one, ``upstream`` alone).
+DEFAULT_UPSTREAM = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class SimUpstream:
+    """One simulated Ollama server of the pool: its name and parallel slots per model."""
+
+    name: str
+    parallel: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,7 +40,8 @@ class SimParams:
     is_enabled: bool = True
     mode: Mode = Mode.AUTO
     excluded_sessions: tuple[str, ...] = ()
-    slots: int = 1
+    slots: int = 1  # per model, on the one upstream when ``upstreams`` is empty
+    upstreams: tuple[SimUpstream, ...] = ()  # a pool; empty: one upstream of ``slots``
     tokens_per_second: float = 30.0
     cloud_latency_s: float = 2.0
     cloud_model: str = DEFAULT_CLOUD_MODEL
@@ -50,6 +61,16 @@ class SimParams:
     def cloud_model_for(self, local_model: str) -> str:
         return self.cloud_model_by_local.get(local_model, self.cloud_model)
 
+    @property
+    def pool(self) -> tuple[SimUpstream, ...]:
+        """The simulated upstreams in pool order (``upstreams``, or one of ``slots``)."""
+        return self.upstreams or (SimUpstream(DEFAULT_UPSTREAM, self.slots),)
+
+    @property
+    def total_slots(self) -> int:
+        """Slots per model across the pool (what the oracle and the queue monitor assume)."""
+        return sum(u.parallel for u in self.pool)
+
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
@@ -62,6 +83,7 @@ class Outcome:
     wait_s: float  # arrival -> first byte (0 for the cloud)
     latency_s: float  # arrival -> last byte
     cost_usd: Decimal
+    upstream: str = ""  # the upstream that served it locally ("" for the cloud)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +91,17 @@ class TimelineEntry:
     at_s: float
     kind: str  # "activated" | "deactivated" | "budget_alert" | "budget_exhausted"
     reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class UpstreamTally:
+    """What one upstream of the pool did over the run."""
+
+    name: str
+    parallel: int
+    served: int  # requests it served (sent to it and completed)
+    busy_s: float  # slot-seconds spent serving them, cold loads included
+    cold_loads: int  # models it had to load first
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +116,7 @@ class SimResult:
     depth_series: tuple[tuple[float, int], ...]  # (t, requests waiting) at each change
     phase_series: tuple[tuple[float, bool], ...]  # (t, is_diverting) at each change
     spend_series: tuple[tuple[float, Decimal], ...]  # (t, settled so far) at each change
+    upstreams: tuple[UpstreamTally, ...] = ()  # per upstream of the pool, in pool order
 
     @property
     def local(self) -> int:

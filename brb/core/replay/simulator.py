@@ -7,8 +7,11 @@ copy: the breaker (:func:`brb.core.breaker.step`), the queue prediction and
 observation (:mod:`brb.core.queueing`), the routing decision
 (:func:`brb.core.policy.decide`, asked through
 :class:`brb.core.replay.routing.Router`, which also owns session exclusion and
-pricing) and the budget rules. Must not do I/O, log or read the clock: time is ``params.start`` plus
-simulated seconds, so a run is a pure function of its trace and parameters.
+pricing), the pool's placement (:func:`brb.core.placement.choose`, through
+:class:`brb.core.replay.pool_server.PoolServer`) and the budget rules
+(:class:`brb.core.replay.cloud_side.CloudSide`). Must not do I/O, log or read
+the clock: time is ``params.start`` plus simulated seconds, so a run is a pure
+function of its trace and parameters.
 
 What happens, as the daemon does it:
 
@@ -29,6 +32,13 @@ What happens, as the daemon does it:
   (:mod:`brb.core.service_model`) learns from each completion, as the
   daemon learns from Ollama's final object. Without it, the decision is
   made once at arrival and the request queues in Ollama (the old policy).
+* **a pool** (``params.upstreams``): each upstream has its own slots and,
+  with the waiting room, its own rooms and service model, as in the daemon.
+  An arrival waits in the room of the upstream where it would start soonest;
+  when an upstream frees a slot for a model and no one waits for it there,
+  the oldest request for that model waiting elsewhere moves to it. The
+  breaker sees every room. :mod:`.pool_server` says what is modelled of
+  loading models.
 * **tick**: every ``tick_s``, so the breaker releases after
   ``min_active_seconds`` even when the traffic has stopped. Ticks that can
   change nothing (no local work, and no release due) are skipped.
@@ -42,20 +52,21 @@ from __future__ import annotations
 import heapq
 import math
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from brb.core import breaker
 from brb.core.breaker import BreakerState, Observation, Phase
-from brb.core.pricing import ModelPrice, cost_usd, worst_case_usd
+from brb.core.pricing import ModelPrice
 from brb.core.queueing import observe, with_arrival
-from brb.core.replay.budget_book import BudgetBook
+from brb.core.replay.cloud_side import CloudSide
 from brb.core.replay.local_server import LocalModel
-from brb.core.replay.room_server import RoomServer, shape_of
+from brb.core.replay.pool_server import PoolServer
+from brb.core.replay.room_server import shape_of
 from brb.core.replay.routing import Router
 from brb.core.replay.run import Outcome, SimParams, SimResult, TimelineEntry
 from brb.core.replay.trace import TraceRecord
-from brb.core.waiting_room import RoomRules, UpstreamQueue, Verdict, Waiter
+from brb.core.waiting_room import RoomRules, Verdict, Waiter
 
 _LOCAL_DONE, _CLOUD_DONE, _REVIEW, _ARRIVAL, _TICK = 0, 1, 2, 3, 4
 
@@ -70,7 +81,7 @@ class _Simulation:
         offsets = [r.arrival_offset_s for r in trace]
         if any(b < a for a, b in zip(offsets, offsets[1:], strict=False)):
             raise ValueError("the trace must be sorted by arrival_offset_s")
-        if params.slots < 1 or params.tokens_per_second <= 0 or params.tick_s <= 0:
+        if params.total_slots < 1 or params.tokens_per_second <= 0 or params.tick_s <= 0:
             raise ValueError("slots, tokens_per_second and tick_s must be positive")
         self.trace = trace
         self.p = params
@@ -78,30 +89,31 @@ class _Simulation:
             r.local_service_s(params.tokens_per_second, params.prefill_tokens_per_second)
             for r in trace
         ]
-        self.room: RoomServer | None = None
+        rules: RoomRules | None = None
         if params.waiting_room:
             first = (
                 params.cloud_latency_s if params.first_content_s is None else params.first_content_s
             )
             rules = RoomRules(params.thresholds.wait_seconds, first)
-            self.room = RoomServer(params.slots, rules)
-        self.review_due: dict[str, float] = {}  # model -> the deadline review scheduled
+        self.pool = PoolServer(params.pool, rules, trace)
+        self.has_room = rules is not None
+        self.review_due: dict[tuple[int, str], float] = {}  # (member, model) -> review scheduled
+        self.rooms: list[tuple[int, str]] = []  # a review event's index: (member, model)
+        self.room_id: dict[tuple[int, str], int] = {}
         self.router = Router(trace, params)
-        self.book = BudgetBook(params.daily_limit_usd, params.tz, params.alert_at_percent)
+        self.cloud = CloudSide(params, self._note)
         self.models: dict[str, LocalModel] = {}
         self.state = BreakerState()
         self.events: list[tuple[float, int, int, int]] = []  # (t, kind, seq, index)
         self.seq = 0
         self.started: dict[int, float] = {}  # index -> first byte
         self.reasons: dict[int, str] = {}  # index -> why it went where it went
-        self.reserved: dict[int, tuple[date, Decimal]] = {}
         self.outcomes: list[Outcome | None] = [None] * len(trace)
         self.timeline: list[TimelineEntry] = []
         self.depth = 0
         self.peak_depth = 0
         self.depth_series: list[tuple[float, int]] = [(0.0, 0)]
         self.phase_series: list[tuple[float, bool]] = [(0.0, self._is_diverting(0.0))]
-        self.spend_series: list[tuple[float, Decimal]] = [(0.0, Decimal(0))]
 
     # --- the loop ---------------------------------------------------------------
 
@@ -138,7 +150,7 @@ class _Simulation:
                 if kind == _LOCAL_DONE:
                     self._local_done(t, index)
                 elif kind == _REVIEW:
-                    self._review(t, self.trace[index].model)
+                    self._review(t, *self.rooms[index])
                 else:
                     self._cloud_done(t, index)
         return SimResult(
@@ -146,12 +158,13 @@ class _Simulation:
             requests=n,
             outcomes=tuple(o for o in self.outcomes if o is not None),
             timeline=tuple(self.timeline),
-            cost_usd=self.book.settled_usd,
+            cost_usd=self.cloud.settled_usd,
             end_s=t,
             peak_queue_depth=self.peak_depth,
             depth_series=tuple(self.depth_series),
             phase_series=tuple(self.phase_series),
-            spend_series=tuple(self.spend_series),
+            spend_series=tuple(self.cloud.spend_series),
+            upstreams=self.pool.tallies(),
         )
 
     def _next_tick(self, tick: int, next_arrival_s: float | None) -> int | None:
@@ -166,7 +179,7 @@ class _Simulation:
         """
         if not all(m.is_idle for m in self.models.values()):
             return tick + 1
-        if self.room is not None and not self.room.is_idle:
+        if not self.pool.is_idle:
             return tick + 1
         candidates = []
         if next_arrival_s is not None:
@@ -180,13 +193,13 @@ class _Simulation:
     # --- events -----------------------------------------------------------------
 
     def _arrive(self, t: float, index: int) -> None:
-        if self.room is not None:
-            self._arrive_room(t, index, self.room.queue(self.trace[index].model))
+        if self.has_room:
+            self._arrive_room(t, index)
             return
         rec = self.trace[index]
         model = self.models.get(rec.model)
         if model is None:
-            model = self.models[rec.model] = LocalModel(self.p.slots)
+            model = self.models[rec.model] = LocalModel(self.p.total_slots)
         view = model.view(t)
         predicted = view.predicted_wait_s()
         obs = self._step(t, arrival_wait_s=predicted, would_queue=view.would_queue)
@@ -210,18 +223,21 @@ class _Simulation:
         self._start_waiting(t, model)
         self._step(t)
 
-    def _arrive_room(self, t: float, index: int, q: UpstreamQueue) -> None:
+    def _arrive_room(self, t: float, index: int) -> None:
         """An arrival with the waiting room: routed now if it must go at once,
-        else it waits in brb, where the room may still divert it."""
+        else it waits in brb, in the room of the upstream where it would start
+        soonest (the pool's rule), where the room may still divert it."""
         rec = self.trace[index]
         shape = shape_of(rec)
+        pos, cold = self.pool.place(rec.model, shape, t)
+        q = self.pool.queue(pos, rec.model)
         would_queue = bool(q.waiting) or not q.has_free_slot
-        typical = q.predicted_start_s(shape, t)
+        typical = q.predicted_start_s(shape, t) + cold
         obs = self._step(t, arrival_wait_s=typical, would_queue=would_queue)
         price = self.router.price(rec.model)
         facts = self.router.facts(index)
         # routed away at once only if even its earliest possible start is too late
-        earliest = q.predicted_start_s(shape, t, q.rules.early_quantile or 0.0)
+        earliest = q.predicted_start_s(shape, t, q.rules.early_quantile or 0.0) + cold
         decision = self.router.decide(
             index, facts, earliest, would_queue, obs.queue_depth, self.state.phase
         )
@@ -232,14 +248,14 @@ class _Simulation:
         self.reasons[index] = "budget" if decision.divert else decision.reason
         divertible = facts.is_model_priced and not facts.is_excluded_session
         q.arrive(Waiter(index, t, shape, is_divertible=divertible and not decision.divert))
+        self.pool.where[index] = pos
         self._set_depth(t, self.depth + 1)
-        self._review(t, rec.model)
+        self._review(t, pos, rec.model)
         self._step(t)
 
-    def _review(self, t: float, model_name: str) -> None:
-        """The waiting room's moves at ``t``: sends, and diversions the policy allows."""
-        assert self.room is not None
-        q = self.room.queue(model_name)
+    def _review(self, t: float, pos: int, model_name: str) -> None:
+        """One member's waiting room's moves at ``t``: sends, and diversions the policy allows."""
+        q = self.pool.queue(pos, model_name)
 
         def may_divert(index: int) -> bool:
             price = self.router.price(model_name)
@@ -252,23 +268,29 @@ class _Simulation:
             self._set_depth(t, self.depth - 1)
             if move.verdict is Verdict.SEND:
                 self.started[move.key] = t
-                self._push(t + self.service_s[move.key], _LOCAL_DONE, move.key)
+                cold = self.pool.send(move.key, pos, model_name)
+                self._push(t + self.service_s[move.key] + cold, _LOCAL_DONE, move.key)
             else:
                 self.reasons[move.key] = move.verdict.value
                 self._push(t + self.p.cloud_latency_s, _CLOUD_DONE, move.key)
         due = q.next_deadline_s()
-        if due is not None and due > t and self.review_due.get(model_name) != due:
-            self.review_due[model_name] = due
-            self._push(due, _REVIEW, next(iter(q.waiting)))
+        room = (pos, model_name)
+        if due is not None and due > t and self.review_due.get(room) != due:
+            self.review_due[room] = due
+            if room not in self.room_id:
+                self.room_id[room] = len(self.rooms)
+                self.rooms.append(room)
+            self._push(due, _REVIEW, self.room_id[room])
 
     def _local_done(self, t: float, index: int) -> None:
         rec = self.trace[index]
-        if self.room is not None:
-            self.room.queue(rec.model).finish(index)
-            self.room.learn(rec, self.service_s[index])
+        pos = self.pool.where[index]
+        if self.has_room:
+            self.pool.queue(pos, rec.model).finish(index)
         else:
             self.models[rec.model].finish(index, t)
         start = self.started.pop(index)
+        upstream = self.pool.finish(index, rec, t - start, self.service_s[index])
         self.outcomes[index] = Outcome(
             index,
             rec.arrival_offset_s,
@@ -277,9 +299,13 @@ class _Simulation:
             start - rec.arrival_offset_s,
             t - rec.arrival_offset_s,
             Decimal(0),
+            upstream,
         )
-        if self.room is not None:
-            self._review(t, rec.model)
+        if self.has_room:
+            self._review(t, pos, rec.model)
+            q = self.pool.queue(pos, rec.model)
+            while q.has_free_slot and not q.waiting and self.pool.pull(pos, rec.model):
+                self._review(t, pos, rec.model)  # the oldest waiting elsewhere moves here
         else:
             self._start_waiting(t, self.models[rec.model])
         self._step(t)
@@ -288,15 +314,7 @@ class _Simulation:
         rec = self.trace[index]
         price = self.router.price(rec.model)
         assert price is not None  # reserved only when priced
-        cost = cost_usd(price, input_tokens=rec.prompt_tokens, output_tokens=rec.output_tokens)
-        day, reserved = self.reserved.pop(index)
-        for percent in self.book.settle(day, reserved, cost):
-            self._note(
-                t,
-                "budget_alert",
-                f"{percent:g}% of the ${self.p.daily_limit_usd:.2f} daily budget spent ({day})",
-            )
-        self.spend_series.append((t, self.book.settled_usd))
+        cost = self.cloud.settle(t, index, rec, price)
         self.outcomes[index] = Outcome(
             index,
             rec.arrival_offset_s,
@@ -311,9 +329,12 @@ class _Simulation:
 
     def _start_waiting(self, t: float, model: LocalModel) -> None:
         while model.can_start():
-            index, _ = model.start_next(t, self.service_s[model.waiting[0][1]])
+            head = model.waiting[0][1]
+            rec = self.trace[head]
+            cold = self.pool.send(head, self.pool.take_slot(rec.model), rec.model)
+            index, _ = model.start_next(t, self.service_s[head] + cold)
             self.started[index] = t
-            self._push(t + self.service_s[index], _LOCAL_DONE, index)
+            self._push(t + self.service_s[index] + cold, _LOCAL_DONE, index)
             self._set_depth(t, self.depth - 1)
 
     def _step(
@@ -323,8 +344,8 @@ class _Simulation:
         not routed yet, ``arrival_wait_s`` is the wait it would get: if it would
         queue it counts in the depth and its wait in the observation, exactly as
         the daemon's dispatcher does (both call ``queueing.with_arrival``)."""
-        if self.room is not None:
-            obs = self.room.observation(t)
+        if self.has_room:
+            obs = self.pool.observation(t)
         else:
             obs = observe(m.view(t) for m in self.models.values())
         if arrival_wait_s is not None:
@@ -336,34 +357,7 @@ class _Simulation:
         return obs
 
     def _reserve(self, t: float, index: int, price: ModelPrice) -> bool:
-        rec = self.trace[index]
-        # The client evidently allowed as many tokens as it got: never reserve less.
-        worst = worst_case_usd(
-            price,
-            input_tokens=rec.prompt_tokens,
-            max_tokens=max(self.p.max_tokens, rec.output_tokens),
-        )
-        now = self._now(t)
-        day = self.book.reserve(now, worst)
-        if day is None:
-            day = self.book.day_of(now)
-            if self.book.mark_exhausted(day):
-                left = self.book.snapshot(day).remaining_usd
-                self._note(
-                    t,
-                    "budget_exhausted",
-                    f"${left:.2f} left of ${self.p.daily_limit_usd:.2f} can't cover a "
-                    f"${worst:.4f} worst case: diversion stops ({day})",
-                )
-            return False
-        self.reserved[index] = (day, worst)
-        if self.book.snapshot(day).is_exhausted and self.book.mark_exhausted(day):
-            self._note(
-                t,
-                "budget_exhausted",
-                f"${self.p.daily_limit_usd:.2f} daily budget fully committed ({day})",
-            )
-        return True
+        return self.cloud.reserve(t, self._now(t), index, self.trace[index], price)
 
     def _push(self, t: float, kind: int, index: int) -> None:
         self.seq += 1

@@ -85,6 +85,17 @@ def summarize(
         "arrivals_span_s": _s(max((o.arrival_s for o in result.outcomes), default=0.0)),
         "start": result.params.start.isoformat(),
         "reasons": dict(sorted(Counter(o.reason for o in result.outcomes).items())),
+        "slots": result.params.total_slots,
+        "upstreams": [
+            {
+                "name": u.name,
+                "parallel": u.parallel,
+                "served": u.served,
+                "busy_s": _s(u.busy_s),
+                "cold_loads": u.cold_loads,
+            }
+            for u in result.upstreams
+        ],
         "timeline": [
             {
                 "at_s": _s(e.at_s),
