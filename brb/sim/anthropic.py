@@ -4,8 +4,11 @@ Owns: `POST /v1/messages` (JSON or SSE stream) and `POST /v1/messages/count_toke
 the prompt cache (which prefixes were written, so a repeat reads them: usage
 then reports cache reads and 5-minute and 1-hour cache writes like the real API),
 the `request-id` header on every answer, Anthropic's error body, injected failures
-(`fail_next`, `error_event_after`, `stall_after`, `latency_s`, `hang`) and the record of every
-request received, for assertions.
+(`fail_next`, `error_event_after`, `stall_after`, `reset_next`, `reset_after`,
+`latency_s`, `hang`), the record of every request received, for assertions, and
+the tally of what each answer produced (`produced`: the usage a bill would show,
+cut-off streams included: input and cache tokens once the answer starts, output
+tokens as each delta is generated).
 
 Must not: hold request rules or reply shapes itself (`brb.sim.anthropic_rules`,
 `brb.sim.anthropic_reply`), or know about brb.
@@ -68,6 +71,20 @@ class RecordedRequest:
     request_id: str = field(default="")
 
 
+@dataclass(slots=True)
+class Produced:
+    """What one answer produced, as a bill would count it: the prompt's split once the
+    answer started, and the output tokens generated so far (all of them once whole)."""
+
+    model: str
+    input_tokens: int
+    output_tokens: int
+    cache_read_tokens: int = 0
+    cache_write_5m_tokens: int = 0
+    cache_write_1h_tokens: int = 0
+    finished: bool = False
+
+
 @dataclass(frozen=True, slots=True)
 class _Failure:
     error: ApiError
@@ -108,6 +125,9 @@ class FakeAnthropic:
         self._failures: deque[_Failure] = deque()
         self._error_after: deque[int] = deque()
         self._stall_after: deque[int] = deque()
+        self._reset_next = 0
+        self._reset_after: deque[int] = deque()
+        self.produced: dict[str, Produced] = {}  # by request-id
         self._sequence: Counter[str] = Counter()
         self._cached: set[str] = set()  # prefix keys written to the prompt cache
 
@@ -134,6 +154,20 @@ class FakeAnthropic:
         """The next `times` streaming requests send a 200, `n_deltas` content deltas, then
         nothing more, never closing (a provider gone quiet: the client's timeout ends it)."""
         self._stall_after.extend([n_deltas] * times)
+
+    def reset_next(self, n: int = 1) -> None:
+        """The next `n` valid `/v1/messages` requests get no answer at all: the connection
+        is cut as soon as the request is read (a reset before any content)."""
+        self._reset_next += n
+
+    def reset_after(self, n_deltas: int, times: int = 1) -> None:
+        """The next `times` streaming requests send a 200, `n_deltas` content deltas, then
+        the connection is cut: no error event, no end (a reset after content)."""
+        self._reset_after.extend([n_deltas] * times)
+
+    def produced_usage(self) -> list[Produced]:
+        """Every answer's tally, in the order they started."""
+        return list(self.produced.values())
 
     @property
     def message_requests(self) -> list[RecordedRequest]:
@@ -223,6 +257,9 @@ class FakeAnthropic:
             failure = self._failures.popleft()
             log.debug("injected failure %s for %s", failure.error.status, _CURRENT_REQUEST_ID.get())
             return _error_response(failure.error, failure.retry_after)
+        if self._reset_next > 0:
+            self._reset_next -= 1
+            return _cut(request)
         message_id = self._next_id("msg")
         plan = reply.plan_reply(
             body,
@@ -231,8 +268,19 @@ class FakeAnthropic:
             thinking=self.thinking,
         )
         plan = replace(plan, cache=self._cache_split(body, plan.input_tokens))
+        split = plan.split
+        tally = Produced(
+            str(body["model"]),
+            split.input_tokens,
+            0,
+            split.cache_read_tokens,
+            split.cache_write_5m_tokens,
+            split.cache_write_1h_tokens,
+        )
+        self.produced[_CURRENT_REQUEST_ID.get()] = tally
         if body.get("stream") is True:
-            return await self._stream(request, plan, message_id, body["model"])
+            return await self._stream(request, plan, message_id, body["model"], tally)
+        tally.output_tokens, tally.finished = plan.output_tokens, True
         return web.json_response(reply.message_json(plan, message_id, body["model"]))
 
     def _cache_split(self, body: JSON, input_tokens: int) -> reply.CacheSplit:
@@ -254,7 +302,12 @@ class FakeAnthropic:
         raise AssertionError("unreachable")
 
     async def _stream(
-        self, request: web.Request, plan: reply.Plan, message_id: str, model: str
+        self,
+        request: web.Request,
+        plan: reply.Plan,
+        message_id: str,
+        model: str,
+        tally: Produced,
     ) -> web.StreamResponse:
         response = web.StreamResponse(
             headers={
@@ -266,21 +319,41 @@ class FakeAnthropic:
         await response.prepare(request)
         error_after = self._error_after.popleft() if self._error_after else None
         stall_after = self._stall_after.popleft() if self._stall_after else None
+        reset_after = self._reset_after.popleft() if self._reset_after else None
+        events = reply.stream_events(plan, message_id, model)
+        n_deltas = sum(1 for event, _ in events if event == "content_block_delta")
+        tally.output_tokens = 1  # what message_start reports
         deltas_sent = 0
-        for event, data in reply.stream_events(plan, message_id, model):
+        for event, data in events:
             if event == "content_block_delta":
                 if error_after is not None and deltas_sent >= error_after:
                     break
                 if stall_after is not None and deltas_sent >= stall_after:
                     return await self._hang()
-                deltas_sent += 1
+                if reset_after is not None and deltas_sent >= reset_after:
+                    return _cut(request, response)
                 if self.delta_interval_s > 0:
                     await asyncio.sleep(self.delta_interval_s)
+                deltas_sent += 1
+                generated = -(-plan.output_tokens * deltas_sent // n_deltas)  # rounded up
+                tally.output_tokens = max(tally.output_tokens, generated)
             await response.write(reply.sse(event, data))
         if error_after is not None and deltas_sent >= error_after:
             await response.write(reply.sse("error", OVERLOADED.body()))
+        else:
+            tally.output_tokens, tally.finished = plan.output_tokens, True
         await response.write_eof()
         return response
+
+
+def _cut(request: web.Request, response: web.StreamResponse | None = None) -> web.StreamResponse:
+    """Cut the connection where it stands (no answer, or no end to one already started).
+
+    The answer returned goes nowhere: aiohttp's write to the closed transport is
+    its quiet "client disconnected" path, not a handler error."""
+    if request.transport is not None:
+        request.transport.abort()
+    return response if response is not None else web.Response(status=204)
 
 
 def _error_response(error: ApiError, retry_after: float | None = None) -> web.Response:

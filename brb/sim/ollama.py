@@ -3,7 +3,8 @@
 Owns: the HTTP surface (`/`, `/api/version`, `/api/tags`, `/api/ps`, `/api/show`,
 `/api/chat`, `/api/generate`, `/api/embed`, `/v1/chat/completions`, `/v1/models`),
 when bytes go out (a stream's first chunk only once the request holds a slot),
-Ollama's error forms, injected failures, and the record of requests received.
+Ollama's error forms, injected failures (error answers, an error line mid-stream,
+a connection cut mid-stream), and the record of requests received.
 
 Must not: pretend to be a language model (the reply is fixed and deterministic), or
 know about brb; the queue lives in `brb.sim.ollama_queue`, body shapes in
@@ -83,6 +84,7 @@ class FakeOllama:
         self.bodies: deque[JSON] = deque(maxlen=body_log_size)
         self._failures: deque[tuple[int, JSON | str]] = deque()
         self._midstream: deque[str] = deque()
+        self._resets = 0
 
     # -- failure injection -------------------------------------------------------------
 
@@ -102,6 +104,17 @@ class FakeOllama:
         A non-streaming request armed this way gets a 500 with the error instead.
         """
         self._midstream.extend([message] * n)
+
+    def reset_midstream_next(self, n: int = 1) -> None:
+        """The next `n` generation requests lose their connection after the first chunk
+        (no error line, no final object); a non-streaming one loses it before any byte."""
+        self._resets += n
+
+    def _take_reset(self) -> bool:
+        if self._resets <= 0:
+            return False
+        self._resets -= 1
+        return True
 
     # -- application ---------------------------------------------------------------------
 
@@ -236,16 +249,18 @@ class FakeOllama:
         async def serve(wait_s: float) -> web.StreamResponse:
             if is_stream:
                 return await self._stream_native(request, reply, is_chat, wait_s, service_s)
-            return await self._whole_native(reply, is_chat, wait_s, service_s)
+            return await self._whole_native(request, reply, is_chat, wait_s, service_s)
 
         return await self.queue.hold(request.path, wire.normalize_model(model), arrived_s, serve)
 
     async def _whole_native(
-        self, reply: Reply, is_chat: bool, wait_s: float, service_s: float
+        self, request: web.Request, reply: Reply, is_chat: bool, wait_s: float, service_s: float
     ) -> web.Response:
         await asyncio.sleep(service_s)
         if self._midstream:
             return web.json_response({"error": self._midstream.popleft()}, status=500)
+        if self._take_reset():
+            return _cut(request)
         final = reply_shape.final_native(
             reply, is_chat, reply.text, reply_shape.timings(reply, wait_s, service_s, self.speed)
         )
@@ -269,6 +284,8 @@ class FakeOllama:
                 await response.write(wire.ndjson_line({"error": self._midstream.popleft()}))
                 await response.write_eof()
                 return response
+            if index == 0 and self._take_reset():
+                return _cut(request, response)
             await asyncio.sleep(step_s)
         timings = reply_shape.timings(reply, wait_s, service_s, self.speed)
         await response.write(
@@ -333,6 +350,8 @@ class FakeOllama:
                 if self._midstream:
                     error = wire.openai_error(500, self._midstream.popleft())
                     return web.json_response(error, status=500)
+                if self._take_reset():
+                    return _cut(request)
                 completion = wire.openai_completion(
                     reply.completion_id, reply.created, model, reply.text, usage
                 )
@@ -358,6 +377,8 @@ class FakeOllama:
                 )
                 await response.write_eof()
                 return response
+            if index == 0 and self._take_reset():
+                return _cut(request, response)
             await asyncio.sleep(step_s)
         await response.write(wire.sse_event(wire.openai_chunk(ident, created, model, "", "stop")))
         if wants_usage:
@@ -368,3 +389,13 @@ class FakeOllama:
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
+
+
+def _cut(request: web.Request, response: web.StreamResponse | None = None) -> web.StreamResponse:
+    """Cut the connection where it stands (no answer, or no end to one already started).
+
+    The answer returned goes nowhere: aiohttp's write to the closed transport is
+    its quiet "client disconnected" path, not a handler error."""
+    if request.transport is not None:
+        request.transport.abort()
+    return response if response is not None else web.Response(status=204)
