@@ -19,6 +19,7 @@ line, never a traceback, and the request keeps its log row.
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
@@ -189,7 +190,7 @@ class LocalLeg:
         response = web.StreamResponse(status=up.status, reason=up.reason, headers=headers)
         if up.content_length is not None:
             response.content_length = up.content_length
-        tail = b""
+        tail = last = b""
         ended: str | None = None
         room = self.room if key is not None else None
         lines = 0  # a streamed answer's lines (NDJSON) or events (SSE): about its tokens
@@ -199,6 +200,7 @@ class LocalLeg:
             try:
                 async for chunk in up.content.iter_any():
                     await response.write(chunk)
+                    last = chunk[-1:] or last
                     if keep_tail:
                         tail = (tail + chunk)[-_TAIL_BYTES:]
                     if room is not None and key is not None:
@@ -215,8 +217,7 @@ class LocalLeg:
                     exc or "no data within upstream_timeout.read_idle_seconds",
                 )
                 ended = ERROR_MIDSTREAM
-                if "ndjson" in up.headers.get("Content-Type", ""):
-                    await response.write(b'{"error":"the Ollama upstream closed the stream"}\n')
+                await response.write(_midstream_error(up.headers.get("Content-Type", ""), last))
             await response.write_eof()
         except ConnectionResetError:
             _client_gone(request)
@@ -353,3 +354,22 @@ class LocalLeg:
             if ticket is not None:
                 self.monitor.done(ticket, model or "", clock(), service_s=facts.service_s)
                 self._step()
+
+
+MIDSTREAM_MESSAGE = "the Ollama upstream closed the stream"
+
+
+def _midstream_error(content_type: str, last: bytes) -> bytes:
+    """How a stream Ollama dropped ends, so the client sees an error, not a truncation:
+    Ollama's own error line for NDJSON, an OpenAI error event for SSE (the OpenAI SDK
+    raises on a ``data`` whose object carries ``error``); a line or event cut in half
+    is ended first. Another content type gets nothing (its framing is unknown)."""
+    if "ndjson" in content_type:
+        head = b"" if last in (b"", b"\n") else b"\n"
+        return head + json.dumps({"error": MIDSTREAM_MESSAGE}).encode() + b"\n"
+    if "event-stream" in content_type:
+        head = b"\n\n" if last else b""  # a blank line too many is no event
+        error = {"error": {"message": MIDSTREAM_MESSAGE, "type": "api_error", "param": None,
+                           "code": None}}  # fmt: skip
+        return head + b"data: " + json.dumps(error).encode() + b"\n\n"
+    return b""

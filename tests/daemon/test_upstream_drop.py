@@ -5,8 +5,13 @@ from __future__ import annotations
 
 import json
 
+import openai
+import pytest
 from aiohttp import web
 from daemon_rig import MODEL, StartRig, chat_body
+
+from brb.daemon import relay
+from brb.sim.ollama import FakeOllama
 
 
 class DroppingOllama:
@@ -70,3 +75,40 @@ def test_a_dropped_whole_answer_is_a_502_not_a_truncated_body(start_brb: StartRi
     assert "closed the connection mid-answer" in answer.json()["error"]
     assert rig.get("/healthz").status == 200
     assert rig.status()["current_queue_depth"] == 0
+
+
+def test_an_openai_stream_cut_by_ollama_raises_in_the_openai_sdk(start_brb: StartRig) -> None:
+    """Found by bench/faults.py: Ollama cutting a /v1/chat/completions stream after its
+    first chunk left the client with a stream that simply stopped (no [DONE], no
+    error), which the OpenAI SDK hands back as a short answer, as if complete."""
+    fake = FakeOllama(chunks=4, service_s=0.2)
+    rig = start_brb(ollama=fake)
+    fake.reset_midstream_next(1)
+    got: list[str] = []
+    with openai.OpenAI(base_url=rig.url + "/v1", api_key="unused", max_retries=0) as client:
+        stream = client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        with pytest.raises(openai.APIError, match="closed the stream"):
+            for chunk in stream:
+                got.append(chunk.choices[0].delta.content or "")
+    assert got and got[0]  # the first chunk came through before the cut
+    # the next one is served whole, and nothing is left counted in the queue
+    with openai.OpenAI(base_url=rig.url + "/v1", api_key="unused", max_retries=0) as client:
+        whole = client.chat.completions.create(
+            model=MODEL, messages=[{"role": "user", "content": "hi"}], stream=True
+        )
+        assert "".join(c.choices[0].delta.content or "" for c in whole if c.choices)
+    assert rig.status()["current_queue_depth"] == 0
+
+
+def test_an_ndjson_line_cut_in_half_is_ended_before_the_error_line() -> None:
+    assert relay._midstream_error("application/x-ndjson", b"}") == (
+        b'\n{"error": "the Ollama upstream closed the stream"}\n'
+    )
+    assert relay._midstream_error("application/x-ndjson", b"\n").startswith(b'{"error"')
+    event = relay._midstream_error("text/event-stream", b"}")
+    assert event.startswith(b"\n\n") and event.endswith(b"\n\n")
+    body = json.loads(event.strip().removeprefix(b"data: "))
+    assert body["error"]["message"] == "the Ollama upstream closed the stream"
+    assert relay._midstream_error("application/json", b"}") == b""
