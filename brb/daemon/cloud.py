@@ -62,7 +62,7 @@ from brb.daemon.events import (
 from brb.daemon.leg import FALLBACK, CloudRoute, Declined, Leg, LegResult
 from brb.daemon.spending import Spending
 from brb.daemon.store_writer import StoreWriter
-from brb.errors import ConversionError, ProviderError, StoreError
+from brb.errors import BadRequest, ConversionError, ProviderError, StoreError
 
 __all__ = ["ANTHROPIC_MESSAGES", "CloudLeg", "Diversion", "Provider"]
 
@@ -212,6 +212,9 @@ class CloudLeg:
         except ConversionError as exc:
             log.info("%s skipped for this %s request: %s", link.name, d.endpoint, exc)
             return Declined(exc.reason)
+        except BadRequest as exc:  # the client's body as brb reads it; Ollama has its say
+            log.info("%s skipped for this %s request: %s", link.name, d.endpoint, exc)
+            return Declined(ConversionError.reason)
         except Exception:  # a conversion bug must not cost the client its answer
             log.exception("converting a %s request for %s failed", d.endpoint, link.name)
             return FALLBACK
