@@ -161,6 +161,12 @@ async def ollama_fault(ctx: Context, name: str) -> list[Row]:
                 await burst(rig.url, pairs, ctx.captured, row)
                 await money.close(row)
                 rows.append(row)
+            if name == "down":  # the operator's answer: press, and the cloud takes them
+                row = Row("  then pressed")
+                await rig.lever("press")
+                await burst(rig.url, mix(ctx.n), ctx.captured, row)
+                await money.close(row)
+                rows.append(row)
         finally:
             rig.stop()
     return rows

@@ -101,7 +101,9 @@ def test_first_provider_529s_second_answers_breaker_opens_then_probes(
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        poll(lambda: _healthy(base), timeout_s=30)
+        # a cold `brb serve` can take over 30 s to listen on a loaded 2-core machine (load 11)
+        poll(lambda: daemon.poll() is not None or _healthy(base), timeout_s=90)
+        assert daemon.poll() is None, daemon.stderr.read() if daemon.stderr else ""
         assert cli("press", "--reason", "drill", env=env).returncode == 0
         poll(lambda: httpx.get(base + "/healthz").json()["mode"] == "on", timeout_s=5)
 
