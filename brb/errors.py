@@ -15,6 +15,7 @@ exit status, the HTTP front maps ``http_status`` to an Ollama-style
     │   ├── ClientTooSlow       HTTP 408: the body did not arrive within front.read_timeout_seconds
     │   └── ConversionError     the cloud can't take this request faithfully: it stays local
     │       └── UnboundedCost   no honest upper bound on its cost: it stays local
+    ├── ClientGone              the client left before its answer began (logged 499)
     ├── UpstreamUnavailable     HTTP 502: Ollama can't be reached
     ├── ProviderError           a cloud provider failed (status, retryable, request_id)
     └── ButtonError             a physical button can't be opened or read
@@ -73,6 +74,12 @@ class ClientTooSlow(BadRequest):
     """The client did not send its whole body in time (``front.read_timeout_seconds``)."""
 
     http_status = 408
+
+
+class ClientGone(BrbError):
+    """The client closed its connection before its answer began (nothing to send it)."""
+
+    http_status = 499  # nginx's "client closed request": never seen by the client
 
 
 class ConversionError(BadRequest):

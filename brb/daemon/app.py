@@ -33,6 +33,7 @@ from brb.core.redaction import redact_url
 from brb.daemon import components
 from brb.daemon.chain import Provider, ProviderChain
 from brb.daemon.components import Components, Listener
+from brb.daemon.connections import FrontRunner
 from brb.daemon.events import DaemonReady, DaemonStarted, DaemonStopping
 from brb.daemon.front import errors_middleware
 
@@ -243,9 +244,9 @@ async def serve(
     app = daemon.build()
     if on_daemon is not None:
         on_daemon(daemon)
-    runner = web.AppRunner(
+    runner = FrontRunner(
         app,
-        handle_signals=False,
+        head_timeout_s=cfg.front.read_timeout_seconds,  # request heads too (Slowloris)
         access_log=None,
         shutdown_timeout=daemon.drain_timeout_s,
         # Bodies arrive as sent: the front decodes what it reads (or answers 415),

@@ -38,6 +38,7 @@ from brb.core.queueing import with_arrival
 from brb.core.service_model import ReplyLengths, RequestShape
 from brb.core.waiting_room import Verdict
 from brb.daemon.cloud import ANTHROPIC_MESSAGES, CloudLeg, Diversion
+from brb.daemon.connections import cancelled_if_client_leaves
 from brb.daemon.events import EventSink, RequestDone, Routed
 from brb.daemon.leg import CloudRoute, Declined, LegResult
 from brb.daemon.live_state import LiveState
@@ -49,6 +50,7 @@ from brb.errors import (
     BadRequest,
     BodyTooLarge,
     BrbError,
+    ClientGone,
     ClientTooSlow,
     UpstreamRefused,
     UsageError,
@@ -299,13 +301,16 @@ class Front:
             if isinstance(result, Declined):
                 reason = result.reason  # the cloud sent nothing: local, and why
         if not isinstance(result, LegResult):
-            if shape is None:
-                result = await self.local.relay(
-                    request, raw, model=model, reason=reason, extra_headers=estimate
-                )
-            else:
-                turn = _Turn(path, body, raw, conv, session, shape, arrived, estimate)
-                result = await self._wait_turn(request, turn, reason, not decision.divert)
+            try:
+                if shape is None:
+                    result = await self.local.relay(
+                        request, raw, model=model, reason=reason, extra_headers=estimate
+                    )
+                else:
+                    turn = _Turn(path, body, raw, conv, session, shape, arrived, estimate)
+                    result = await self._wait_turn(request, turn, reason, not decision.divert)
+            except ClientGone as gone:  # before its answer began: its row says so
+                result = self.local.gone(gone, model, reason, time.monotonic() - arrived)
         row = result.row(now, self._day(now), path, model, session)
         self.writer.log_request(row)  # the replay's input, buffered off the request path
         self.sink.publish(RequestDone(row))
@@ -347,13 +352,14 @@ class Front:
         refused = 0  # upstreams that refused this request (each is down now)
         try:
             while True:
-                key, verdict = await room.turn(
-                    model,
-                    turn.shape,
-                    turn.arrived_s,
-                    is_divertible=is_divertible,
-                    may_divert=lambda: self._may_leave(request, turn, None),
-                )
+                with cancelled_if_client_leaves(request):  # a client gone leaves the room
+                    key, verdict = await room.turn(
+                        model,
+                        turn.shape,
+                        turn.arrived_s,
+                        is_divertible=is_divertible,
+                        may_divert=lambda: self._may_leave(request, turn, None),
+                    )
                 now, diverted = self.clock(), verdict is not Verdict.SEND
                 if is_divertible:  # one routing event per request: the room's verdict
                     why = verdict.value if diverted else reason

@@ -39,11 +39,12 @@ from brb.adapters.ollama_upstream import (
 from brb.core.breaker import Observation
 from brb.core.pricing import Usage
 from brb.core.service_model import ServiceFigures
+from brb.daemon.connections import cancelled_if_client_leaves
 from brb.daemon.leg import LOCAL_BACKEND, Leg, LegResult
 from brb.daemon.live_state import LiveState
 from brb.daemon.pool import Member, PoolRoom, UpstreamPool
 from brb.daemon.queue_monitor import QueueMonitor
-from brb.errors import UpstreamRefused, UpstreamUnavailable
+from brb.errors import ClientGone, UpstreamRefused, UpstreamUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -224,6 +225,16 @@ class LocalLeg:
             return response, tail, CLIENT_GONE
         return response, tail, ended
 
+    def gone(self, gone: ClientGone, model: str, reason: str, latency_s: float) -> LegResult:
+        """The result of a request whose client left before its answer began (in brb's
+        waiting room, or while Ollama prefilled): nothing was sent it; its row is kept."""
+        log.info("%s; its Ollama request is cancelled", gone)
+        response = web.json_response({"error": str(gone)}, status=gone.http_status)
+        return LegResult(
+            response, Leg.LOCAL, LOCAL_BACKEND, "", model, gone.http_status, reason, latency_s,
+            outcome=CLIENT_GONE,
+        )  # fmt: skip
+
     def _other(
         self,
         failed: Member,
@@ -280,17 +291,20 @@ class LocalLeg:
             while True:
                 tried.add(member.name)
                 try:
-                    up = await member.upstream.open(
-                        request.method,
-                        request.path_qs,
-                        # a body brb read was decoded: its length and encoding are aiohttp's
-                        forward_headers(request.headers, DECODED_BODY_DROP)
-                        if body is not None
-                        else forward_headers(request.headers),
-                        body
-                        if body is not None
-                        else (request.content if request.can_read_body else None),
-                    )
+                    # until Ollama's first byte (it queues and prefills first), a client
+                    # that leaves cancels this at once: Ollama drops the request
+                    with cancelled_if_client_leaves(request):
+                        up = await member.upstream.open(
+                            request.method,
+                            request.path_qs,
+                            # a body brb read was decoded: its length and encoding are aiohttp's
+                            forward_headers(request.headers, DECODED_BODY_DROP)
+                            if body is not None
+                            else forward_headers(request.headers),
+                            body
+                            if body is not None
+                            else (request.content if request.can_read_body else None),
+                        )
                     break
                 except UpstreamUnavailable as exc:
                     self.pool.mark(member, False)

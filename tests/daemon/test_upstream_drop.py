@@ -4,11 +4,13 @@ a silently truncated stream or body, and brb keeps serving."""
 from __future__ import annotations
 
 import json
+import logging
+from datetime import timedelta
 
 import openai
 import pytest
 from aiohttp import web
-from daemon_rig import MODEL, StartRig, chat_body
+from daemon_rig import MODEL, StartRig, chat_body, poll
 
 from brb.daemon import relay
 from brb.sim.ollama import FakeOllama
@@ -55,7 +57,10 @@ class DroppingOllama:
         return app
 
 
-def test_a_dropped_stream_ends_with_an_error_line(start_brb: StartRig) -> None:
+def test_a_dropped_stream_ends_with_an_error_line(
+    start_brb: StartRig, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
     upstream = DroppingOllama()
     rig = start_brb(ollama=upstream)  # type: ignore[arg-type]
     answer = rig.post("/api/chat", chat_body("/api/chat", "hi", stream=True))
@@ -66,6 +71,14 @@ def test_a_dropped_stream_ends_with_an_error_line(start_brb: StartRig) -> None:
     # the daemon is still fine, and counted the request as done (nothing stuck waiting)
     assert rig.get("/healthz").status == 200
     assert rig.status()["current_queue_depth"] == 0
+    # Ollama's side, told apart from a client leaving: one line, no traceback, row kept
+    with rig.store() as s:
+        since = rig.started_at - timedelta(minutes=1)
+        (row,) = poll(lambda: s.request_log(since=since), timeout_s=5.0)
+    assert row["outcome"] == "error_midstream"
+    assert "upstream closed /api/chat mid-answer" in caplog.text
+    assert "client left" not in caplog.text
+    assert not [r for r in caplog.records if r.exc_info] and "Traceback" not in caplog.text
 
 
 def test_a_dropped_whole_answer_is_a_502_not_a_truncated_body(start_brb: StartRig) -> None:

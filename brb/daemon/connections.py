@@ -1,0 +1,234 @@
+"""The front's client connections: a deadline for each request head, and word of a client leaving.
+
+aiohttp's server reads a request's head (request line and headers) with no
+deadline of its own: a client that opens a connection and sends nothing, or
+trickles its headers a byte at a time (Slowloris), holds a connection and a
+file descriptor for as long as ``keepalive_timeout`` (an hour). Owns
+:class:`ClientConnection`, aiohttp's :class:`~aiohttp.web.RequestHandler` (one
+per TCP connection) with that deadline: ``front.read_timeout_seconds`` from the
+connection being opened, or from the first byte of a later request on a
+kept-alive connection, until the head is parsed. Past it the client gets a 408
+(when it had sent part of a head) and the connection is closed. An idle
+kept-alive connection between requests is left to ``keepalive_timeout``; the
+body has its own deadline (the front's read).
+
+And word of a client leaving: aiohttp only cancels a handler whose client left
+when the whole server runs with ``handler_cancellation`` (every handler, the
+cloud leg's money path and the admin's included). Instead
+:func:`cancelled_if_client_leaves` marks the one stretch where that is wanted:
+a request waiting for its answer to begin (in brb's waiting room, or for
+Ollama's first byte while it prefills). If the client leaves then, the waiting
+task is cancelled at once (so Ollama's request is dropped, or never sent, and
+the room's seat and the queue count are freed) and :class:`~brb.errors.ClientGone`
+is raised in its place. Must not route, log requests or know the legs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
+
+from brb.errors import ClientGone
+
+log = logging.getLogger(__name__)
+
+NOTICE_EVERY_S = 60.0  # at most one log line a minute about cut-off heads
+
+
+class ClientConnection(RequestHandler):
+    """One client connection: aiohttp's handler, with a deadline for each head."""
+
+    def __init__(self, manager: FrontServer, **kwargs: Any) -> None:
+        super().__init__(manager, **kwargs)
+        self._front = manager
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._head_bytes = 0  # of the head being read (0: none begun)
+        self._in_request = False  # a head was parsed and its answer is not finished
+        self._on_leave: list[Callable[[], None]] = []
+
+    # --- the head's deadline ----------------------------------------------------------
+
+    def _arm(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._head_timer = loop.call_later(self._front.head_timeout_s, self._head_late)
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        self._arm()  # a client that sends nothing at all is cut off too
+
+    def data_received(self, data: bytes) -> None:
+        if data and not self._in_request:
+            self._head_bytes += len(data)
+            if self._head_timer is None:  # the first byte of a kept-alive connection's next head
+                self._arm()
+        super().data_received(data)
+
+    def head_arrived(self) -> None:
+        """aiohttp parsed a head and makes its request: the deadline is met."""
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        self._head_bytes = 0
+        self._in_request = True
+
+    async def finish_response(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return await super().finish_response(*args, **kwargs)
+        finally:
+            self._in_request = False  # bytes from now on begin the next head
+
+    def _head_late(self) -> None:
+        self._head_timer = None
+        transport = self.transport
+        if self._in_request or transport is None:
+            return
+        if self._head_bytes:  # it began a request: say why it ends
+            timeout = self._front.head_timeout_s
+            body = json.dumps(
+                {
+                    "error": f"the request headers did not arrive within {timeout:g}s "
+                    "(front.read_timeout_seconds)"
+                }
+            ).encode()
+            transport.write(
+                b"HTTP/1.1 408 Request Timeout\r\nContent-Type: application/json; charset=utf-8"
+                b"\r\nConnection: close\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body)
+            )
+        self._front.cut_off(began=self._head_bytes > 0)
+        self.force_close()  # the written 408 is flushed before the socket closes
+
+    # --- a client leaving -------------------------------------------------------------
+
+    @property
+    def is_gone(self) -> bool:
+        return self.transport is None
+
+    def connection_lost(self, exc: BaseException | None) -> None:
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+        super().connection_lost(exc)
+        leaving, self._on_leave = self._on_leave, []
+        for callback in leaving:
+            callback()
+
+    def on_leave(self, callback: Callable[[], None]) -> Callable[[], None]:
+        """Call ``callback`` when the client leaves; returns the way to take it back."""
+        self._on_leave.append(callback)
+
+        def forget() -> None:
+            with contextlib.suppress(ValueError):
+                self._on_leave.remove(callback)
+
+        return forget
+
+
+@contextlib.contextmanager
+def cancelled_if_client_leaves(request: web.BaseRequest) -> Iterator[None]:
+    """Within this block, the client leaving cancels the current task at once and
+    :class:`ClientGone` is raised in place of the cancellation. Other cancellations
+    (a shutdown) go on as they are. Does nothing on a server that is not brb's."""
+    connection = request.protocol
+    if not isinstance(connection, ClientConnection):
+        yield
+        return
+    if connection.is_gone:
+        raise ClientGone(f"the client left {request.path} before its answer began")
+    task = asyncio.current_task()
+    assert task is not None
+    left = False
+
+    def leave() -> None:
+        nonlocal left
+        left = True
+        task.cancel()
+
+    forget = connection.on_leave(leave)
+    try:
+        yield
+    except asyncio.CancelledError:
+        if left and task.uncancel() == 0:
+            raise ClientGone(f"the client left {request.path} before its answer began") from None
+        raise
+    finally:
+        forget()
+
+
+class FrontServer(web.Server):
+    """aiohttp's low-level server, making :class:`ClientConnection` protocols."""
+
+    def __init__(
+        self,
+        handler: Any,
+        *,
+        head_timeout_s: float,
+        request_factory: Any,
+        handler_kwargs: dict[str, Any],
+    ) -> None:
+        super().__init__(handler, request_factory=request_factory, **handler_kwargs)
+        self.head_timeout_s = head_timeout_s
+        self.handler_kwargs = handler_kwargs
+        self.cut = 0  # connections cut off for a late head
+        self._noticed_at: float | None = None
+        self._unnoticed = 0
+
+        def make_request(message: Any, payload: Any, protocol: Any, *args: Any) -> Any:
+            if isinstance(protocol, ClientConnection):
+                protocol.head_arrived()
+            return request_factory(message, payload, protocol, *args)
+
+        self.request_factory = make_request
+
+    def __call__(self) -> RequestHandler:
+        return ClientConnection(self, loop=asyncio.get_running_loop(), **self.handler_kwargs)
+
+    def cut_off(self, *, began: bool) -> None:
+        """Say (at most once a minute, with a count) that heads are cut off."""
+        self.cut += 1
+        self._unnoticed += 1
+        now = asyncio.get_running_loop().time()
+        if self._noticed_at is not None and now - self._noticed_at < NOTICE_EVERY_S:
+            return
+        log.info(
+            "closed %d client connection(s) whose request headers did not arrive within "
+            "%gs (front.read_timeout_seconds)%s",
+            self._unnoticed,
+            self.head_timeout_s,
+            "" if began else ": nothing sent",
+        )
+        self._noticed_at, self._unnoticed = now, 0
+
+
+class FrontRunner(web.AppRunner):
+    """aiohttp's app runner, serving through a :class:`FrontServer`."""
+
+    def __init__(
+        self,
+        app: web.Application,
+        *,
+        head_timeout_s: float,
+        shutdown_timeout: float,
+        **handler_kwargs: Any,
+    ) -> None:
+        super().__init__(
+            app, handle_signals=False, shutdown_timeout=shutdown_timeout, **handler_kwargs
+        )
+        self.head_timeout_s = head_timeout_s
+        # what aiohttp passes each connection (access log, body decoding)
+        self.handler_kwargs = handler_kwargs
+
+    async def _make_server(self) -> web.Server:
+        made = await super()._make_server()  # starts the app; its handler and request factory
+        return FrontServer(
+            made.request_handler,
+            head_timeout_s=self.head_timeout_s,
+            request_factory=made.request_factory,
+            handler_kwargs=self.handler_kwargs,
+        )

@@ -1,0 +1,114 @@
+"""Clients slow to send their request head (issue 16, point 8; Slowloris): one that
+trickles its headers, or sends nothing, is cut off after ``front.read_timeout_seconds``
+(a 408 when it had begun a request); a kept-alive connection idle between requests
+is not; and many slow clients don't keep a normal request from being served."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import select
+import socket
+
+import pytest
+from daemon_rig import Rig, StartRig
+
+TRICKLE_BOUND_S = 30.0  # far past the timeouts below: a client still going then was not cut
+
+
+def connect(rig: Rig) -> tuple[socket.socket, str]:
+    host, port = rig.url.removeprefix("http://").split(":")
+    return socket.create_connection((host, int(port)), timeout=TRICKLE_BOUND_S), host
+
+
+def trickle_until_answered(s: socket.socket, head: bytes) -> bytes:
+    """Send ``head``, then one header byte every 50 ms (never ending the head),
+    until brb answers or closes; returns what it sent back."""
+    s.sendall(head + b"X-Slow: ")
+    for _ in range(int(TRICKLE_BOUND_S / 0.05)):
+        readable, _, _ = select.select([s], [], [], 0.05)
+        if readable:
+            break
+        try:
+            s.sendall(b"a")
+        except (BrokenPipeError, ConnectionResetError):
+            break
+    else:
+        pytest.fail(f"still trickling headers after {TRICKLE_BOUND_S}s: never cut off")
+    got = b""
+    try:
+        while chunk := s.recv(4096):
+            got += chunk
+    except ConnectionResetError:
+        pass
+    return got
+
+
+def test_a_client_trickling_its_headers_gets_408_and_is_cut_off(start_brb: StartRig) -> None:
+    rig = start_brb(front={"read_timeout_seconds": 0.5})
+    s, host = connect(rig)
+    with s:
+        got = trickle_until_answered(s, f"POST /api/chat HTTP/1.1\r\nHost: {host}\r\n".encode())
+    head, _, body = got.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 408"), got
+    assert "front.read_timeout_seconds" in json.loads(body)["error"]
+    assert rig.ollama.received["/api/chat"] == 0  # nothing reached Ollama
+    assert rig.get("/healthz").status == 200  # and brb serves on
+
+
+def test_a_kept_alive_connection_trickling_its_next_head_is_cut_off(start_brb: StartRig) -> None:
+    rig = start_brb(front={"read_timeout_seconds": 0.5})
+    s, host = connect(rig)
+    with s:
+        s.sendall(f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        first = b""
+        while b"\r\n\r\n" not in first or not first.rstrip().endswith(b"}"):
+            first += s.recv(4096)
+        assert first.startswith(b"HTTP/1.1 200")
+        got = trickle_until_answered(s, f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n".encode())
+    assert got.startswith(b"HTTP/1.1 408"), got
+
+
+def test_a_client_that_sends_nothing_is_disconnected(start_brb: StartRig) -> None:
+    rig = start_brb(front={"read_timeout_seconds": 0.5})
+    s, _ = connect(rig)
+    with s, contextlib.suppress(ConnectionResetError):  # closed by brb (reset or not)
+        assert s.recv(4096) == b""  # the socket's timeout is the bound
+
+
+def test_a_kept_alive_connection_idle_between_requests_is_not_cut_off(
+    start_brb: StartRig,
+) -> None:
+    """Idle between requests is keepalive_timeout's business, not the head's deadline."""
+    rig = start_brb(front={"read_timeout_seconds": 0.3})
+    s, host = connect(rig)
+    with s:
+        for _ in range(2):
+            s.sendall(f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+            got = b""
+            while b"\r\n\r\n" not in got or not got.rstrip().endswith(b"}"):
+                chunk = s.recv(4096)
+                assert chunk, "brb closed a kept-alive connection between requests"
+                got += chunk
+            assert got.startswith(b"HTTP/1.1 200")
+            # idle for several times the head's deadline before the next request
+            readable, _, _ = select.select([s], [], [], 1.5)
+            assert not readable, "brb closed (or wrote to) an idle kept-alive connection"
+
+
+def test_many_slow_clients_do_not_keep_a_normal_request_from_being_served(
+    start_brb: StartRig,
+) -> None:
+    rig = start_brb()  # the default deadline (30 s): the slow ones stay connected meanwhile
+    slow: list[socket.socket] = []
+    try:
+        for _ in range(100):
+            s, host = connect(rig)
+            s.sendall(f"POST /api/chat HTTP/1.1\r\nHost: {host}\r\nX-Slow: a".encode())
+            slow.append(s)
+        answer = rig.ask("/api/chat")
+        assert answer.status == 200 and answer.headers["x-brb-provider"] == "ollama"
+        assert rig.get("/healthz").status == 200
+    finally:
+        for s in slow:
+            s.close()
