@@ -302,6 +302,9 @@ class BrbConfig(BrbConfigViews, _Section):
     policy: Literal["overflow", "all"] = "overflow"
     session_header: str = "X-Session-ID"
     max_body_bytes: int = Field(32 * 1024 * 1024, ge=1024)
+    max_tracked_models: int = Field(
+        256, ge=1, description="model names with their own queue state (least recently used go)"
+    )
     timezone: str = "UTC"
     database: str | None = None
     database_url_env: str = Field(

@@ -38,6 +38,7 @@ from itertools import accumulate
 # Beyond the sketch's longest reply: remaining tokens = this share of those produced.
 TAIL_RESIDUAL_SHARE = 0.5
 SKETCH_SIZE = 512
+SERVICE_CACHE_SIZE = 1024  # estimates kept per model between two learns (one per shape)
 
 Residual = tuple[float, float, float, float]  # tokens: mean, median, p90, floor
 
@@ -246,6 +247,8 @@ class ModelRates:
         known = self._service.get(shape)
         if known is None:
             known = self._estimate(self._start_s(shape), self._tokens(0.0, shape.max_output_tokens))
+            if len(self._service) >= SERVICE_CACHE_SIZE:  # shapes are many: start again
+                self._service.clear()
             self._service[shape] = known
         return known
 
@@ -284,6 +287,15 @@ class ServiceModel:
         if r is None:
             r = self._models[model] = ModelRates(prior=self.prior)
         return r
+
+    def peek(self, model: str) -> ModelRates:
+        """The model's rates, or the prior's for one not learned (not kept)."""
+        r = self._models.get(model)
+        return r if r is not None else ModelRates(prior=self.prior)
+
+    def forget(self, model: str) -> None:
+        """Drop what was learned of ``model`` (the daemon bounds the models it keeps)."""
+        self._models.pop(model, None)
 
     def learn(self, model: str, figures: ServiceFigures) -> None:
         self.rates(model).learn(figures)

@@ -92,7 +92,9 @@ def build(
     reader = Store.open(db)
     writer = StoreWriter(Store.open(db))
     specs = cfg.upstream_pool()
-    monitor = QueueMonitor(slots=sum(spec.parallel for spec in specs))
+    monitor = QueueMonitor(
+        slots=sum(spec.parallel for spec in specs), max_models=cfg.max_tracked_models
+    )
     live = LiveState(reader=reader, writer=writer, limits=cfg.breaker_thresholds(), clock=clock,
                      sink=sink, instance_id=instance_id)  # fmt: skip
     t = cfg.thresholds
@@ -107,7 +109,9 @@ def build(
                     connect_timeout_s=cfg.upstream_timeout.connect_seconds,
                     read_idle_s=cfg.upstream_timeout.read_idle_seconds,
                 ),
-                LocalQueue(slots=spec.parallel, rules=rules) if cfg.waiting_room.enabled else None,
+                LocalQueue(slots=spec.parallel, rules=rules, max_models=cfg.max_tracked_models)
+                if cfg.waiting_room.enabled
+                else None,
             )  # fmt: skip
             for spec in specs
         ],

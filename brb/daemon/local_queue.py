@@ -22,12 +22,17 @@ never comes.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 
 from brb.core.breaker import Observation
 from brb.core.service_model import RequestShape, ServiceFigures, ServiceModel
+from brb.core.tracked_models import DEFAULT_MAX_TRACKED_MODELS, make_room
 from brb.core.waiting_room import EPSILON_S, RoomRules, UpstreamQueue, Verdict, Waiter
+
+log = logging.getLogger(__name__)
 
 FIRST_CONTENT_ALPHA = 0.2
 RECHECK_S = 0.25
@@ -37,13 +42,20 @@ class LocalQueue:
     """Every model's waiting room in front of the one Ollama upstream."""
 
     def __init__(
-        self, *, slots: int, rules: RoomRules, clock: Callable[[], float] = time.monotonic
+        self,
+        *,
+        slots: int,
+        rules: RoomRules,
+        clock: Callable[[], float] = time.monotonic,
+        max_models: int = DEFAULT_MAX_TRACKED_MODELS,
     ) -> None:
         self.slots = max(1, slots)
         self.rules = rules
         self.clock = clock
         self.model = ServiceModel()
-        self.queues: dict[str, UpstreamQueue] = {}
+        self.queues: OrderedDict[str, UpstreamQueue] = OrderedDict()  # least recently used first
+        self.max_models = max_models
+        self._is_full_said = False
         self._waiters: dict[int, tuple[asyncio.Future[Verdict], Callable[[], bool]]] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._next = 0
@@ -51,8 +63,27 @@ class LocalQueue:
     def queue(self, model: str) -> UpstreamQueue:
         q = self.queues.get(model)
         if q is None:
+            forgotten = make_room(self.queues, self.max_models, lambda q: q.is_idle)
+            if forgotten is not None:
+                self._forget(forgotten[0])
             q = self.queues[model] = UpstreamQueue(self.slots, self.model.rates(model), self.rules)
+        else:
+            self.queues.move_to_end(model)
         return q
+
+    def _forget(self, model: str) -> None:
+        """``model``'s queue was idle and least recently used: what was learned goes too."""
+        self.model.forget(model)
+        timer = self._timers.pop(model, None)
+        if timer is not None:
+            timer.cancel()
+        if not self._is_full_said:
+            self._is_full_said = True
+            log.warning(
+                "a waiting room tracks %d model names (max_tracked_models): from now on "
+                "each new one replaces the least recently used idle one",
+                self.max_models,
+            )
 
     # --- predictions ---------------------------------------------------------------------
 

@@ -56,7 +56,7 @@ class Member:
             return 0.0
         if model in self.loaded or f"{model}:latest" in self.loaded:
             return 0.0
-        return self.room.model.rates(model).expected_load_s
+        return self.room.model.peek(model).expected_load_s
 
     def predicted_wait_s(self, now: float) -> float:
         """When a small request of the busiest model here would start, seconds from now

@@ -18,12 +18,16 @@ slot last freed, whichever is later. Time is monotonic seconds passed in.
 from __future__ import annotations
 
 import heapq
+import logging
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from itertools import islice
 
 from brb.core.breaker import Observation
 from brb.core.queueing import QueueView, ewma, observe_predicted, wait_for_slot_s, with_arrival
+from brb.core.tracked_models import DEFAULT_MAX_TRACKED_MODELS, make_room
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(slots=True)
@@ -119,17 +123,37 @@ class ModelQueue:
         return waiting, oldest_wait, predicted
 
 
+def _is_idle(q: ModelQueue) -> bool:
+    return not q.pending and not q.streaming
+
+
 class QueueMonitor:
-    def __init__(self, *, slots: int = 1) -> None:
+    def __init__(self, *, slots: int = 1, max_models: int = DEFAULT_MAX_TRACKED_MODELS) -> None:
         self._default_slots = max(1, slots)
-        self._models: dict[str, ModelQueue] = {}
+        self._models: OrderedDict[str, ModelQueue] = OrderedDict()  # least recently used first
+        self.max_models = max_models
+        self._is_full_said = False
         self._next = 0
 
     def _queue(self, model: str) -> ModelQueue:
         q = self._models.get(model)
         if q is None:
+            if make_room(self._models, self.max_models, _is_idle) and not self._is_full_said:
+                self._is_full_said = True
+                log.warning(
+                    "the queue monitor tracks %d model names (max_tracked_models): from now "
+                    "on each new one replaces the least recently used idle one",
+                    self.max_models,
+                )
             q = self._models[model] = ModelQueue(self._default_slots)
+        else:
+            self._models.move_to_end(model)
         return q
+
+    @property
+    def tracked(self) -> int:
+        """How many model names have a queue here (bounded: ``max_tracked_models``)."""
+        return len(self._models)
 
     def arrive(self, model: str, now: float) -> int:
         self._next += 1

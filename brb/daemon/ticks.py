@@ -145,6 +145,8 @@ class Ticks:
 
     def _sample(self, views: dict[str, QueueView], now: datetime) -> None:
         """A queue sample per model a second; an idle model is sampled once, not every second."""
+        if len(self._idle_sampled) > len(views):  # models the monitor forgot (bounded)
+            self._idle_sampled = {m: s for m, s in self._idle_sampled.items() if m in views}
         for model, v in views.items():
             in_flight = v.waiting + len(v.in_service_elapsed_s)
             if in_flight == 0 and self._idle_sampled.get(model):
