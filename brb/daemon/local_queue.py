@@ -152,6 +152,10 @@ class LocalQueue:
         if figures is not None:
             self.model.learn(model, figures)
         self._review(model)
+        q = self.queues.get(model)
+        if len(self.queues) > self.max_models and q is not None and q.is_idle:
+            del self.queues[model]  # past the bound (every name was busy): idle, it goes
+            self._forget(model)
 
     def learn_first_content(self, seconds: float) -> None:
         """The cloud answered a diverted request's first content after ``seconds``."""

@@ -185,12 +185,19 @@ class QueueMonitor:
             q.service_ewma_s = ewma(q.service_ewma_s, service_s)
         q.last_freed = now
         q.served += 1
+        self._trim(model, q)
 
     def abandon(self, ticket: int, model: str) -> None:
         """Forget a request that never reached the upstream."""
         q = self._queue(model)
         q.pending.pop(ticket, None)
         q.streaming.pop(ticket, None)
+        self._trim(model, q)
+
+    def _trim(self, model: str, q: ModelQueue) -> None:
+        """Past the bound (every name was busy), a name that falls idle goes at once."""
+        if len(self._models) > self.max_models and _is_idle(q):
+            del self._models[model]
 
     def views(self, now: float) -> dict[str, QueueView]:
         return {m: q.view(now) for m, q in self._models.items()}
