@@ -138,7 +138,7 @@ async def run(names: list[str], quick: bool, workdir: Path) -> tuple[list[Row], 
     if crash is not None:
         print("kill9 (restart) ...", flush=True)
         found = await crash.finish()
-        count = tracebacks(ctx.captured.files[crash_logs:])
+        count = tracebacks([p for p in ctx.captured.files[crash_logs:] if p.parent.name == "kill9"])
         for row in found:
             row.checks["no traceback in brb's log"] = count == 0
             row.tracebacks = count

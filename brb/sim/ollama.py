@@ -255,7 +255,7 @@ class FakeOllama:
 
     async def _whole_native(
         self, request: web.Request, reply: Reply, is_chat: bool, wait_s: float, service_s: float
-    ) -> web.Response:
+    ) -> web.StreamResponse:
         await asyncio.sleep(service_s)
         if self._midstream:
             return web.json_response({"error": self._midstream.popleft()}, status=500)
