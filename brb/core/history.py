@@ -11,11 +11,12 @@ samples and ``now`` are parameters; no I/O, no clock.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import TypeVar
 
 T = TypeVar("T")
+OTHER = "other"  # the series of the models past the bound
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,15 +38,24 @@ class Series:
 
 
 def bucket_series(
-    points: Iterable[Point], *, now: datetime, window: timedelta, buckets: int
+    points: Iterable[Point],
+    *,
+    now: datetime,
+    window: timedelta,
+    buckets: int,
+    max_models: int | None = None,
 ) -> dict[str, Series]:
     """Per model, ``buckets`` even buckets over ``(now - window, now]``.
 
     A bucket holds the maximum depth and wait of its samples; an empty bucket
     repeats the one before it (or stays ``None`` before the model's first
-    sample). Samples outside the window are ignored."""
+    sample). Samples outside the window are ignored. With ``max_models``, only
+    that many models have their own series (the deepest queues, then the most
+    sampled); the rest are folded into one named ``other`` (their maxima)."""
     if buckets < 1:
         raise ValueError("buckets must be at least 1")
+    if max_models is not None:
+        points = _folded(list(points), max_models)
     start = now - window
     width_s = window.total_seconds() / buckets
     depth: dict[str, list[int | None]] = {}
@@ -63,6 +73,19 @@ def bucket_series(
     for model in depth:
         out[model] = Series(tuple(_carried(depth[model])), tuple(_carried(wait[model])))
     return out
+
+
+def _folded(points: list[Point], max_models: int) -> list[Point]:
+    """``points`` with every model past the ``max_models`` kept named ``other``."""
+    peak: dict[str, tuple[int, int]] = {}
+    for p in points:
+        depth, count = peak.get(p.model, (0, 0))
+        peak[p.model] = (max(depth, p.queue_depth), count + 1)
+    if len(peak) <= max_models:
+        return points
+    ranked = sorted(peak, key=lambda m: (-peak[m][0], -peak[m][1], m))
+    kept = set(ranked[: max(0, max_models - 1)])  # one line of the bound is "other"
+    return [p if p.model in kept else replace(p, model=OTHER) for p in points]
 
 
 def _carried(values: list[T | None]) -> list[T | None]:

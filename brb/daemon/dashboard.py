@@ -31,6 +31,7 @@ from brb.daemon.listeners.incidents import OpenIncident
 PREFIX = "/admin/big-red-button"
 HISTORY_WINDOW = timedelta(minutes=15)
 HISTORY_BUCKETS = 90  # 10 s each
+HISTORY_MODELS = 12  # lines in the history; the rest are one, "other"
 STATIC_TYPES = {
     ".html": "text/html; charset=utf-8",
     ".css": "text/css; charset=utf-8",
@@ -68,6 +69,7 @@ def history(store: Store, now: datetime) -> dict[str, Any]:
         now=now,
         window=HISTORY_WINDOW,
         buckets=HISTORY_BUCKETS,
+        max_models=HISTORY_MODELS,  # a client sending endless model names draws one line
     )
     return {
         "window_seconds": int(HISTORY_WINDOW.total_seconds()),

@@ -53,3 +53,21 @@ def test_a_sample_at_now_lands_in_the_last_bucket() -> None:
 def test_no_buckets_is_refused() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         bucket_series([], now=NOW, window=WINDOW, buckets=0)
+
+
+def test_models_past_the_bound_are_folded_into_other() -> None:
+    """A client sending endless model names gets one line, not one per name."""
+    points = [Point(at(55), "deep", 7, 1.0), Point(at(45), "busy", 2, 0.5)]
+    points += [Point(at(25), "busy", 1, 0.1)]
+    points += [Point(at(15 + i % 10), f"noise-{i}", i % 3, i / 1000) for i in range(1000)]
+    got = bucket_series(points, now=NOW, window=WINDOW, buckets=6, max_models=3)
+    assert set(got) == {"deep", "busy", "other"}  # the deepest, then the most sampled
+    assert got["deep"].queue_depth == (7, 7, 7, 7, 7, 7)
+    assert got["other"].queue_depth == (None, None, None, 2, 2, 2)  # their maxima
+    assert max(w for w in got["other"].wait_s if w is not None) == pytest.approx(0.999)
+
+
+def test_models_within_the_bound_are_not_folded() -> None:
+    points = [Point(at(5), f"m{i}", 1, 0.0) for i in range(3)]
+    got = bucket_series(points, now=NOW, window=WINDOW, buckets=6, max_models=3)
+    assert set(got) == {"m0", "m1", "m2"}

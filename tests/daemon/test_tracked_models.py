@@ -15,6 +15,7 @@ from daemon_rig import Req, StartRig, chat_body
 
 from brb.core.service_model import RequestShape, ServiceFigures
 from brb.core.waiting_room import RoomRules, Verdict
+from brb.daemon.dashboard import HISTORY_MODELS
 from brb.daemon.local_queue import LocalQueue
 from brb.daemon.queue_monitor import QueueMonitor
 from brb.sim.ollama import FakeOllama
@@ -89,6 +90,7 @@ def test_hundreds_of_model_names_leave_status_and_metrics_bounded(
         assert [a.status for a in answers] == [200] * BURST  # every name is served
     status = rig.status()
     assert len(status["queue"]) <= BOUND
+    assert len(status["history"]["models"]) <= HISTORY_MODELS  # the rest are "other"
     text = rig.get("/metrics").text
     assert "name-" not in text  # no model label at all
     assert (
