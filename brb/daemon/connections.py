@@ -51,6 +51,7 @@ class ClientConnection(RequestHandler):
         self._head_timer: asyncio.TimerHandle | None = None
         self._head_bytes = 0  # of the head being read (0: none begun)
         self._in_request = False  # a head was parsed and its answer is not finished
+        self._body: Any = None  # the last request's body (a StreamReader), once it was read
         self._on_leave: list[Callable[[], None]] = []
 
     # --- the head's deadline ----------------------------------------------------------
@@ -64,19 +65,23 @@ class ClientConnection(RequestHandler):
         self._arm()  # a client that sends nothing at all is cut off too
 
     def data_received(self, data: bytes) -> None:
-        if data and not self._in_request:
+        # after an answer, bytes are the next head once the last body was read to its end
+        # (aiohttp reads and drops what a handler left unread)
+        if data and not self._in_request and (self._body is None or self._body.is_eof()):
             self._head_bytes += len(data)
             if self._head_timer is None:  # the first byte of a kept-alive connection's next head
                 self._arm()
         super().data_received(data)
 
-    def head_arrived(self) -> None:
-        """aiohttp parsed a head and makes its request: the deadline is met."""
+    def head_arrived(self, body: Any) -> None:
+        """aiohttp parsed a head and makes its request (``body``: its payload
+        stream): the deadline is met."""
         if self._head_timer is not None:
             self._head_timer.cancel()
             self._head_timer = None
         self._head_bytes = 0
         self._in_request = True
+        self._body = body
 
     async def finish_response(self, *args: Any, **kwargs: Any) -> Any:
         try:
@@ -181,7 +186,7 @@ class FrontServer(web.Server):
 
         def make_request(message: Any, payload: Any, protocol: Any, *args: Any) -> Any:
             if isinstance(protocol, ClientConnection):
-                protocol.head_arrived()
+                protocol.head_arrived(payload)
             return request_factory(message, payload, protocol, *args)
 
         self.request_factory = make_request

@@ -96,6 +96,29 @@ def test_a_kept_alive_connection_idle_between_requests_is_not_cut_off(
             assert not readable, "brb closed (or wrote to) an idle kept-alive connection"
 
 
+def test_a_body_sent_after_its_answer_does_not_start_the_head_deadline(
+    start_brb: StartRig,
+) -> None:
+    """aiohttp reads and drops a body its handler left unread: those bytes are not a
+    head, so the idle connection after them is not cut off."""
+    rig = start_brb(front={"read_timeout_seconds": 0.3})
+    s, host = connect(rig)
+    with s:
+        s.sendall(
+            f"POST /admin/big-red-button/nothing-here HTTP/1.1\r\nHost: {host}\r\n"
+            "Content-Type: application/json\r\nContent-Length: 2\r\n\r\n".encode()
+        )
+        got = b""
+        while not got.rstrip().endswith(b"}"):
+            got += s.recv(4096)
+        assert got.startswith(b"HTTP/1.1 404")
+        s.sendall(b"{}")  # the body, after its answer
+        readable, _, _ = select.select([s], [], [], 1.5)
+        assert not readable, s.recv(4096)  # no 408, not closed
+        s.sendall(f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        assert s.recv(4096).startswith(b"HTTP/1.1 200")
+
+
 def test_many_slow_clients_do_not_keep_a_normal_request_from_being_served(
     start_brb: StartRig,
 ) -> None:
