@@ -118,10 +118,11 @@ def test_a_pool_config_replays_its_pool_and_takes_other_settings(
     out = runs(cli("replay", str(trace), "--config", str(path), "--json", "--set",
                    "policy=overflow,all"))  # fmt: skip
     assert [[u["name"] for u in r["upstreams"]] for r in out] == [["gpu-1", "gpu-2"]] * 2
-    text = cli("replay", str(trace), "--config", str(path))
+    text = cli("replay", str(trace), "--config", str(path), "--oracle")
     assert text.exit_code == 0, text.output
     assert "2 upstreams (gpu-1 1, gpu-2 1 slots per model)" in text.stdout
     assert "by gpu-2 (1 slot)" in text.stdout
+    assert "within 5s on the pool's 2 slots together" in text.stdout
 
 
 def test_would_a_second_box_have_saved_last_nights_bill(cli: Cli) -> None:

@@ -127,10 +127,12 @@ def _verdict(s: Summary, o: Summary, wait_s: float) -> str:
         ratio = f"brb diverted {s['diverted']:,} that could have stayed"
     else:
         ratio = "neither needed the cloud"
+    ups = s.get("upstreams") or []
+    slots = f" on the pool's {s['slots']} slots together" if len(ups) > 1 else ""
     return (
         f"policy vs hindsight: brb diverted {s['diverted']:,} for {_usd(s['cost_usd'])}; the "
-        f"oracle keeps every divertible request's local wait within {wait_s:g}s by diverting "
-        f"{o['diverted']:,} for {_usd(o['cost_usd'])} ({kind}): {ratio}. The online "
+        f"oracle keeps every divertible request's local wait within {wait_s:g}s{slots} by "
+        f"diverting {o['diverted']:,} for {_usd(o['cost_usd'])} ({kind}): {ratio}. The online "
         f"FIFO baseline (divert a request when its wait reaches the threshold) diverts "
         f"{o.get('fifo_baseline_diverted', 0):,}."
     )
