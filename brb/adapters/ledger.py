@@ -95,9 +95,14 @@ class Ledger:
         latency_s: float | None = None,
         outcome: str = "ok",
         cloud_model: str | None = None,
-    ) -> None:
-        """Replace the reservation with what the provider reports was used."""
+    ) -> date | None:
+        """Replace the reservation with what the provider reports was used; the budget
+        day the row counts on (its reservation's day, whenever it settles), or None when
+        there is no such row."""
         with self._db.transaction() as conn:
+            found = conn.execute(
+                "SELECT day FROM ledger WHERE request_id = ?", (request_id,)
+            ).fetchone()
             conn.execute(
                 "UPDATE ledger SET status = 'settled', settled_at = ?, cost_micro_usd = ?, "
                 "input_tokens = ?, output_tokens = ?, cache_write_tokens = ?, "
@@ -117,6 +122,7 @@ class Ledger:
                     request_id,
                 ),
             )
+        return None if found is None else date.fromisoformat(str(found[0]))
 
     def release(self, request_id: str, *, at: datetime, outcome: str) -> None:
         """Give a reservation back: the provider failed before charging anything."""

@@ -4,7 +4,9 @@ Owns a diverted request's reservation lifecycle against the ledger on the
 store writer's thread: the worst case is reserved (and awaited: it must be on
 disk before the first byte leaves), the real usage settles it, a failure
 releases it; after each, the day's spend is checked against the alert
-percentages and exhaustion, and crossings are published (once) as
+percentages and exhaustion (the day the reservation was taken on: a request
+reserved before midnight and settled after it counts on, and alerts for,
+the day before), and crossings are published (once) as
 :class:`~brb.daemon.events.BudgetCrossed`. A request the
 remaining budget can't cover simply stays local.
 """
@@ -71,11 +73,13 @@ class Spending:
         cost = pricing.usage_cost_usd(price, usage)
 
         def write() -> None:
-            self.writer.store.ledger.settle(
+            day = self.writer.store.ledger.settle(
                 request_id, cost_usd=cost, usage=usage, at=at, latency_s=latency_s,
                 outcome=outcome,
             )  # fmt: skip
-            self._check(budget_day(at, self.cfg.tz), at)
+            # The cost counts on the day it was reserved on: a request reserved before
+            # midnight and settled after it crosses that day's alerts, not the new day's.
+            self._check(day or budget_day(at, self.cfg.tz), at)
 
         self.writer.submit(write)
         return cost
