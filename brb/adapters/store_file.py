@@ -182,11 +182,19 @@ class SqliteDatabase:
                 ) from None
             try:
                 yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            else:
                 conn.execute("COMMIT")
+            except BaseException as exc:
+                # Whatever failed — a statement, or the COMMIT itself (a full disk, a
+                # deferred constraint: SQLite may keep the transaction open) — nothing
+                # of it stays half-written, and the connection is ready for the next.
+                if conn.in_transaction:
+                    with contextlib.suppress(sqlite3.Error):
+                        conn.execute("ROLLBACK")
+                if isinstance(exc, sqlite3.Error):
+                    raise StoreError(
+                        f"can't write to the brb database {self.path} (nothing was written): {exc}"
+                    ) from None
+                raise
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
         with self._lock:
