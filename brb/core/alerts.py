@@ -56,6 +56,7 @@ class AlertKind(StrEnum):
     BUTTON = "button"
     UPSTREAM_DOWN = "upstream_down"
     UPSTREAM_UP = "upstream_up"
+    STORE_UNAVAILABLE = "store_unavailable"
 
 
 class Action(StrEnum):
@@ -297,6 +298,22 @@ def upstream_up(at: datetime, *, day: str, upstream: str, url: str) -> Alert:
         action=Action.RESOLVE,
         incident=upstream_incident(upstream),
         fields={"upstream": upstream, "url": url},
+    )
+
+
+def store_unavailable(at: datetime, *, day: str, store: str, error: str) -> Alert:
+    """The database failed a reservation: diverted requests stay local (once per outage)."""
+    return Alert(
+        kind=AlertKind.STORE_UNAVAILABLE,
+        severity=Severity.WARNING,
+        title="brb: the database can't take reservations; diverted requests stay local",
+        text=f"{store}: {error[:300]}. Requests are still served, locally; diversion resumes "
+        "(and brb logs it) once the database takes a reservation again. Check the disk and "
+        "what holds the database's lock.",
+        at=at,
+        once_scope=day,
+        once_key=f"store_unavailable:{at.isoformat(timespec='seconds')}",
+        fields={"store": store, "error": error[:300]},
     )
 
 

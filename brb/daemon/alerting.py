@@ -201,6 +201,11 @@ class Alerter:
     def upstream_up(self, at: datetime, *, upstream: str, url: str) -> None:
         self._submit(lambda: alerts.upstream_up(at, day=self._day(at), upstream=upstream, url=url))
 
+    def store_unavailable(self, at: datetime, *, store: str, error: str) -> None:
+        self._submit(
+            lambda: alerts.store_unavailable(at, day=self._day(at), store=store, error=error)
+        )
+
     def rollover(
         self, at: datetime, *, new_day: str, previous_day: str, previous_spend_usd: Decimal | float
     ) -> None:

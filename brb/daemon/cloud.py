@@ -68,9 +68,6 @@ __all__ = ["ANTHROPIC_MESSAGES", "CloudLeg", "Diversion", "Provider"]
 
 log = logging.getLogger(__name__)
 
-# After the store fails a reservation, how long diversions stay local without
-# trying it again (each try can wait seconds for a database that is down).
-STORE_RETRY_S = 5.0
 STORE_UNAVAILABLE = Declined("store_unavailable")
 
 ANTHROPIC_MESSAGES = "/v1/messages"
@@ -112,7 +109,6 @@ class CloudLeg:
         self._prices = cfg.price_overrides()
         self.spending = Spending(cfg, writer, clock, sink)
         self._model_cache: dict[tuple[str, str], tuple[str, pricing.ModelPrice | None]] = {}
-        self._store_down_until = 0.0  # monotonic; the store failed a reservation
 
     def route(self, local_model: str) -> CloudRoute:
         """Where a request for ``local_model`` would go now: the providers whose breaker
@@ -160,7 +156,7 @@ class CloudLeg:
                 declined = declined or plan
                 continue
             declined = FALLBACK
-            if time.monotonic() < self._store_down_until:
+            if self.spending.is_store_down():
                 return STORE_UNAVAILABLE
             ticket = self.chain.admit(link, self.clock())
             if ticket is None:
@@ -171,12 +167,9 @@ class CloudLeg:
             try:
                 try:
                     reserved = await self._reserve(plan, d, link)
-                except StoreError as exc:
+                except StoreError:
                     # No reservation, no diversion: the budget can't be checked, so the
-                    # request stays local; local traffic never waits on the database.
-                    log.warning("can't reserve (%s): diversions stay local for %.0fs",
-                                exc, STORE_RETRY_S)  # fmt: skip
-                    self._store_down_until = time.monotonic() + STORE_RETRY_S
+                    # request stays local (spending said so, once per outage).
                     return STORE_UNAVAILABLE
                 if not reserved:
                     continue  # a cheaper provider further down may still fit the budget

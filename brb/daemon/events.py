@@ -36,6 +36,7 @@ event                   published by
 :class:`IncidentClosed` the incident tracker, on DivertingStopped (diverted, dollars)
 :class:`BudgetCrossed`  spending (store writer thread), an alert percent or exhaustion
 :class:`BudgetSeen`     the 1 s tick (store writer thread), today's budget snapshot
+:class:`StoreUnavailable`  spending, when the store first fails a reservation in an outage
 :class:`Ticked`         the 1 s tick, with the queue views and the live state
 :class:`ButtonEvent`    the button watch, for a button unplugged/replugged event
 :class:`RolledOver`     the rollover job, when a new budget day begins
@@ -246,6 +247,16 @@ class BudgetCrossed(Event):
 class BudgetSeen(Event):
     at: datetime
     snapshot: BudgetSnapshot
+
+
+@dataclass(frozen=True, slots=True)
+class StoreUnavailable(Event):
+    """The store failed a reservation (locked, full, unreachable): diverted requests
+    stay local until it takes one again. Once per outage, not per request."""
+
+    at: datetime
+    store: str  # where it is, safe to print (a path, or a URL with no password)
+    error: str
 
 
 @dataclass(frozen=True, slots=True)

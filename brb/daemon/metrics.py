@@ -95,7 +95,7 @@ class Metrics:
         )
         self._dropped_writes = Gauge(
             "brb_store_writes_dropped",
-            "Buffered store rows (request log, queue samples) dropped: the store fell behind",
+            "Store rows and writes dropped (a full buffer or write queue): the store fell behind",
             registry=r,
         )
         self._breaker = Gauge(

@@ -8,7 +8,13 @@ reservation, which must be on disk before a diverted request leaves, is
 awaited. On shutdown everything buffered is flushed. The buffers are
 bounded (``MAX_BUFFERED_ROWS`` each): when the store can't keep up, the
 oldest rows are dropped, counted (``dropped``, ``brb_store_writes_dropped``
-in /metrics) and said in the log, never silently.
+in /metrics) and said in the log, never silently. So is the queue of writes
+handed to the thread and not yet done (``MAX_PENDING_WRITES``): past it, a
+new fire-and-forget write is dropped, counted the same way (a batch of rows
+counts its rows) and said once per burst (when it starts, and how many when
+the store has caught up). Money writes (:meth:`StoreWriter.submit_money`: a
+settle, a release) are never dropped: each follows a reservation awaited
+through this same thread, so they are bounded by the diversions in flight.
 """
 
 from __future__ import annotations
@@ -27,16 +33,20 @@ from brb.core.request_log import RequestRow
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_BUFFERED_ROWS = 10_000  # per buffer: about 10 s of a very busy daemon's log
+# Writes handed to the thread and not done yet; a healthy store keeps a handful.
+MAX_PENDING_WRITES = 1_000
 
 
 class StoreWriter:
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, *, max_pending: int = MAX_PENDING_WRITES) -> None:
         self.store = store
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="brb-store")
         self._requests: deque[RequestRow] = deque()
         self._samples: deque[QueueSample] = deque()
-        self.dropped = 0  # buffered rows dropped because the buffer was full
+        self.dropped = 0  # rows and writes dropped because a buffer or the queue was full
         self._pending: set[asyncio.Future[Any]] = set()
+        self._max_pending = max_pending
+        self._burst_dropped = 0  # dropped since the queue last had room
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` on the writer thread and wait for its result."""
@@ -44,7 +54,27 @@ class StoreWriter:
         return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        """Fire and forget (errors are logged, never raised into a request)."""
+        """Fire and forget (errors are logged, never raised into a request); dropped
+        (counted, logged once per burst) when ``max_pending`` writes are already waiting."""
+        self._submit_counted(1, fn, *args, **kwargs)
+
+    def submit_money(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        """Fire and forget, never dropped: a settle or a release (see the module docstring)."""
+        self._start(fn, *args, **kwargs)
+
+    def _submit_counted(self, rows: int, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        if len(self._pending) < self._max_pending:
+            self._start(fn, *args, **kwargs)
+            return
+        if not self._burst_dropped:
+            log.warning(
+                "the store is not keeping up: %d writes are waiting, new ones are dropped "
+                "until it catches up (brb_store_writes_dropped counts them)", len(self._pending),
+            )  # fmt: skip
+        self._burst_dropped += rows
+        self.dropped += rows
+
+    def _start(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         loop = asyncio.get_running_loop()
         fut = loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
         self._pending.add(fut)
@@ -54,6 +84,12 @@ class StoreWriter:
         self._pending.discard(fut)
         if not fut.cancelled() and fut.exception() is not None:
             log.error("store write failed: %s", fut.exception())
+        if self._burst_dropped and len(self._pending) <= self._max_pending // 2:
+            log.warning(
+                "the store caught up: %d row(s) or write(s) were dropped while it was behind",
+                self._burst_dropped,
+            )
+            self._burst_dropped = 0
 
     def log_request(self, row: RequestRow) -> None:
         self._buffer(self._requests, row, "request-log row")
@@ -76,10 +112,10 @@ class StoreWriter:
         """Hand buffered rows to the writer thread."""
         if self._requests:
             rows, self._requests = list(self._requests), deque()
-            self.submit(self.store.log_requests, rows)
+            self._submit_counted(len(rows), self.store.log_requests, rows)
         if self._samples:
             samples, self._samples = list(self._samples), deque()
-            self.submit(self.store.add_queue_samples, samples)
+            self._submit_counted(len(samples), self.store.add_queue_samples, samples)
 
     async def drain(self) -> None:
         """Flush and wait for every pending write (shutdown)."""

@@ -1,11 +1,14 @@
-"""The store writer's buffers are bounded: what they drop is counted, logged and
-exported in /metrics, never silent."""
+"""The store writer's buffers and its queue of pending writes are bounded: what they
+drop is counted, logged (once per burst) and exported in /metrics, never silent; a
+money write (settle, release) is never dropped."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+import threading
+from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -46,3 +49,53 @@ def test_metrics_export_the_drop_count(start_brb: StartRig) -> None:
     rig = start_brb()
     text = rig.get("/metrics").text
     assert "brb_store_writes_dropped 0.0" in text
+
+
+def test_a_full_write_queue_drops_new_writes_but_never_money(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    at = datetime(2026, 11, 25, tzinfo=UTC)
+    store = Store.open(tmp_path / "w.db")
+    assert store.ledger.reserve("r1", day=date(2026, 11, 25), amount_usd=Decimal("1"),
+                                limit_usd=Decimal("10"), at=at)  # fmt: skip
+    writer = StoreWriter(store, max_pending=10)
+    stuck = threading.Event()
+
+    def event(i: int) -> None:
+        writer.submit(store.add_event, "test", at=at, detail={"i": i})
+
+    async def burst() -> None:
+        writer.submit(stuck.wait)  # the writer thread is held, as by a locked database
+        for i in range(30):  # 9 more fit in the queue, 21 are dropped
+            event(i)
+        for i in range(5):
+            writer.add_sample(sample(i))
+        writer.flush()  # a batch of 5 rows, dropped whole
+        writer.submit_money(store.ledger.release, "r1", at=at, outcome="test")  # kept
+        assert writer.dropped == 21 + 5
+        stuck.set()
+        await writer.drain()
+
+    caplog.set_level(logging.WARNING, logger="brb.daemon.store_writer")
+    asyncio.run(burst())
+    said = [r.getMessage() for r in caplog.records]
+    assert len(said) == 2, said  # once when the burst starts, once when it is over
+    assert "dropped" in said[0] and "26 row(s) or write(s) were dropped" in said[1]
+    assert len(store.events(kinds=["test"])) == 9
+    assert not store.query("SELECT * FROM queue_samples")
+    (row,) = store.ledger.rows_between(at)
+    assert row["status"] == "released"  # the money write ran, after the queue was full
+
+    async def again() -> None:  # a second burst is said again
+        stuck.clear()
+        writer.submit(stuck.wait)
+        for i in range(12):
+            event(i)
+        stuck.set()
+        await writer.drain()
+
+    caplog.clear()
+    asyncio.run(again())
+    assert writer.dropped == 26 + 3
+    assert len(caplog.records) == 2
+    writer.close()
