@@ -55,7 +55,8 @@ def start_brb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Start
     brb in front of the two fakes; ``settings`` are ``big_red_button`` keys laid over
     the rig's defaults (listen on port 0, idle thresholds, ``compliance-*`` excluded);
     ``db`` defaults to a fresh file (pass an earlier rig's ``db`` to restart on it);
-    ``listeners`` are extra event listeners (objects with ``subscribe(sink)``).
+    ``listeners`` are extra event listeners (objects with ``subscribe(sink)``);
+    ``drain_timeout_s``: how long a stop waits for in-flight requests (default 30).
     Everything is stopped at the end of the test, and a daemon error fails it."""
     monkeypatch.setenv(KEY_ENV, DEFAULT_API_KEY)
     monkeypatch.setenv("OPENAI_API_KEY", OPENAI_API_KEY)
@@ -71,6 +72,7 @@ def start_brb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Start
         openai: FakeOpenAI | None = None,
         db: Path | None = None,
         listeners: list[Any] | None = None,
+        drain_timeout_s: float | None = None,
         **settings: Any,
     ) -> Rig:
         r = Running(
@@ -80,6 +82,7 @@ def start_brb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Start
             db or tmp_path / f"brb{len(running)}.db",
             listeners,
             openai,
+            drain_timeout_s,
         )
         running.append(r)
         return r.start()

@@ -314,8 +314,12 @@ class Running:
         db: Path,
         listeners: list[Any] | None = None,
         openai: FakeOpenAI | None = None,
+        drain_timeout_s: float | None = None,
     ) -> None:
         self.openai = openai
+        self.daemon_options: dict[str, Any] = (
+            {} if drain_timeout_s is None else {"drain_timeout_s": drain_timeout_s}
+        )
         self.ollama = ollama
         self.anthropic = anthropic
         self.settings = settings
@@ -348,7 +352,10 @@ class Running:
                     self.found["address"] = address
                     self.ready.set()
 
-                await run_daemon(cfg, self.db, ready=on_ready, stop=stop, listeners=self.listeners)
+                await run_daemon(
+                    cfg, self.db, ready=on_ready, stop=stop, listeners=self.listeners,
+                    **self.daemon_options,
+                )  # fmt: skip
         except BaseException as exc:  # reported to the test's thread
             self.found["error"] = exc
             self.ready.set()
