@@ -44,7 +44,7 @@ from brb.sim.ollama import FakeOllama
 from brb.sim.openai import FakeOpenAI
 from brb.sim.server import serve
 
-START_TIMEOUT_S = 15.0
+START_TIMEOUT_S = 60.0  # a deadline: a loaded machine can take long to import and start
 STOP_TIMEOUT_S = 15.0
 KEY_ENV = "ANTHROPIC_EMERGENCY_KEY"
 LOCAL_REPLY = "a local answer from the fake ollama"
