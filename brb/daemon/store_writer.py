@@ -15,11 +15,17 @@ counts its rows) and said once per burst (when it starts, and how many when
 the store has caught up). Money writes (:meth:`StoreWriter.submit_money`: a
 settle, a release) are never dropped: each follows a reservation awaited
 through this same thread, so they are bounded by the diversions in flight.
+One the store refuses (locked, full) is tried again every ``MONEY_RETRY_S``,
+up to ``MONEY_TRIES`` times, and at once on shutdown; after that the
+reservation stands (over-counted, never under-counted) until the next start
+settles it at its worst case.
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import itertools
 import logging
 from collections import deque
 from collections.abc import Callable
@@ -29,16 +35,28 @@ from typing import Any, TypeVar
 from brb.adapters.store import Store
 from brb.adapters.store_samples import QueueSample
 from brb.core.request_log import RequestRow
+from brb.errors import StoreError
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 MAX_BUFFERED_ROWS = 10_000  # per buffer: about 10 s of a very busy daemon's log
 # Writes handed to the thread and not done yet; a healthy store keeps a handful.
 MAX_PENDING_WRITES = 1_000
+# A settle or release the store refused is tried again (a lock held for a while, a
+# disk being cleared): for about 3 minutes with SQLite's 10 s busy timeout.
+MONEY_RETRY_S = 5.0
+MONEY_TRIES = 12
 
 
 class StoreWriter:
-    def __init__(self, store: Store, *, max_pending: int = MAX_PENDING_WRITES) -> None:
+    def __init__(
+        self,
+        store: Store,
+        *,
+        max_pending: int = MAX_PENDING_WRITES,
+        money_retry_s: float = MONEY_RETRY_S,
+        money_tries: int = MONEY_TRIES,
+    ) -> None:
         self.store = store
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="brb-store")
         self._requests: deque[RequestRow] = deque()
@@ -47,6 +65,11 @@ class StoreWriter:
         self._pending: set[asyncio.Future[Any]] = set()
         self._max_pending = max_pending
         self._burst_dropped = 0  # dropped since the queue last had room
+        self._money_retry_s = money_retry_s
+        self._money_tries = money_tries
+        self._retries: dict[int, tuple[asyncio.TimerHandle, Callable[[], Any], int]] = {}
+        self._retry_ids = itertools.count()
+        self._closing = False
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` on the writer thread and wait for its result."""
@@ -59,8 +82,37 @@ class StoreWriter:
         self._submit_counted(1, fn, *args, **kwargs)
 
     def submit_money(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
-        """Fire and forget, never dropped: a settle or a release (see the module docstring)."""
-        self._start(fn, *args, **kwargs)
+        """Fire and forget, never dropped, tried again if the store refuses it: a settle or
+        a release (see the module docstring). ``fn`` must be idempotent."""
+        self._start_money(functools.partial(fn, *args, **kwargs), 1)
+
+    def _start_money(self, write: Callable[[], Any], attempt: int) -> None:
+        loop = asyncio.get_running_loop()
+        fut = loop.run_in_executor(self._pool, write)
+        self._pending.add(fut)
+        fut.add_done_callback(lambda f: self._money_done(f, write, attempt))
+
+    def _money_done(self, fut: asyncio.Future[Any], write: Callable[[], Any], attempt: int) -> None:
+        exc = None if fut.cancelled() else fut.exception()
+        if not isinstance(exc, StoreError):
+            self._done(fut)
+            return
+        self._pending.discard(fut)
+        if self._closing or attempt >= self._money_tries:
+            log.error("a settlement could not be written after %d tries (%s): its "
+                      "reservation stands until the next start settles it at its worst case",
+                      attempt, exc)  # fmt: skip
+            return
+        level = logging.WARNING if attempt == 1 else logging.DEBUG
+        log.log(level, "a settlement could not be written (%s): trying again every %.0fs",
+                exc, self._money_retry_s)  # fmt: skip
+        key = next(self._retry_ids)
+        handle = asyncio.get_running_loop().call_later(self._money_retry_s, self._retry_money, key)
+        self._retries[key] = (handle, write, attempt + 1)
+
+    def _retry_money(self, key: int) -> None:
+        _, write, attempt = self._retries.pop(key)
+        self._start_money(write, attempt)
 
     def _submit_counted(self, rows: int, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         if len(self._pending) < self._max_pending:
@@ -118,8 +170,13 @@ class StoreWriter:
             self._submit_counted(len(samples), self.store.add_queue_samples, samples)
 
     async def drain(self) -> None:
-        """Flush and wait for every pending write (shutdown)."""
+        """Flush and wait for every pending write (shutdown); a settlement waiting to be
+        tried again is tried once more now."""
         self.flush()
+        self._closing = True
+        for key in list(self._retries):
+            self._retries[key][0].cancel()
+            self._retry_money(key)
         if self._pending:
             await asyncio.gather(*list(self._pending), return_exceptions=True)
 

@@ -1,11 +1,13 @@
 """The store writer's buffers and its queue of pending writes are bounded: what they
 drop is counted, logged (once per burst) and exported in /metrics, never silent; a
-money write (settle, release) is never dropped."""
+money write (settle, release) is never dropped, and one the store refuses is tried
+again."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sqlite3
 import threading
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -14,6 +16,7 @@ from pathlib import Path
 import pytest
 from daemon_rig import StartRig
 
+from brb.adapters.ledger import Usage
 from brb.adapters.store import Store
 from brb.adapters.store_samples import QueueSample
 from brb.daemon import store_writer
@@ -98,4 +101,83 @@ def test_a_full_write_queue_drops_new_writes_but_never_money(
     asyncio.run(again())
     assert writer.dropped == 26 + 3
     assert len(caplog.records) == 2
+    writer.close()
+
+
+REFUSE_SETTLES = (
+    "CREATE TRIGGER test_refuse BEFORE UPDATE ON ledger BEGIN "
+    "SELECT RAISE(ABORT, 'the disk is full, say'); END"
+)
+
+
+def other_process(path: Path, sql: str) -> None:
+    conn = sqlite3.connect(str(path), isolation_level=None)
+    try:
+        conn.execute(sql)
+    finally:
+        conn.close()
+
+
+def test_a_settle_the_store_refuses_is_tried_again_until_it_lands(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    at = datetime(2026, 11, 25, tzinfo=UTC)
+    path = tmp_path / "w.db"
+    store = Store.open(path)
+    assert store.ledger.reserve("r1", day=date(2026, 11, 25), amount_usd=Decimal("1"),
+                                limit_usd=Decimal("10"), at=at)  # fmt: skip
+    other_process(path, REFUSE_SETTLES)
+    writer = StoreWriter(store, money_retry_s=0.05)
+
+    def status() -> str:
+        return str(store.ledger.rows_between(at)[0]["status"])
+
+    async def settle() -> None:
+        writer.submit_money(store.ledger.settle, "r1", cost_usd=Decimal("0.5"),
+                            usage=Usage(1, 1), at=at)  # fmt: skip
+        for _ in range(400):  # refused a few times, still reserved
+            if sum("could not be written" in r.getMessage() for r in caplog.records):
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)  # more tries, each refused
+        assert status() == "reserved"
+        other_process(path, "DROP TRIGGER test_refuse")  # the store takes writes again
+        for _ in range(400):
+            if status() == "settled":
+                break
+            await asyncio.sleep(0.01)
+
+    caplog.set_level(logging.WARNING, logger="brb.daemon.store_writer")
+    asyncio.run(settle())
+    assert status() == "settled"
+    (said,) = [r.getMessage() for r in caplog.records]  # said once, not per try
+    assert "trying again" in said
+    writer.close()
+
+
+def test_a_settle_refused_to_the_end_leaves_the_reservation_standing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    at = datetime(2026, 11, 25, tzinfo=UTC)
+    path = tmp_path / "w.db"
+    store = Store.open(path)
+    assert store.ledger.reserve("r1", day=date(2026, 11, 25), amount_usd=Decimal("1"),
+                                limit_usd=Decimal("10"), at=at)  # fmt: skip
+    other_process(path, REFUSE_SETTLES)
+    writer = StoreWriter(store, money_retry_s=30.0, money_tries=3)
+
+    async def shutdown_while_waiting() -> None:
+        writer.submit_money(store.ledger.settle, "r1", cost_usd=Decimal("0.5"),
+                            usage=Usage(1, 1), at=at)  # fmt: skip
+        for _ in range(400):
+            if any("trying again" in r.getMessage() for r in caplog.records):
+                break  # refused once, its next try 30 s away
+            await asyncio.sleep(0.01)
+        await writer.drain()  # tried once more at once, not after 30 s; then given up
+
+    caplog.set_level(logging.WARNING, logger="brb.daemon.store_writer")
+    asyncio.run(shutdown_while_waiting())
+    (row,) = store.ledger.rows_between(at)
+    assert row["status"] == "reserved"  # over-counted, never under-counted
+    assert any("reservation stands" in r.getMessage() for r in caplog.records)
     writer.close()
