@@ -90,3 +90,29 @@ def test_a_locked_database_keeps_requests_local_with_one_alert(
     poll(lambda: alerts(hook, "deactivated"), timeout_s=60.0)
     (outage,) = alerts(hook, "store_unavailable")
     assert str(rig.db) in str(outage["text"])
+
+
+def test_a_database_refusing_the_reservation_write_keeps_the_request_local(
+    start_brb: StartRig, hook: CaptureServer
+) -> None:
+    """Not a lock: the write itself fails (as on a full disk). Still served, locally."""
+    rig = start_brb()
+    rig.press()
+    full = sqlite3.connect(str(rig.db), isolation_level=None)
+    try:
+        full.execute(
+            "CREATE TRIGGER test_full BEFORE INSERT ON ledger BEGIN "
+            "SELECT RAISE(FAIL, 'database or disk is full'); END"
+        )
+        answers = [ask(rig, f"full {i}") for i in range(3)]
+        assert [(a.status, a.provider, a.headers.get("x-brb-route")) for a in answers] == [
+            (200, "ollama", "store_unavailable")
+        ] * 3
+        assert rig.cloud_hits() == 0
+    finally:
+        full.execute("DROP TRIGGER IF EXISTS test_full")
+        full.close()
+    poll(lambda: ask(rig, "room again").provider == "anthropic", timeout_s=60.0)
+    (row,) = rig.settled_rows(1, timeout_s=30.0)  # nothing half-written before it
+    assert row["status"] == "settled"
+    poll(lambda: alerts(hook, "store_unavailable"), timeout_s=60.0)
