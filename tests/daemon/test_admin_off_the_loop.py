@@ -12,12 +12,10 @@ answer, with the lever still waiting on the lock; it completes once the lock goe
 from __future__ import annotations
 
 import sqlite3
-import sys
 import threading
 import time
-import traceback
-from pathlib import Path
 
+import lock_waiters
 import pytest
 from daemon_rig import Answer, Rig, StartRig
 
@@ -27,14 +25,7 @@ RIG_LOOP_THREAD = "brb-rig"  # the daemon rig runs brb's event loop on this thre
 
 
 def waiting_on_the_lock(lever: str) -> threading.Thread | None:
-    """The thread running ``brb.control.<lever>`` whose innermost frame is the store's
-    write transaction (it is waiting for the SQLite write lock), if any."""
-    threads = {t.ident: t for t in threading.enumerate()}
-    for ident, frame in sys._current_frames().items():  # noqa: SLF001 - a test's x-ray
-        stack = [(Path(f.filename).name, f.name) for f in traceback.extract_stack(frame)]
-        if ("control.py", lever) in stack and stack[-1] == ("store_file.py", "transaction"):
-            return threads.get(ident)
-    return None
+    return lock_waiters.waiting_on_the_lock("control.py", lever)
 
 
 @pytest.mark.parametrize("lever", ["press", "release"])

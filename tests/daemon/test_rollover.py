@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import threading
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -10,6 +12,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import lock_waiters
 import pytest
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -208,3 +211,37 @@ def test_the_scheduler_runs_it_at_start_and_every_minute(store: Store) -> None:
     assert r.budget.limit_usd == Decimal("50") and r.budget.settled_usd == 0
     assert trigger.interval == timedelta(minutes=1)
     assert len(rollover_events(store)) == 1
+
+
+def test_a_rollover_waiting_on_a_locked_database_leaves_the_loop_free(
+    store: Store, tmp_path: Path
+) -> None:
+    """The job's store write waits on SQLite's lock on a worker thread (issue 16, point
+    11): the loop keeps running other work meanwhile, and the rollover lands once the
+    lock goes."""
+    tz = "UTC"
+    store.add_event("daemon_start", at=local(tz, 2026, 11, 23, 22, 0), source="daemon")
+    now = local(tz, 2026, 11, 24, 0, 0, 5)  # a new day: the rollover has a write to make
+    locker = sqlite3.connect(str(tmp_path / "brb.db"), isolation_level=None)
+
+    async def main() -> tuple[threading.Thread | None, int, Rollover | None]:
+        locker.execute("BEGIN EXCLUSIVE")  # the write lock, as another process would hold it
+        job = asyncio.create_task(RolloverWatch(config(tz), store).run(now))
+        ticks = 0  # this coroutine runs on the loop while the job waits on the lock
+        waiter = None
+        while waiter is None and not job.done() and ticks < 800:  # about 8 s at most
+            await asyncio.sleep(0.01)
+            ticks += 1
+            waiter = lock_waiters.waiting_on_the_lock("rollover.py", "record")
+        assert not job.done()
+        locker.execute("ROLLBACK")
+        return waiter, ticks, await job
+
+    try:
+        waiter, ticks, r = asyncio.run(main())
+    finally:
+        locker.close()
+    assert waiter is not None and waiter is not threading.main_thread()  # the loop's
+    assert ticks >= 1
+    assert r is not None and r.day == date(2026, 11, 24)
+    assert [e["day"] for e in rollover_events(store)] == ["2026-11-24"]
