@@ -10,15 +10,14 @@ the day before), and crossings are published (once) as
 :class:`~brb.daemon.events.BudgetCrossed`. A request the
 remaining budget can't cover simply stays local.
 
-A reservation the store can't take (locked, full, unreachable) or takes no
-answer for within ``RESERVE_WAIT_S`` raises a StoreError: the request stays
-local (``store_unavailable``), never a 500. The first failure of an outage
-logs once and publishes :class:`~brb.daemon.events.StoreUnavailable` (one
-alert, not one per request); for ``STORE_RETRY_S`` after a failure every
-reservation fails at once, even one already queued behind it on the writer
-thread, so no request waits out SQLite's busy timeout twice. A reservation
-that went through too late, or whose request was cancelled while waiting,
-is released right after it (the writer runs its calls in order).
+A reservation the store can't take (locked, full, unreachable) raises a
+StoreError: the request stays local (``store_unavailable``), never a 500.
+The first failure of an outage logs once and publishes
+:class:`~brb.daemon.events.StoreUnavailable` (one alert, not one per
+request); for a few seconds after a failed write every reservation fails at
+once (the store writer's rule), so no request waits out SQLite's busy
+timeout behind another. A reservation whose request was cancelled while
+waiting is released right after it (the writer runs its calls in order).
 """
 
 from __future__ import annotations
@@ -41,12 +40,6 @@ from brb.errors import StoreError
 
 log = logging.getLogger(__name__)
 
-# After the store fails a reservation, how long diversions stay local without
-# trying it again (each try can wait seconds for a database that is down).
-STORE_RETRY_S = 5.0
-# The longest a diverted request waits for its reservation (a healthy store takes ms).
-RESERVE_WAIT_S = 5.0
-
 
 class Spending:
     def __init__(
@@ -60,48 +53,36 @@ class Spending:
         self.writer = writer
         self.clock = clock
         self.sink = sink
-        self._down_until = 0.0  # monotonic: the store failed a reservation until then
         self._down_since: float | None = None  # monotonic: this outage's first failure
 
     def is_store_down(self) -> bool:
-        """The store failed a reservation moments ago: don't try (nor wait) again yet."""
-        return time.monotonic() < self._down_until
+        """The store failed a write moments ago: don't try (nor wait) again yet."""
+        return self.writer.is_store_down()
 
     async def reserve(self, request_id: str, worst_usd: Decimal, **row: str) -> bool:
         """Reserve the worst case on today's budget; False: it doesn't fit, stay local.
         Raises StoreError when the store can't take it (stay local: ``store_unavailable``)."""
         at = self.clock()
         day = budget_day(at, self.cfg.tz)
-        ledger = self.writer.store.ledger
-
-        def write() -> bool:
-            if self.is_store_down():  # queued behind a failure: fail now, don't wait again
-                raise StoreError("the brb database failed a reservation moments ago")
-            try:
-                return ledger.reserve(
-                    request_id, day=day, amount_usd=worst_usd,
-                    limit_usd=self.cfg.budget.daily_limit_usd, at=at, **row,
-                )  # fmt: skip
-            except StoreError:  # here, so the next queued reservation already knows
-                self._down_until = time.monotonic() + STORE_RETRY_S
-                raise
-
-        call = asyncio.ensure_future(self.writer.call(write))
+        call = asyncio.ensure_future(
+            self.writer.call(
+                self.writer.store.ledger.reserve,
+                request_id,
+                day=day,
+                amount_usd=worst_usd,
+                limit_usd=self.cfg.budget.daily_limit_usd,
+                at=at,
+                **row,
+            )  # fmt: skip
+        )
         call.add_done_callback(lambda f: f.cancelled() or f.exception())  # retrieved
         try:
-            ok = await asyncio.wait_for(asyncio.shield(call), RESERVE_WAIT_S)
+            ok = await asyncio.shield(call)
         except StoreError as exc:
             self._store_failed(exc)
             raise
-        except TimeoutError:
-            self._give_back_late(request_id, "store_slow")
-            slow = StoreError(
-                f"the brb database did not take a reservation within {RESERVE_WAIT_S:g}s"
-            )
-            self._store_failed(slow)
-            raise slow from None
-        except asyncio.CancelledError:  # the client left while we waited
-            self._give_back_late(request_id, "client_gone")
+        except asyncio.CancelledError:  # the client left while it was on its way
+            self.release(request_id, "client_gone")  # right after it: a no-op if it failed
             raise
         if self._down_since is not None:
             log.warning("the brb database takes reservations again (after %.0fs): diverting",
@@ -142,16 +123,10 @@ class Spending:
             self.writer.store.ledger.release, request_id, at=self.clock(), outcome=outcome
         )
 
-    def _give_back_late(self, request_id: str, outcome: str) -> None:
-        """A reservation still on its way (nothing was sent for it): release it right
-        after it, whenever it lands (a no-op if it never does)."""
-        self.release(request_id, outcome)
-
     def _store_failed(self, exc: StoreError) -> None:
         """Diversions stay local for a while; the first failure of an outage says so
         once (a log line, an event, so one alert)."""
         now = time.monotonic()
-        self._down_until = now + STORE_RETRY_S
         if self._down_since is not None:
             log.debug("reservation refused by the store (still down): %s", exc)
             return

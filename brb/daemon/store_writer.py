@@ -15,6 +15,12 @@ counts its rows) and said once per burst (when it starts, and how many when
 the store has caught up). Money writes (:meth:`StoreWriter.submit_money`: a
 settle, a release) are never dropped: each follows a reservation awaited
 through this same thread, so they are bounded by the diversions in flight.
+While the store is failing (a write raised a StoreError less than
+``STORE_RETRY_S`` ago) every write fails at once instead of waiting out
+SQLite's busy timeout behind the last one, so nothing queues for minutes
+behind a locked file: a reservation fails (the request stays local), a
+fire-and-forget write is dropped and counted (said once per outage), and a
+money write waits for its next try.
 One the store refuses (locked, full) is tried again every ``MONEY_RETRY_S``,
 up to ``MONEY_TRIES`` times, and at once on shutdown; after that the
 reservation stands (over-counted, never under-counted) until the next start
@@ -27,6 +33,7 @@ import asyncio
 import functools
 import itertools
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -43,9 +50,15 @@ MAX_BUFFERED_ROWS = 10_000  # per buffer: about 10 s of a very busy daemon's log
 # Writes handed to the thread and not done yet; a healthy store keeps a handful.
 MAX_PENDING_WRITES = 1_000
 # A settle or release the store refused is tried again (a lock held for a while, a
-# disk being cleared): for about 3 minutes with SQLite's 10 s busy timeout.
+# disk being cleared): for 5 to 15 minutes (each try may wait SQLite's 10 s busy timeout).
 MONEY_RETRY_S = 5.0
-MONEY_TRIES = 12
+MONEY_TRIES = 60
+# After a write fails, how long every write fails at once (see the module docstring).
+STORE_RETRY_S = 5.0
+
+
+class StoreSkipped(StoreError):
+    """Not tried: the store failed a write moments ago."""
 
 
 class StoreWriter:
@@ -56,6 +69,7 @@ class StoreWriter:
         max_pending: int = MAX_PENDING_WRITES,
         money_retry_s: float = MONEY_RETRY_S,
         money_tries: int = MONEY_TRIES,
+        store_retry_s: float = STORE_RETRY_S,
     ) -> None:
         self.store = store
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="brb-store")
@@ -70,11 +84,30 @@ class StoreWriter:
         self._retries: dict[int, tuple[asyncio.TimerHandle, Callable[[], Any], int]] = {}
         self._retry_ids = itertools.count()
         self._closing = False
+        self._down_until = 0.0  # monotonic: a write failed; until then, fail at once
+        self._skipped = 0  # fire-and-forget writes skipped in this outage
+        self._last_error = ""
+        self._store_retry_s = store_retry_s
+
+    def is_store_down(self) -> bool:
+        """A write failed moments ago: writes fail at once for now."""
+        return time.monotonic() < self._down_until
+
+    def _guarded(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        """On the writer thread: ``fn``, unless the store is failing (then at once)."""
+        if self.is_store_down():
+            raise StoreSkipped(f"not tried, a write failed moments ago: {self._last_error}")
+        try:
+            return fn(*args, **kwargs)
+        except StoreError as exc:
+            self._last_error = str(exc)
+            self._down_until = time.monotonic() + self._store_retry_s
+            raise
 
     async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn`` on the writer thread and wait for its result."""
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+        return await loop.run_in_executor(self._pool, lambda: self._guarded(fn, *args, **kwargs))
 
     def submit(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Fire and forget (errors are logged, never raised into a request); dropped
@@ -84,7 +117,7 @@ class StoreWriter:
     def submit_money(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         """Fire and forget, never dropped, tried again if the store refuses it: a settle or
         a release (see the module docstring). ``fn`` must be idempotent."""
-        self._start_money(functools.partial(fn, *args, **kwargs), 1)
+        self._start_money(functools.partial(self._guarded, fn, *args, **kwargs), 1)
 
     def _start_money(self, write: Callable[[], Any], attempt: int) -> None:
         loop = asyncio.get_running_loop()
@@ -103,7 +136,9 @@ class StoreWriter:
                       "reservation stands until the next start settles it at its worst case",
                       attempt, exc)  # fmt: skip
             return
-        level = logging.WARNING if attempt == 1 else logging.DEBUG
+        level = (
+            logging.WARNING if attempt == 1 and not isinstance(exc, StoreSkipped) else logging.DEBUG
+        )
         log.log(level, "a settlement could not be written (%s): trying again every %.0fs",
                 exc, self._money_retry_s)  # fmt: skip
         key = next(self._retry_ids)
@@ -116,7 +151,7 @@ class StoreWriter:
 
     def _submit_counted(self, rows: int, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         if len(self._pending) < self._max_pending:
-            self._start(fn, *args, **kwargs)
+            self._start(rows, fn, *args, **kwargs)
             return
         if not self._burst_dropped:
             log.warning(
@@ -126,16 +161,27 @@ class StoreWriter:
         self._burst_dropped += rows
         self.dropped += rows
 
-    def _start(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+    def _start(self, rows: int, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
         loop = asyncio.get_running_loop()
-        fut = loop.run_in_executor(self._pool, lambda: fn(*args, **kwargs))
+        fut = loop.run_in_executor(self._pool, lambda: self._guarded(fn, *args, **kwargs))
         self._pending.add(fut)
-        fut.add_done_callback(self._done)
+        fut.add_done_callback(lambda f: self._done(f, rows))
 
-    def _done(self, fut: asyncio.Future[Any]) -> None:
+    def _done(self, fut: asyncio.Future[Any], rows: int = 0) -> None:
         self._pending.discard(fut)
-        if not fut.cancelled() and fut.exception() is not None:
-            log.error("store write failed: %s", fut.exception())
+        exc = None if fut.cancelled() else fut.exception()
+        if isinstance(exc, StoreSkipped):
+            if not self._skipped:
+                log.warning("the brb database is failing: writes are dropped (and counted in "
+                            "brb_store_writes_dropped) until it answers again")  # fmt: skip
+            self._skipped += rows
+            self.dropped += rows
+        elif exc is not None:
+            log.error("store write failed: %s", exc)
+        elif self._skipped and not fut.cancelled():
+            log.warning("the brb database answers again: %d row(s) or write(s) were "
+                        "dropped while it was failing", self._skipped)  # fmt: skip
+            self._skipped = 0
         if self._burst_dropped and len(self._pending) <= self._max_pending // 2:
             log.warning(
                 "the store caught up: %d row(s) or write(s) were dropped while it was behind",

@@ -127,7 +127,7 @@ def test_a_settle_the_store_refuses_is_tried_again_until_it_lands(
     assert store.ledger.reserve("r1", day=date(2026, 11, 25), amount_usd=Decimal("1"),
                                 limit_usd=Decimal("10"), at=at)  # fmt: skip
     other_process(path, REFUSE_SETTLES)
-    writer = StoreWriter(store, money_retry_s=0.05)
+    writer = StoreWriter(store, money_retry_s=0.05, store_retry_s=0.01)
 
     def status() -> str:
         return str(store.ledger.rows_between(at)[0]["status"])
@@ -180,4 +180,38 @@ def test_a_settle_refused_to_the_end_leaves_the_reservation_standing(
     (row,) = store.ledger.rows_between(at)
     assert row["status"] == "reserved"  # over-counted, never under-counted
     assert any("reservation stands" in r.getMessage() for r in caplog.records)
+    writer.close()
+
+
+def test_while_the_store_fails_writes_fail_at_once_counted_and_said_once(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Nothing queues behind a failing store (each write would wait out SQLite's busy
+    timeout): for a moment after a failure, writes are dropped at once and counted."""
+    at = datetime(2026, 11, 25, tzinfo=UTC)
+    path = tmp_path / "w.db"
+    store = Store.open(path)
+    other_process(path, "CREATE TRIGGER test_full BEFORE INSERT ON events BEGIN "
+                        "SELECT RAISE(ABORT, 'the disk is full, say'); END")  # fmt: skip
+    writer = StoreWriter(store, store_retry_s=0.5)
+
+    async def outage() -> None:
+        await writer.drain()
+        writer.submit(store.add_event, "test", at=at)  # tried: fails (the error is logged)
+        await writer.drain()
+        for _ in range(5):  # not tried: dropped at once, counted
+            writer.submit(store.add_event, "test", at=at)
+        await writer.drain()
+        assert writer.dropped == 5
+        other_process(path, "DROP TRIGGER test_full")
+        await asyncio.sleep(0.6)  # past the pause after the failure
+        writer.submit(store.add_event, "test", at=at)
+        await writer.drain()
+
+    caplog.set_level(logging.WARNING, logger="brb.daemon.store_writer")
+    asyncio.run(outage())
+    said = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(said) == 2, said  # once when writes start being dropped, once at the end
+    assert "5 row(s) or write(s) were dropped" in said[1]
+    assert len(store.events(kinds=["test"])) == 1
     writer.close()
