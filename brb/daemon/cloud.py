@@ -320,7 +320,10 @@ class CloudLeg:
             else:
                 usage = cut_off_usage(reader.usage, tally, max_tokens=max_tokens)
             if response is None:
-                if reader.has_content:  # a whole answer cut short: the tokens were made
+                # The provider had started (content, or message_start reporting its
+                # usage): a whole answer cut short, or one that failed before content;
+                # its tokens count (core/stream_tally.py), nothing went to the client.
+                if reader.has_content or reader.usage.input_tokens:
                     latency = time.monotonic() - started
                     cut = "error_before_answer"
                     self.spending.settle(plan.request_id, plan.price, usage, latency, cut)

@@ -276,7 +276,10 @@ def test_an_error_event_before_content_falls_back_invisibly(start_brb: StartRig)
         assert (answer.status, answer.provider) == (200, "ollama")
         assert "error" not in answer.text
         assert LOCAL_REPLY in answer.text
-    assert [r["status"] for r in rig.settled_rows(3)] == ["released"] * 3
+    rows = rig.settled_rows(3)
+    # message_start had reported the prompt's usage: charged for it, never released
+    assert [(r["status"], r["outcome"]) for r in rows] == [("settled", "error_before_answer")] * 3
+    assert all(0 < r["cost_micro_usd"] <= r["reserved_micro_usd"] for r in rows)
 
 
 def test_an_error_event_after_content_ends_the_stream_as_ollama_does(start_brb: StartRig) -> None:
