@@ -110,6 +110,10 @@ PROVIDER_FAULTS: dict[str, Arm] = {
     "reset before content": lambda a, n: a.reset_next(n),
     "reset after content": lambda a, n: a.reset_after(2, n),
     "error event after content": lambda a, n: a.error_event_after(2, n),
+    # the answer has started (message_start: input tokens reported) but no content yet
+    "timeout after message_start": lambda a, n: a.stall_after(0, n),
+    "reset after message_start": lambda a, n: a.reset_after(0, n),
+    "error event after message_start": lambda a, n: a.error_event_after(0, n),
 }
 
 
