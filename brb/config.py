@@ -88,7 +88,10 @@ class WaitingRoom(_Section):
 
 class Front(_Section):
     read_timeout_seconds: float = Field(
-        30.0, gt=0, description="a client that takes longer to send its body is cut off (408)"
+        30.0, gt=0, description="a client slower to send its headers or body is cut off (408)"
+    )
+    write_timeout_seconds: float = Field(
+        60.0, gt=0, description="a client that reads nothing of its answer this long is dropped"
     )
 
 

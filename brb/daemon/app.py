@@ -247,6 +247,7 @@ async def serve(
     runner = FrontRunner(
         app,
         head_timeout_s=cfg.front.read_timeout_seconds,  # request heads too (Slowloris)
+        write_timeout_s=cfg.front.write_timeout_seconds,
         access_log=None,
         shutdown_timeout=daemon.drain_timeout_s,
         # Bodies arrive as sent: the front decodes what it reads (or answers 415),

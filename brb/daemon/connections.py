@@ -10,7 +10,9 @@ connection being opened, or from the first byte of a later request on a
 kept-alive connection, until the head is parsed. Past it the client gets a 408
 (when it had sent part of a head) and the connection is closed. An idle
 kept-alive connection between requests is left to ``keepalive_timeout``; the
-body has its own deadline (the front's read).
+body has its own deadline (the front's read). A client that stops reading its
+answer (its buffers full, brb's writes paused) for ``front.write_timeout_seconds``
+is dropped, so its Ollama request does not hold a slot for as long as it waits.
 
 And word of a client leaving: aiohttp only cancels a handler whose client left
 when the whole server runs with ``handler_cancellation`` (every handler, the
@@ -53,6 +55,7 @@ class ClientConnection(RequestHandler):
         self._in_request = False  # a head was parsed and its answer is not finished
         self._body: Any = None  # the last request's body (a StreamReader), once it was read
         self._on_leave: list[Callable[[], None]] = []
+        self._write_timer: asyncio.TimerHandle | None = None
 
     # --- the head's deadline ----------------------------------------------------------
 
@@ -109,6 +112,28 @@ class ClientConnection(RequestHandler):
         self._front.cut_off(began=self._head_bytes > 0)
         self.force_close()  # the written 408 is flushed before the socket closes
 
+    # --- a client that stops reading ---------------------------------------------------
+
+    def pause_writing(self) -> None:
+        super().pause_writing()
+        if self._write_timer is None:  # the client's buffers are full: it must read on
+            loop = asyncio.get_running_loop()
+            self._write_timer = loop.call_later(self._front.write_timeout_s, self._not_reading)
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._write_timer is not None:
+            self._write_timer.cancel()
+            self._write_timer = None
+
+    def _not_reading(self) -> None:
+        """The client read nothing of its answer for ``front.write_timeout_seconds``:
+        drop it, so the answer's writer sees it gone (and Ollama's request is dropped)."""
+        self._write_timer = None
+        if self.transport is not None:
+            self._front.not_reading()
+            self.transport.abort()
+
     # --- a client leaving -------------------------------------------------------------
 
     @property
@@ -116,9 +141,10 @@ class ClientConnection(RequestHandler):
         return self.transport is None
 
     def connection_lost(self, exc: BaseException | None) -> None:
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+        for timer in (self._head_timer, self._write_timer):
+            if timer is not None:
+                timer.cancel()
+        self._head_timer = self._write_timer = None
         super().connection_lost(exc)
         leaving, self._on_leave = self._on_leave, []
         for callback in leaving:
@@ -174,11 +200,13 @@ class FrontServer(web.Server):
         handler: Any,
         *,
         head_timeout_s: float,
+        write_timeout_s: float,
         request_factory: Any,
         handler_kwargs: dict[str, Any],
     ) -> None:
         super().__init__(handler, request_factory=request_factory, **handler_kwargs)
         self.head_timeout_s = head_timeout_s
+        self.write_timeout_s = write_timeout_s
         self.handler_kwargs = handler_kwargs
         self.cut = 0  # connections cut off for a late head
         self._noticed_at: float | None = None
@@ -210,6 +238,13 @@ class FrontServer(web.Server):
         )
         self._noticed_at, self._unnoticed = now, 0
 
+    def not_reading(self) -> None:
+        log.info(
+            "dropped a client that read nothing of its answer for %gs "
+            "(front.write_timeout_seconds)",
+            self.write_timeout_s,
+        )
+
 
 class FrontRunner(web.AppRunner):
     """aiohttp's app runner, serving through a :class:`FrontServer`."""
@@ -219,6 +254,7 @@ class FrontRunner(web.AppRunner):
         app: web.Application,
         *,
         head_timeout_s: float,
+        write_timeout_s: float,
         shutdown_timeout: float,
         **handler_kwargs: Any,
     ) -> None:
@@ -226,6 +262,7 @@ class FrontRunner(web.AppRunner):
             app, handle_signals=False, shutdown_timeout=shutdown_timeout, **handler_kwargs
         )
         self.head_timeout_s = head_timeout_s
+        self.write_timeout_s = write_timeout_s
         # what aiohttp passes each connection (access log, body decoding)
         self.handler_kwargs = handler_kwargs
 
@@ -234,6 +271,7 @@ class FrontRunner(web.AppRunner):
         return FrontServer(
             made.request_handler,
             head_timeout_s=self.head_timeout_s,
+            write_timeout_s=self.write_timeout_s,
             request_factory=made.request_factory,
             handler_kwargs=self.handler_kwargs,
         )

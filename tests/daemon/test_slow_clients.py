@@ -1,17 +1,22 @@
 """Clients slow to send their request head (issue 16, point 8; Slowloris): one that
 trickles its headers, or sends nothing, is cut off after ``front.read_timeout_seconds``
 (a 408 when it had begun a request); a kept-alive connection idle between requests
-is not; and many slow clients don't keep a normal request from being served."""
+is not; many slow clients don't keep a normal request from being served; and a
+client that stops reading its answer is dropped (``front.write_timeout_seconds``)."""
 
 from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import select
 import socket
+from datetime import timedelta
 
 import pytest
-from daemon_rig import Rig, StartRig
+from daemon_rig import Rig, StartRig, chat_body, poll
+
+from brb.sim.ollama import FakeOllama
 
 TRICKLE_BOUND_S = 30.0  # far past the timeouts below: a client still going then was not cut
 
@@ -135,3 +140,34 @@ def test_many_slow_clients_do_not_keep_a_normal_request_from_being_served(
     finally:
         for s in slow:
             s.close()
+
+
+def test_a_client_that_stops_reading_its_answer_is_dropped_and_ollama_freed(
+    start_brb: StartRig, caplog: pytest.LogCaptureFixture
+) -> None:
+    """It stays connected but reads nothing: without a write deadline its Ollama
+    request would hold a slot for as long as it waits."""
+    caplog.set_level(logging.INFO)
+    # 13 MB over 20 s: far more than the socket buffers between them hold
+    fake = FakeOllama(service_s=20.0, chunks=200, reply_text="x" * 65536)
+    rig = start_brb(ollama=fake, front={"write_timeout_seconds": 0.5})
+    host, port = rig.url.removeprefix("http://").split(":")
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    s.settimeout(TRICKLE_BOUND_S)
+    s.connect((host, int(port)))
+    with s:
+        body = json.dumps(chat_body("/api/chat", "never read", stream=True)).encode()
+        s.sendall(
+            f"POST /api/chat HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n".encode()
+            + body
+        )
+        assert s.recv(1) == b"H"  # the answer has begun; then nothing more is read
+        poll(lambda: fake.queue.in_service == 0, timeout_s=TRICKLE_BOUND_S)
+        assert fake.queue.served == 0  # cut short, not served to the end
+    with rig.store() as st:
+        (row,) = poll(lambda: st.request_log(since=rig.started_at - timedelta(minutes=1)))
+    assert row["outcome"] == "client_gone"
+    assert "front.write_timeout_seconds" in caplog.text
+    assert not [r for r in caplog.records if r.exc_info]
