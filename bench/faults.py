@@ -10,7 +10,8 @@ can arm them and read what they produced):
                  429 / 529 / 500, hangs (timeout before content), goes quiet
                  after two deltas (timeout after content), cuts the connection
                  before or after content, or sends an error event after
-                 content; streamed requests, then whole ones
+                 content; or stalls, cuts or errs right after message_start
+                 (usage reported, no content yet); streamed, then whole
   ollama-*       brb in auto; Ollama down (a closed port), slow (1.5 s a
                  request, one slot, wait threshold 1 s), or cutting its
                  streams after the first chunk
