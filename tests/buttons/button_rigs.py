@@ -117,6 +117,7 @@ class FakeDreamCheeky:
         self.is_asked = False
         self.is_closed = False
         self.writes: list[bytes] = []
+        self.answers = 0  # status reports given: each one is a poll that saw the rig's state
 
     def write(self, data: bytes) -> int:
         if not self.rig.is_plugged:
@@ -132,6 +133,7 @@ class FakeDreamCheeky:
             time.sleep(timeout_ms / 1000)
             return []
         self.is_asked = False
+        self.answers += 1
         lid_open, pressed = self.rig.is_lid_open, self.rig.is_pressed
         status = 0x15 if not lid_open else (0x16 if pressed else 0x17)
         return [status, 0, 0, 0, 0, 0, 0, 0x03][:max_length]
@@ -167,6 +169,18 @@ class HidRig:
 
     def up(self) -> None:
         self.is_pressed = False
+
+    async def polled(self, *, within_s: float = 20.0) -> None:
+        """Until the button's poll thread has read the rig's present state: two more
+        answers, since the first may have been read just before the last change. A fixed
+        sleep here lost edges when a loaded machine starved the poll thread."""
+        device = self.devices[-1]
+        seen = device.answers
+        deadline = time.monotonic() + within_s
+        while device.answers < seen + 2:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"the poll thread did not poll within {within_s} s")
+            await asyncio.sleep(0.005)
 
     def unplug(self) -> None:
         self.is_plugged = False

@@ -125,14 +125,16 @@ def test_hid_sends_the_status_request_and_counts_presses_only_with_the_lid_open(
     async def main() -> tuple[list[Signal], list[Signal]]:
         await source.open()
         rig.down()  # lid closed: the button can't be pressed, the device says 0x15
-        await asyncio.sleep(0.05)
+        await rig.polled()
         rig.up()
+        await rig.polled()
         closed = await edges(source)
         rig.is_lid_open = True
-        await asyncio.sleep(0.05)
+        await rig.polled()
         rig.down()
-        await asyncio.sleep(0.05)
+        await rig.polled()
         rig.up()
+        await rig.polled()
         opened = await edges(source)
         await source.close()
         return closed, opened
@@ -151,10 +153,11 @@ def test_hid_button_already_down_at_connect_is_not_a_press() -> None:
 
     async def main() -> list[Signal]:
         await source.open()
-        await asyncio.sleep(0.05)
+        await rig.polled()
         rig.up()
-        await asyncio.sleep(0.05)
+        await rig.polled()
         rig.down()
+        await rig.polled()
         got = await edges(source)
         await source.close()
         return got
