@@ -39,7 +39,8 @@ from brb.daemon.listeners.upstream_log import UpstreamLog
 from brb.daemon.live_state import LiveState
 from brb.daemon.local_queue import LocalQueue
 from brb.daemon.metrics import Metrics
-from brb.daemon.pool import Member, PoolRoom, UpstreamPool
+from brb.daemon.pool import Member, UpstreamPool
+from brb.daemon.pool_room import PoolRoom
 from brb.daemon.queue_monitor import QueueMonitor
 from brb.daemon.relay import LocalLeg
 from brb.daemon.rollover import RolloverWatch
@@ -98,8 +99,12 @@ def build(
     live = LiveState(reader=reader, writer=writer, limits=cfg.breaker_thresholds(), clock=clock,
                      sink=sink, instance_id=instance_id)  # fmt: skip
     t = cfg.thresholds
+    # A lone upstream's room learns more slots by probing; a pool's members keep the
+    # `parallel` they are given: a probe would pin a waiting request inside one of them
+    # when another may free a slot for it first.
+    probe = PROBE_EVERY_S if len(specs) == 1 else None
     rules = RoomRules(t.wait_time_seconds, cfg.waiting_room.first_content_seconds,
-                      probe_every_s=PROBE_EVERY_S)  # fmt: skip
+                      probe_every_s=probe)  # fmt: skip
     pool = UpstreamPool(
         [
             Member(

@@ -2,7 +2,8 @@
 
 Owns the aiohttp routes, reading the bodies of the endpoints brb reads (the
 inference ones, checked by :mod:`brb.daemon.request_body`; everything else
-goes to Ollama untouched, so Ollama's own 404s come back as they are), the routing decision
+goes to Ollama untouched, so Ollama's own 404s come back as they are, except
+a pool's ``/api/tags`` and ``/api/ps``: :mod:`brb.daemon.pool_lists`), the routing decision
 (:class:`brb.router.Router`: the rules, then the policy) with the
 ``X-BRB-Cost-Estimate-USD`` every inference answer carries, the read-only
 ``POST /admin/big-red-button/estimate`` that shares that decision, and
@@ -42,6 +43,7 @@ from brb.daemon.connections import cancelled_if_client_leaves
 from brb.daemon.events import EventSink, RequestDone, Routed
 from brb.daemon.leg import CloudRoute, Declined, LegResult
 from brb.daemon.live_state import LiveState
+from brb.daemon.pool_lists import is_pool_list, is_resendable, pool_list
 from brb.daemon.queue_monitor import QueueMonitor
 from brb.daemon.relay import LocalLeg
 from brb.daemon.request_body import decode_body, is_stream, parse_body
@@ -157,7 +159,14 @@ class Front:
             return error_response(404, f"no such admin endpoint: {request.method} {request.path}")
         self.in_flight += 1
         try:
-            return (await self.local.relay(request, None, model=None)).response
+            pool, body = self.local.pool, None
+            if is_pool_list(request, pool):  # every model of the pool, once
+                answer = await pool_list(request, pool)
+                if answer is not None:
+                    return answer
+            elif is_resendable(request, pool):  # read: another upstream can have it too
+                body = await request.read()
+            return (await self.local.relay(request, body, model=None)).response
         finally:
             self.in_flight -= 1
 

@@ -4,11 +4,14 @@ Owns the running side of :mod:`brb.core.waiting_room` for the one upstream:
 one :class:`~brb.core.waiting_room.UpstreamQueue` per model (its slots, the
 requests sent, the requests waiting in brb), the upstream's
 :class:`~brb.core.service_model.ServiceModel` (learned from each final
-object), a future per waiting request, one timer per model for the next
-deadline, and the cloud's time to first content as it is seen. Must not
-route or talk to anyone: the front gives each waiter a ``may_divert``
-callable (mode, breaker and eligibility at that moment) and carries out the
-verdict (send it to Ollama, or serve it from the cloud).
+object), each waiting request's future (:class:`Held`: a request can be
+withdrawn without a verdict and wait in another upstream's room, keeping its
+arrival time), one timer per model for the next deadline, and the cloud's
+time to first content as it is seen. Must not route or talk to anyone: the
+pool's room (:mod:`brb.daemon.pool_room`) chooses the room, the front gives
+each waiter a ``may_divert`` callable (mode, breaker and eligibility at that
+moment) and carries out the verdict (send it to Ollama, or serve it from the
+cloud).
 
 Other clients of the same Ollama: brb counts a slot free when its own
 request there is done. If someone else holds it, the request brb sends waits
@@ -26,6 +29,7 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from brb.core.breaker import Observation
 from brb.core.service_model import RequestShape, ServiceFigures, ServiceModel
@@ -36,6 +40,17 @@ log = logging.getLogger(__name__)
 
 FIRST_CONTENT_ALPHA = 0.2
 RECHECK_S = 0.25
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """A request waiting in a room: what it brings to any upstream's room."""
+
+    arrived_s: float
+    shape: RequestShape
+    is_divertible: bool
+    future: asyncio.Future[Verdict]  # its verdict: SEND (it holds a slot) or a divert
+    may_divert: Callable[[], bool]  # mode, breaker and eligibility at that moment
 
 
 class LocalQueue:
@@ -56,7 +71,7 @@ class LocalQueue:
         self.queues: OrderedDict[str, UpstreamQueue] = OrderedDict()  # least recently used first
         self.max_models = max_models
         self._is_full_said = False
-        self._waiters: dict[int, tuple[asyncio.Future[Verdict], Callable[[], bool]]] = {}
+        self._waiters: dict[int, Held] = {}
         self._timers: dict[str, asyncio.TimerHandle] = {}
         self._next = 0
 
@@ -104,44 +119,52 @@ class LocalQueue:
 
     # --- a request's turn ----------------------------------------------------------------
 
-    async def turn(
-        self,
-        model: str,
-        shape: RequestShape,
-        arrived_s: float,
-        *,
-        is_divertible: bool,
-        may_divert: Callable[[], bool],
-    ) -> tuple[int, Verdict]:
-        """Wait in the room until the request is sent (``SEND``: it holds a slot
-        until :meth:`done`) or must go (a divert verdict). A client that goes
-        away while waiting leaves the room."""
-        self._next += 1
-        key = self._next
+    def admit(self, model: str, shape: RequestShape, arrived_s: float) -> int | None:
+        """Send a request at once if a review would (no one waiting ahead, a free
+        slot, its deadline not reached): its key (it holds a slot until :meth:`done`),
+        else None (it must :meth:`wait`)."""
         q = self.queue(model)
         now = self.clock()
         if (
-            not q.waiting
-            and q.has_free_slot
-            and now - arrived_s < self.rules.deadline_after_s - EPSILON_S
+            q.waiting
+            or not q.has_free_slot
+            or now - arrived_s >= self.rules.deadline_after_s - EPSILON_S
         ):
-            # what a review would say (no one ahead, a free slot, its deadline not
-            # reached: the plan starts it now), without the future and the review
-            q.mark_sent(key, now, shape)
-            return key, Verdict.SEND
-        future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
-        self._waiters[key] = (future, may_divert)
-        self.queue(model).arrive(Waiter(key, arrived_s, shape, is_divertible))
+            return None
+        self._next += 1
+        q.mark_sent(self._next, now, shape)
+        return self._next
+
+    def wait(self, model: str, held: Held) -> int:
+        """A request joins this room (a new arrival, or one moved from another
+        upstream's room, keeping its arrival time and place); ``held.future`` gets
+        its verdict. Returns its key here."""
+        self._next += 1
+        key = self._next
+        self._waiters[key] = held
+        self.queue(model).arrive(Waiter(key, held.arrived_s, held.shape, held.is_divertible))
         self._review(model)
-        try:
-            return key, await future
-        except asyncio.CancelledError:
-            self._waiters.pop(key, None)
-            self.queue(model).leave(key)
-            if future.done() and not future.cancelled() and future.result() is Verdict.SEND:
-                self.queue(model).finish(key)
-            self._review(model)
-            raise
+        return key
+
+    def withdraw(self, model: str, key: int) -> Held | None:
+        """Take a request still waiting here out of the room without a verdict (it
+        moves to another upstream's room); None if it has had its verdict."""
+        held = self._waiters.pop(key, None)
+        if held is None:
+            return None
+        self.queue(model).leave(key)
+        self._review(model)
+        return held
+
+    def leave(self, model: str, key: int, future: asyncio.Future[Verdict]) -> None:
+        """A request's client went away (its task was cancelled): out of the room,
+        and its slot freed if its ``SEND`` came just before."""
+        self._waiters.pop(key, None)
+        q = self.queue(model)
+        q.leave(key)
+        if future.done() and not future.cancelled() and future.result() is Verdict.SEND:
+            q.finish(key)
+        self._review(model)
 
     def progress(self, model: str, key: int, output_tokens: int) -> None:
         self.queue(model).progress(key, output_tokens)
@@ -178,13 +201,13 @@ class LocalQueue:
         now = self.clock()
 
         def may_divert(key: int) -> bool:
-            waiter = self._waiters.get(key)
-            return waiter is not None and waiter[1]()
+            held = self._waiters.get(key)
+            return held is not None and held.may_divert()
 
         for move in q.review(now, may_divert):
-            future, _ = self._waiters.pop(move.key, (None, None))
-            if future is not None and not future.done():
-                future.set_result(move.verdict)
+            held = self._waiters.pop(move.key, None)
+            if held is not None and not held.future.done():
+                held.future.set_result(move.verdict)
             elif move.verdict is Verdict.SEND:  # its client is gone: free the slot again
                 q.finish(move.key)
         timer = self._timers.pop(model, None)

@@ -7,8 +7,15 @@ and sent in a single write) and the queue monitor's view of each inference
 request: arrival, first byte (the
 upstream's response headers: Ollama sends them with its first chunk, and a
 non-streamed answer's only chunk), completion, and the service time Ollama
-itself reports in its final object. After each of those the breaker is
-stepped with what the monitor sees (:meth:`LiveState.observe`).
+itself reports in its final object (read by :mod:`brb.daemon.final_facts`).
+After each of those the breaker is stepped with what the monitor sees
+(:meth:`LiveState.observe`).
+
+A pool's upstream that fails before any byte reached the client (it refused
+the connection, timed out, or dropped a non-streamed answer brb was reading
+whole) is judged (marked down; a dropped one is probed at once) and the
+request is tried on another healthy upstream, or handed back to the front to
+wait again when it had a seat in a room.
 
 A failed write to the client (it left) is told apart from a failed read from
 Ollama: the first drops the upstream connection, so Ollama cancels the
@@ -21,10 +28,8 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import datetime
 
 import aiohttp
@@ -37,12 +42,12 @@ from brb.adapters.ollama_upstream import (
     response_headers,
 )
 from brb.core.breaker import Observation
-from brb.core.pricing import Usage
-from brb.core.service_model import ServiceFigures
 from brb.daemon.connections import cancelled_if_client_leaves
+from brb.daemon.final_facts import FinalFacts, final_facts
 from brb.daemon.leg import LOCAL_BACKEND, Leg, LegResult
 from brb.daemon.live_state import LiveState
-from brb.daemon.pool import Member, PoolRoom, UpstreamPool
+from brb.daemon.pool import Member, UpstreamPool
+from brb.daemon.pool_room import PoolRoom
 from brb.daemon.queue_monitor import QueueMonitor
 from brb.errors import ClientGone, UpstreamRefused, UpstreamUnavailable
 
@@ -54,72 +59,6 @@ ERROR_MIDSTREAM = "error_midstream"
 # An inference answer of known length up to this (a non-streamed one) is read
 # whole and sent in one write.
 _WHOLE_MAX = 1 << 20
-_FINAL_FIELDS = re.compile(
-    rb'"(total_duration|load_duration|prompt_eval_duration|eval_duration|prompt_eval_count|'
-    rb'eval_count)":\s*(\d+)'
-)
-
-
-@dataclass(frozen=True, slots=True)
-class FinalFacts:
-    """What Ollama's final object says about the request it served."""
-
-    service_s: float | None = None
-    prompt_tokens: int | None = None
-    output_tokens: int | None = None
-    load_s: float | None = None
-    prompt_eval_s: float | None = None
-    eval_s: float | None = None
-    total_s: float | None = None
-
-    def figures(self, measured_s: float) -> ServiceFigures:
-        """What the service model learns from this answer (``measured_s``: brb's own
-        send-to-end time, used when Ollama reported no durations)."""
-        queued = None
-        if self.total_s is not None and self.service_s is not None:
-            queued = self.total_s - self.service_s
-        return ServiceFigures(
-            prompt_tokens=self.prompt_tokens,
-            output_tokens=self.output_tokens,
-            prompt_eval_s=self.prompt_eval_s,
-            eval_s=self.eval_s,
-            load_s=self.load_s,
-            measured_s=measured_s if self.service_s is None else None,
-            queued_s=queued,
-        )
-
-    @property
-    def usage(self) -> Usage | None:
-        if self.prompt_tokens is None and self.output_tokens is None:
-            return None
-        return Usage(self.prompt_tokens or 0, self.output_tokens or 0)
-
-
-def final_facts(tail: bytes) -> FinalFacts:
-    """Service time and token counts from the final object in the answer's tail.
-
-    Ollama's final object carries total, load, prompt_eval and eval durations
-    (ns); what is not load + prompt_eval + eval was spent waiting for a slot.
-    """
-    found = {k.decode(): int(v) for k, v in _FINAL_FIELDS.findall(tail)}
-    if not found:
-        return FinalFacts()
-    durations = [
-        found[k] for k in ("load_duration", "prompt_eval_duration", "eval_duration") if k in found
-    ]
-
-    def seconds(key: str) -> float | None:
-        return found[key] / 1e9 if key in found else None
-
-    return FinalFacts(
-        sum(durations) / 1e9 if durations else None,
-        found.get("prompt_eval_count"),
-        found.get("eval_count"),
-        seconds("load_duration"),
-        seconds("prompt_eval_duration"),
-        seconds("eval_duration"),
-        seconds("total_duration"),
-    )
 
 
 def _client_gone(request: web.Request) -> None:
@@ -273,54 +212,93 @@ class LocalLeg:
         ``room_key``: its slot in the room, freed when it ends, and the upstream
         whose room it is; without one an inference request goes to the healthy
         upstream with the most free slots, anything else to the first healthy one.
-        An upstream that can't be reached is marked down; a request that was not
-        waiting in a room is tried on the next healthy upstream (nothing was relayed)."""
-        clock = time.monotonic
-        t0 = clock()
+        An upstream that can't be reached is marked down (one that dropped a whole
+        answer is probed at once: marked down if it does not answer); a request that
+        was not waiting in a room is tried on the next healthy upstream (nothing was
+        relayed), one that was raises :class:`UpstreamRefused` (the front seats it
+        again)."""
+        t0 = time.monotonic()
         # The arrival itself was observed by the routing decision; completion is stepped below.
         if ticket is None and model is not None:
             ticket = self.monitor.arrive(model, t0)
-        wait_s: float | None = None
-        facts = FinalFacts()
         if room_key is not None and self.room is not None:
             member = self.room.member_of(room_key)
         else:
             member = self.pool.least_busy(model) if model is not None else self.pool.first()
         tried: set[str] = set()
-        try:
-            while True:
-                tried.add(member.name)
+        resendable = body is not None or not request.can_read_body
+        while True:
+            tried.add(member.name)
+            try:
+                return await self._attempt(
+                    request, body, member, model, reason, extra_headers, ticket, room_key, t0
+                )
+            except _NotRelayed as failure:
                 try:
-                    # until Ollama's first byte (it queues and prefills first), a client
-                    # that leaves cancels this at once: Ollama drops the request
-                    with cancelled_if_client_leaves(request):
-                        up = await member.upstream.open(
-                            request.method,
-                            request.path_qs,
-                            # a body brb read was decoded: its length and encoding are aiohttp's
-                            forward_headers(request.headers, DECODED_BODY_DROP)
-                            if body is not None
-                            else forward_headers(request.headers),
-                            body
-                            if body is not None
-                            else (request.content if request.can_read_body else None),
-                        )
-                    break
-                except UpstreamUnavailable as exc:
-                    self.pool.mark(member, False)
-                    resendable = body is not None or not request.can_read_body
-                    other = self._other(member, tried, model, room_key, resendable)
-                    if other is None:
-                        raise UpstreamRefused(str(exc)) from None
-                    member = other
+                    if failure.dropped:  # it answered, then went: is it still there?
+                        await self.pool.probe(member, self.pool.probe_timeout_s)
+                    else:
+                        self.pool.mark(member, False)
+                except BaseException:
+                    self._abandon(model, ticket, room_key)
+                    raise
+                other = self._other(member, tried, model, room_key, resendable)
+                if other is None:
+                    self._abandon(model, ticket, room_key)
+                    raise UpstreamRefused(failure.message) from None
+                member = other
+                if ticket is not None and model is not None:  # a fresh wait on the next one
+                    self.monitor.abandon(ticket, model)
+                    ticket = self.monitor.arrive(model, t0)
+
+    def _abandon(self, model: str | None, ticket: int | None, room_key: int | None) -> None:
+        """A request that reached no upstream: its seat and its ticket are given up."""
+        if room_key is not None and self.room is not None:
+            self.room.done(model or "", room_key, None)
+        if ticket is not None:
+            self.monitor.abandon(ticket, model or "")
+            self._step()
+
+    async def _attempt(
+        self,
+        request: web.Request,
+        body: bytes | None,
+        member: Member,
+        model: str | None,
+        reason: str,
+        extra_headers: Mapping[str, str] | None,
+        ticket: int | None,
+        room_key: int | None,
+        t0: float,
+    ) -> LegResult:
+        """One try on ``member`` (``t0``: when the request reached the relay);
+        :class:`_NotRelayed` when it failed before any byte reached the client (its
+        seat and ticket are the caller's then)."""
+        clock = time.monotonic
+        try:
+            # until Ollama's first byte (it queues and prefills first), a client that
+            # leaves cancels this at once: Ollama drops the request
+            with cancelled_if_client_leaves(request):
+                up = await member.upstream.open(
+                    request.method,
+                    request.path_qs,
+                    # a body brb read was decoded: its length and encoding are aiohttp's
+                    forward_headers(request.headers, DECODED_BODY_DROP)
+                    if body is not None
+                    else forward_headers(request.headers),
+                    body
+                    if body is not None
+                    else (request.content if request.can_read_body else None),
+                )
+        except UpstreamUnavailable as exc:
+            raise _NotRelayed(str(exc), dropped=False) from None
         except BaseException:
-            if room_key is not None and self.room is not None:
-                self.room.done(model or "", room_key, None)
-            if ticket is not None:
-                self.monitor.abandon(ticket, model or "")
-                self._step()
+            self._abandon(model, ticket, room_key)
             raise
         member.in_flight += 1
+        wait_s: float | None = None
+        facts = FinalFacts()
+        relayed = True  # False: it failed before any byte reached the client
         try:
             if ticket is not None:
                 wait_s = self.monitor.first_byte(ticket, model or "", clock())
@@ -337,7 +315,11 @@ class LocalLeg:
                 )
             length = up.content_length
             if ticket is not None and length is not None and length <= _WHOLE_MAX:
-                response, tail, ended = await self._whole(request, up, headers)
+                try:
+                    response, tail, ended = await self._whole(request, up, headers)
+                except UpstreamUnavailable as exc:
+                    relayed = False
+                    raise _NotRelayed(str(exc), dropped=True) from None
             else:
                 response, tail, ended = await self._stream(
                     request, up, headers, keep_tail=ticket is not None, model=model, key=room_key
@@ -363,11 +345,22 @@ class LocalLeg:
         finally:
             member.in_flight -= 1
             up.release()
-            if room_key is not None and self.room is not None:
-                self.room.done(model or "", room_key, facts.figures(clock() - t0))
-            if ticket is not None:
-                self.monitor.done(ticket, model or "", clock(), service_s=facts.service_s)
-                self._step()
+            if relayed:
+                if room_key is not None and self.room is not None:
+                    self.room.done(model or "", room_key, facts.figures(clock() - t0))
+                if ticket is not None:
+                    self.monitor.done(ticket, model or "", clock(), service_s=facts.service_s)
+                    self._step()
+
+
+class _NotRelayed(Exception):
+    """An upstream failed before any byte of its answer reached the client: it refused
+    or timed out (``dropped`` false), or dropped a whole answer while brb read it."""
+
+    def __init__(self, message: str, *, dropped: bool) -> None:
+        super().__init__(message)
+        self.message = message
+        self.dropped = dropped
 
 
 MIDSTREAM_MESSAGE = "the Ollama upstream closed the stream"

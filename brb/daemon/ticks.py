@@ -28,7 +28,7 @@ from brb.core.budget import budget_day
 from brb.core.queueing import QueueView, observe
 from brb.daemon.events import BudgetSeen, DaemonReady, EventSink, Ticked
 from brb.daemon.live_state import LiveState
-from brb.daemon.pool import PoolRoom
+from brb.daemon.pool_room import PoolRoom
 from brb.daemon.queue_monitor import QueueMonitor
 from brb.daemon.store_writer import StoreWriter
 

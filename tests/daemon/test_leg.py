@@ -8,8 +8,8 @@ from aiohttp import web
 
 from brb.core.pricing import Usage
 from brb.core.request_log import COLUMNS, RequestRow
+from brb.daemon.final_facts import final_facts
 from brb.daemon.leg import CloudRoute, Leg, LegResult
-from brb.daemon.relay import final_facts
 
 T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 

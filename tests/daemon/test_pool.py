@@ -8,42 +8,13 @@ it refused goes to the other) and readmitted when a probe finds it again.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from datetime import UTC, datetime
 
-from daemon_rig import LOCAL_REPLY, Req, Rig, StartRig, chat_body, free_port, poll
+from daemon_rig import LOCAL_REPLY, Req, StartRig, chat_body, free_port, poll
+from pool_rig import HEALTH_S, fake_at, pool_settings, upstreams
 
 from brb import status
 from brb.sim.ollama import FakeOllama
-from brb.sim.server import serve_in_thread
-
-HEALTH_S = 0.3
-POOL = {
-    "thresholds": {"queue_depth": 1000, "wait_time_seconds": 0.8, "min_active_seconds": 60},
-    "waiting_room": {"enabled": True, "first_content_seconds": 0.1},
-    "health_check_seconds": HEALTH_S,
-}
-
-
-def pool_settings(url_a: str, url_b: str) -> dict[str, object]:
-    return {
-        **POOL,
-        "upstreams": [
-            {"name": "gpu-a", "url": url_a, "parallel": 1},
-            {"name": "gpu-b", "url": url_b, "parallel": 1},
-        ],
-    }
-
-
-def upstreams(rig: Rig) -> dict[str, dict[str, object]]:
-    return {u["name"]: u for u in rig.status()["upstreams"]}
-
-
-@contextlib.contextmanager
-def fake_at(fake: FakeOllama, port: int) -> Iterator[str]:
-    with serve_in_thread(fake.app(), port=port) as url:
-        yield url
 
 
 def test_a_lone_upstream_is_named_default(start_brb: StartRig) -> None:
