@@ -77,22 +77,34 @@ UPSTREAM_MODELS = "upstream_models"
 UPSTREAM_EVENT_KINDS = (UPSTREAM_DOWN, UPSTREAM_UP, UPSTREAM_MODELS)
 
 
-def upstream_states(store: Store, cfg: ConfigLike, beat: Heartbeat | None) -> list[dict[str, Any]]:
-    """``[{name, url, healthy, models_loaded, queue_depth, predicted_wait_s}]`` for the
-    configured pool, replayed from what the daemon logged since it started (down and
-    up edges, the loaded models when they change). The queue figures are live: the
-    daemon's status API has them, this file-only view gives null. With no daemon
-    every upstream reads healthy (a daemon starts with them all admitted)."""
+def upstream_states(
+    store: Store, cfg: ConfigLike, beat: Heartbeat | None, now: datetime
+) -> list[dict[str, Any]]:
+    """``[{name, url, healthy, models_loaded, queue_depth, in_flight, predicted_wait_s}]``
+    for the running daemon's pool (the configured one when no daemon is alive). Health
+    and loaded models are replayed from what the daemon logged since it started (down
+    and up edges, written as they happen; the loaded models when they change); the
+    queue figures are the daemon's at its last heartbeat (every 2 s), null with no
+    live daemon. With no daemon every upstream reads healthy (a daemon starts with
+    them all admitted)."""
+    live: dict[str, dict[str, Any]] = {}
+    last = beat.heartbeat_at if beat is not None else None
+    if beat is not None and last is not None and (now - last).total_seconds() <= DAEMON_ALIVE_S:
+        live = {str(u.get("name")): u for u in beat.upstreams}
+    specs = [(name, u.get("url")) for name, u in live.items()] or [
+        (spec.name, redact_url(spec.url)) for spec in cfg.upstream_pool()
+    ]
     out = {
-        spec.name: {
-            "name": spec.name,
-            "url": redact_url(spec.url),
+        name: {
+            "name": name,
+            "url": url,
             "healthy": True,
             "models_loaded": None,
-            "queue_depth": None,
-            "predicted_wait_s": None,
+            "queue_depth": live.get(name, {}).get("queue_depth"),
+            "in_flight": live.get(name, {}).get("in_flight"),
+            "predicted_wait_s": live.get(name, {}).get("predicted_wait_s"),
         }
-        for spec in cfg.upstream_pool()
+        for name, url in specs
     }
     if beat is not None and beat.started_at is not None:
         for e in store.events(kinds=list(UPSTREAM_EVENT_KINDS), since=beat.started_at):
@@ -191,7 +203,7 @@ def snapshot(store: Store, cfg: ConfigLike, now: datetime) -> dict[str, Any]:
         "cloud_model": cfg.models.anthropic_model,
         "diversion_blocked_by": blockers,
         "providers": provider_states(store, cfg, beat, now),
-        "upstreams": upstream_states(store, cfg, beat),
+        "upstreams": upstream_states(store, cfg, beat, now),
         "queue": None
         if sample is None
         else {

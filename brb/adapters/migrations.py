@@ -93,6 +93,12 @@ STEPS: dict[str, tuple[str, ...]] = {
             breaker TEXT NOT NULL DEFAULT 'standby', queue_depth INTEGER NOT NULL DEFAULT 0,
             diverting INTEGER NOT NULL DEFAULT 0)""",
     ),
+    # The running daemon's pool as its heartbeat last saw it (a JSON list of
+    # {name, url, healthy, models_loaded, queue_depth, in_flight, predicted_wait_s}),
+    # so `brb status --json` shows live queue figures without asking the daemon.
+    "m003_daemon_upstreams": (
+        "ALTER TABLE daemon ADD COLUMN upstreams TEXT NOT NULL DEFAULT '[]'",
+    ),
 }
 
 # The names, in order. The store compares the database's applied set with

@@ -12,8 +12,11 @@ read a clock: ``now`` and ``at`` are parameters.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 from brb.adapters.database import Tx, iso, parse_iso
 from brb.adapters.store_base import StoreBase, set_row
@@ -28,6 +31,8 @@ class Heartbeat:
     listen: str | None
     started_at: datetime | None
     heartbeat_at: datetime | None
+    # the pool as the daemon saw it at that beat (status's live queue figures)
+    upstreams: list[dict[str, Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,23 +71,38 @@ class InstancesMixin(StoreBase):
     """The heartbeat and the fleet's instances, for :class:`~brb.adapters.store.Store`."""
 
     def write_heartbeat(
-        self, *, at: datetime, pid: int, version: str, listen: str, started_at: datetime
+        self,
+        *,
+        at: datetime,
+        pid: int,
+        version: str,
+        listen: str,
+        started_at: datetime,
+        upstreams: Sequence[Mapping[str, Any]] = (),
     ) -> None:
         with self.write() as conn:
             set_row(conn, "daemon", pid=pid, version=version, listen=listen,
-                    started_at=iso(started_at), heartbeat_at=iso(at))  # fmt: skip
+                    started_at=iso(started_at), heartbeat_at=iso(at),
+                    upstreams=json.dumps([dict(u) for u in upstreams]))  # fmt: skip
 
     def read_heartbeat(self) -> Heartbeat | None:
-        rows = self.query("SELECT pid, version, listen, started_at, heartbeat_at FROM daemon")
+        rows = self.query(
+            "SELECT pid, version, listen, started_at, heartbeat_at, upstreams FROM daemon"
+        )
         if not rows:
             return None
         r = rows[0]
+        try:
+            pool = json.loads(r["upstreams"] or "[]")
+        except ValueError:
+            pool = []
         return Heartbeat(
             r["pid"],
             r["version"],
             r["listen"],
             parse_iso(r["started_at"]),
             parse_iso(r["heartbeat_at"]),
+            [u for u in pool if isinstance(u, dict)] if isinstance(pool, list) else [],
         )
 
     def write_instance(self, inst: Instance) -> None:

@@ -146,7 +146,8 @@ def build(
                   incidents=incidents, metrics=metrics, clock=clock, pool=pool)  # fmt: skip
     dashboard = Dashboard(StatusStream(admin.snapshot))
     ticks = Ticks(cfg, monitor=monitor, live=live, writer=writer, sink=sink, clock=clock,
-                  started_at=started_at, room=room, instance_id=instance_id)  # fmt: skip
+                  started_at=started_at, room=room, instance_id=instance_id,
+                  pool=pool)  # fmt: skip
     alerts = AlertsListener(cfg, writer, clock, sink)
     systemd = SystemdListener()
     everyone: list[Any] = [

@@ -28,6 +28,7 @@ from brb.core.budget import budget_day
 from brb.core.queueing import QueueView, observe
 from brb.daemon.events import BudgetSeen, DaemonReady, EventSink, Ticked
 from brb.daemon.live_state import LiveState
+from brb.daemon.pool import UpstreamPool
 from brb.daemon.pool_room import PoolRoom
 from brb.daemon.queue_monitor import QueueMonitor
 from brb.daemon.store_writer import StoreWriter
@@ -52,8 +53,10 @@ class Ticks:
         started_at: datetime,
         room: PoolRoom | None = None,
         instance_id: str | None = None,
+        pool: UpstreamPool | None = None,
     ) -> None:
         self._cfg = cfg
+        self._pool = pool
         self._instance_id = instance_id
         self._monitor = monitor
         self._room = room
@@ -81,6 +84,7 @@ class Ticks:
             version=__version__,
             listen=self._address,
             started_at=self._started_at,
+            upstreams=self._pool.reports if self._pool is not None else (),
         )
         if self._instance_id is not None:
             live = self._live
@@ -132,6 +136,8 @@ class Ticks:
         views = self._monitor.views(mono)  # once per tick, shared below
         live, now = self._live, self._clock()
         live.observe(self._room.observation(mono) if self._room else observe(views.values()), now)
+        if self._pool is not None:
+            self._pool.refresh()  # what status shows of each upstream, a second old at most
         self._sample(views, now)
         self._writer.flush()
         self._sink.publish(

@@ -13,6 +13,7 @@ import pytest
 import yaml
 from click.testing import Result
 
+from brb.adapters import migrations
 from brb.adapters.store import Store
 from brb.sim.anthropic import DEFAULT_API_KEY, FakeAnthropic
 from brb.sim.ollama import VERSION, FakeOllama
@@ -113,7 +114,7 @@ def test_all_good_exits_0_and_never_prints_a_secret(cli: Cli, healthy: Path) -> 
     assert result.exit_code == 0, result.output
     out = result.stdout
     assert lines_of(result, "config")[0].lstrip().startswith("✓")
-    assert "✓ database" in out and "WAL, schema m002_instances" in out
+    assert "✓ database" in out and f"WAL, schema {migrations.NAMES[-1]}" in out
     assert f"Ollama {VERSION} at http://127.0.0.1:" in out
     assert "✓ anthropic key" in out and "set (from $ANTHROPIC_EMERGENCY_KEY)" in out
     assert "✓ anthropic reachable" in out and "answered HTTP 404" in out

@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import os
 import re
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -76,3 +80,24 @@ async def until(check: Callable[[], Any], *, timeout_s: float = 10.0) -> Any:
         if time.monotonic() > end:
             pytest.fail(f"condition not met within {timeout_s}s: {check}")
         await asyncio.sleep(0.02)
+
+
+def status_json(rig: Rig) -> dict[str, Any]:
+    """``brb status --json`` run as ops run it: its own process, reading the daemon's
+    database (no config: what it shows of the pool comes from the daemon)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("BRB_CONFIG", "BRB_DB")}
+    done = subprocess.run(
+        [sys.executable, "-m", "brb", "status", "--json", "--db", str(rig.db)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    result: dict[str, Any] = json.loads(done.stdout)
+    return result
+
+
+def cli_upstreams(rig: Rig) -> dict[str, dict[str, Any]]:
+    return {u["name"]: u for u in status_json(rig)["upstreams"]}
