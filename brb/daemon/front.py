@@ -43,7 +43,7 @@ from brb.daemon.connections import cancelled_if_client_leaves
 from brb.daemon.events import EventSink, RequestDone, Routed
 from brb.daemon.leg import CloudRoute, Declined, LegResult
 from brb.daemon.live_state import LiveState
-from brb.daemon.pool_lists import is_pool_list, is_resendable, pool_list
+from brb.daemon.pool_lists import pool_passthrough
 from brb.daemon.queue_monitor import QueueMonitor
 from brb.daemon.relay import LocalLeg
 from brb.daemon.request_body import decode_body, is_stream, parse_body
@@ -159,13 +159,9 @@ class Front:
             return error_response(404, f"no such admin endpoint: {request.method} {request.path}")
         self.in_flight += 1
         try:
-            pool, body = self.local.pool, None
-            if is_pool_list(request, pool):  # every model of the pool, once
-                answer = await pool_list(request, pool)
-                if answer is not None:
-                    return answer
-            elif is_resendable(request, pool):  # read: another upstream can have it too
-                body = await request.read()
+            answer, body = await pool_passthrough(request, self.local.pool)
+            if answer is not None:  # a pool's /api/tags or /api/ps: every model, once
+                return answer
             return (await self.local.relay(request, body, model=None)).response
         finally:
             self.in_flight -= 1

@@ -135,6 +135,29 @@ class LocalQueue:
         q.mark_sent(self._next, now, shape)
         return self._next
 
+    async def turn(
+        self,
+        model: str,
+        shape: RequestShape,
+        arrived_s: float,
+        *,
+        is_divertible: bool,
+        may_divert: Callable[[], bool],
+    ) -> tuple[int, Verdict]:
+        """This room alone (a pool moves requests between rooms: its own ``turn``): wait
+        until the request is sent (``SEND``: it holds a slot until :meth:`done`) or must
+        go (a divert verdict). A client that goes away while waiting leaves the room."""
+        key = self.admit(model, shape, arrived_s)
+        if key is not None:
+            return key, Verdict.SEND
+        future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
+        key = self.wait(model, Held(arrived_s, shape, is_divertible, future, may_divert))
+        try:
+            return key, await future
+        except asyncio.CancelledError:
+            self.leave(model, key, future)
+            raise
+
     def wait(self, model: str, held: Held) -> int:
         """A request joins this room (a new arrival, or one moved from another
         upstream's room, keeping its arrival time and place); ``held.future`` gets

@@ -93,3 +93,16 @@ async def pool_list(request: web.Request, pool: UpstreamPool) -> web.Response | 
     if not answers:
         return None
     return web.json_response(union(answers))
+
+
+async def pool_passthrough(
+    request: web.Request, pool: UpstreamPool
+) -> tuple[web.Response | None, bytes | None]:
+    """What the pool does with a non-inference request before the relay: its own answer
+    (a list), or None and the body to send on (read when :func:`is_resendable`, else
+    None: it streams through)."""
+    if is_pool_list(request, pool):
+        return await pool_list(request, pool), None
+    if is_resendable(request, pool):
+        return None, await request.read()
+    return None, None
