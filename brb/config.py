@@ -1,6 +1,12 @@
 """YAML -> validated, frozen configuration; the only reader of config files.
 
-Owns every config key, its default and its validation. Secrets come from
+Owns the config's top level (the whole-file rules, such as upstream vs a
+pool and rules naming configured providers) and the sections with no module
+of their own; the bigger sections live with what they configure
+(:mod:`brb.provider_config`, :mod:`brb.upstream_config`,
+:mod:`brb.notification_config`, :mod:`brb.routing_config`) and are
+re-exported here, so ``brb.config`` still names every config key's owner
+section. Secrets come from
 environment variables or systemd credentials, never the file
 (:mod:`brb.credentials`); the views derived from a validated config live in
 :mod:`brb.config_views`, which the light CLI commands read without pydantic.
@@ -13,23 +19,16 @@ never existed) are returned as warnings instead.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import Field, ValidationError, field_validator, model_validator
 
+from brb.config_section import EnvName, Section, env_name, http_url
 from brb.config_views import CONFIG_ENV as CONFIG_ENV
 from brb.config_views import BrbConfigViews, ModelsViews
 from brb.config_views import ProviderKind as ProviderKind
@@ -44,65 +43,23 @@ from brb.credentials import mask as mask
 from brb.credentials import provider_key as provider_key
 from brb.credentials import read_secret as read_secret
 from brb.errors import ConfigError
+from brb.notification_config import Alerts, Notifications
+from brb.notification_config import Statuspage as Statuspage
+from brb.provider_config import ProviderBreaker as ProviderBreaker
+from brb.provider_config import ProviderEntry, default_providers, provider_defaults
 from brb.routing_config import ProviderAction, Routing
+from brb.upstream_config import (
+    Front,
+    ThresholdSettings,
+    UpstreamEntry,
+    UpstreamTimeout,
+    WaitingRoom,
+)
 
 TOP_KEY = "big_red_button"
-_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-def _env_name(value: str | None) -> str | None:
-    if value is not None and not _ENV_NAME.match(value):
-        # Never echo the value: someone may have pasted the secret itself here.
-        raise ValueError(
-            "must be the NAME of an environment variable (letters, digits, _), "
-            "not the secret itself; put the secret in that variable"
-        )
-    return value
-
-
-EnvName = Annotated[str, Field(min_length=1)]
-
-
-class ThresholdSettings(_Section):
-    """The ``thresholds`` section; the breaker reads them as
-    :class:`brb.core.breaker.Thresholds` (:meth:`BrbConfig.breaker_thresholds`)."""
-
-    queue_depth: int = Field(50, ge=1, description="activate when more requests than this wait")
-    wait_time_seconds: float = Field(60.0, gt=0, description="activate when a wait exceeds this")
-    release_fraction: float = Field(0.5, gt=0, lt=1)
-    min_active_seconds: float = Field(300.0, ge=0)
-
-
-class WaitingRoom(_Section):
-    enabled: bool = Field(
-        True, description="hold requests beyond Ollama's slots in brb, where they can still go"
-    )
-    first_content_seconds: float = Field(
-        0.25, ge=0, description="the cloud's expected time to first content (a start: learned live)"
-    )
-
-
-class Front(_Section):
-    read_timeout_seconds: float = Field(
-        30.0, gt=0, description="a client slower to send its headers or body is cut off (408)"
-    )
-    write_timeout_seconds: float = Field(
-        60.0, gt=0, description="a client that reads nothing of its answer this long is dropped"
-    )
-
-
-class UpstreamTimeout(_Section):
-    connect_seconds: float = Field(5.0, gt=0, description="opening a connection to Ollama")
-    read_idle_seconds: float = Field(
-        300.0, gt=0, description="longest silence from Ollama mid-answer (model loads included)"
-    )
-
-
-class Budget(_Section):
+class Budget(Section):
     daily_limit_usd: Decimal = Field(Decimal("100.00"), ge=0)
     alert_at_percent: list[float] = Field(default_factory=lambda: [80.0])
 
@@ -120,114 +77,14 @@ class Budget(_Section):
         return sorted(set(v))
 
 
-class Models(ModelsViews, _Section):
+class Models(ModelsViews, Section):
     anthropic_model: str = pricing.DEFAULT_CLOUD_MODEL
     max_tokens: int = Field(1024, ge=1, description="max_tokens when the client sets none")
     map: dict[str, str] = Field(default_factory=dict, description="local model glob -> cloud model")
     max_input_tokens: int | None = Field(None, ge=1)
 
 
-# The key names that imply their kind; any other name must say `kind:`.
-_KIND_BY_NAME: dict[str, ProviderKind] = {"anthropic": "anthropic", "openai": "openai"}
-_DEFAULT_BASE_URL: dict[str, str] = {
-    "anthropic": "https://api.anthropic.com",
-    "openai": "https://api.openai.com/v1",
-}
-_PROVIDER_NAME = re.compile(r"^[a-z][a-z0-9_-]{0,31}$")
-# Names X-BRB-Provider already uses for the local leg.
-_RESERVED_PROVIDER_NAMES = frozenset({"ollama", "local", "cloud"})
-
-
-class ProviderBreaker(_Section):
-    failure_threshold: int = Field(3, ge=1, description="consecutive failures that open it")
-    cooldown_seconds: float = Field(30.0, gt=0, description="open at least this long")
-
-
-class ProviderEntry(_Section):
-    """One provider of the chain (``providers.<name>``); the name is what
-    ``X-BRB-Provider`` shows. ``kind``, ``base_url``, ``api_key_env`` and
-    ``credential`` are filled from the name and kind when left out."""
-
-    kind: ProviderKind
-    base_url: str
-    api_key_env: EnvName
-    credential: EnvName
-    timeout_seconds: float = Field(60.0, gt=0)
-    model: str | None = Field(None, min_length=1, description="anthropic: models.anthropic_model")
-    map: dict[str, str] = Field(default_factory=dict, description="local model glob -> model")
-    first_token_timeout_seconds: float = Field(10.0, gt=0)
-    breaker: ProviderBreaker = ProviderBreaker()
-
-    _check_env = field_validator("api_key_env")(lambda cls, v: _env_name(v))
-
-    @field_validator("base_url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", v):
-            raise ValueError("must be an http(s) URL, e.g. https://api.openai.com/v1")
-        return v.rstrip("/")
-
-    @model_validator(mode="after")
-    def _model_named(self) -> ProviderEntry:
-        if self.kind != "anthropic" and self.model is None:
-            raise ValueError(f"model is required for a provider of kind {self.kind}")
-        return self
-
-
-def _provider_defaults(name: str, entry: Any) -> Any:
-    """Fill kind, base_url, api_key_env and credential from the entry's name."""
-    if not _PROVIDER_NAME.match(name) or name in _RESERVED_PROVIDER_NAMES:
-        raise ValueError(
-            f"{name!r} can't name a provider: use lower-case letters, digits, - and _ "
-            f"(not {', '.join(sorted(_RESERVED_PROVIDER_NAMES))})"
-        )
-    if entry is None:
-        entry = {}
-    if not isinstance(entry, dict):
-        return entry  # pydantic reports the wrong type with its path
-    kind = entry.get("kind", _KIND_BY_NAME.get(name))
-    if kind is None:
-        raise ValueError(f"{name}: kind is required (anthropic or openai) for this name")
-    env = "ANTHROPIC_EMERGENCY_KEY" if name == "anthropic" else f"{name.upper()}_API_KEY"
-    defaults = {
-        "kind": kind,
-        "base_url": _DEFAULT_BASE_URL.get(str(kind), ""),
-        "api_key_env": re.sub(r"[^A-Z0-9_]", "_", env),
-        "credential": f"{name}-key",
-    }
-    return {**defaults, **entry}
-
-
-def _default_providers() -> dict[str, ProviderEntry]:
-    return {"anthropic": ProviderEntry.model_validate(_provider_defaults("anthropic", {}))}
-
-
-_UPSTREAM_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
-
-
-class UpstreamEntry(_Section):
-    """One Ollama server of the pool (an entry of ``upstreams``)."""
-
-    name: str = Field(description="what X-BRB-Upstream, status and /metrics call it")
-    url: str = Field(description="the server's base URL, e.g. http://gpu-1:11434")
-    parallel: int = Field(1, ge=1, description="that server's OLLAMA_NUM_PARALLEL")
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, v: str) -> str:
-        if not _UPSTREAM_NAME.match(v):
-            raise ValueError("use letters, digits, '.', '-' and '_' (at most 63), e.g. gpu-1")
-        return v
-
-    @field_validator("url")
-    @classmethod
-    def _url(cls, v: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", v):
-            raise ValueError("must be an http(s) URL, e.g. http://127.0.0.1:11434")
-        return v.rstrip("/")
-
-
-class PriceOverride(_Section):
+class PriceOverride(Section):
     input_per_mtok: Decimal = Field(ge=0)
     output_per_mtok: Decimal = Field(ge=0)
     cache_write_per_mtok: Decimal | None = Field(None, ge=0)
@@ -235,41 +92,14 @@ class PriceOverride(_Section):
     cache_write_1h_per_mtok: Decimal | None = Field(None, ge=0)
 
 
-class Statuspage(_Section):
-    api_base: str = "https://api.statuspage.io/v1"
-    page_id: str | None = None
-    component_id: str | None = None
-    api_key_env: EnvName = "BRB_STATUSPAGE_API_KEY"
-
-    _check_env = field_validator("api_key_env")(lambda cls, v: _env_name(v))
-
-
-class Notifications(_Section):
-    slack_channel: str | None = None
-    slack_webhook_url_env: EnvName = "BRB_SLACK_WEBHOOK_URL"
-    pagerduty_service: str | None = None
-    pagerduty_routing_key_env: EnvName = "BRB_PAGERDUTY_ROUTING_KEY"
-    pagerduty_events_url: str = "https://events.pagerduty.com/v2/enqueue"
-    webhook_url_env: EnvName = "BRB_WEBHOOK_URL"
-    statuspage: Statuspage = Statuspage()
-
-    _check_env = field_validator(
-        "slack_webhook_url_env", "pagerduty_routing_key_env", "webhook_url_env"
-    )(lambda cls, v: _env_name(v))
-
-
-class Alerts(_Section):
-    provider_errors_per_minute: int = Field(5, ge=1)
-
-
-class Admin(_Section):
+class Admin(Section):
     token_env: EnvName = "BRB_ADMIN_TOKEN"
     press_for: str | None = Field(
         None, description="the dashboard's default press duration (none: until released)"
     )
     press_reason: str = "pressed from the dashboard"
 
-    _check_env = field_validator("token_env")(lambda cls, v: _env_name(v))
+    _check_env = field_validator("token_env")(lambda cls, v: env_name(v))
 
     @field_validator("press_for")
     @classmethod
@@ -279,7 +109,7 @@ class Admin(_Section):
         return v
 
 
-class Button(_Section):
+class Button(Section):
     kind: Literal["keyboard", "hid", "gpio"] = "keyboard"
     device: str | None = None
     key: str = "KEY_F13"
@@ -291,7 +121,7 @@ class Button(_Section):
     poll_interval_seconds: float = Field(0.07, gt=0)
 
 
-class BrbConfig(BrbConfigViews, _Section):
+class BrbConfig(BrbConfigViews, Section):
     enabled: bool = True
     listen: str = "127.0.0.1:11435"
     upstream: str = "http://127.0.0.1:11434"
@@ -319,7 +149,7 @@ class BrbConfig(BrbConfigViews, _Section):
     budget: Budget = Budget()
     models: Models = Models()
     providers: dict[str, ProviderEntry] = Field(
-        default_factory=_default_providers, description="the chain, in order"
+        default_factory=default_providers, description="the chain, in order"
     )
     pricing: dict[str, PriceOverride] = Field(default_factory=dict)
     excluded_sessions: list[str] = Field(default_factory=list)
@@ -331,7 +161,7 @@ class BrbConfig(BrbConfigViews, _Section):
     admin: Admin = Admin()
     button: Button = Button()
 
-    _database_url_env = field_validator("database_url_env")(_env_name)
+    _database_url_env = field_validator("database_url_env")(env_name)
 
     @field_validator("listen")
     @classmethod
@@ -344,16 +174,14 @@ class BrbConfig(BrbConfigViews, _Section):
     @field_validator("upstream")
     @classmethod
     def _url(cls, v: str) -> str:
-        if not re.match(r"^https?://[^/\s]+", v):
-            raise ValueError("must be an http(s) URL, e.g. http://127.0.0.1:11434")
-        return v.rstrip("/")
+        return http_url(v, "http://127.0.0.1:11434")
 
     @field_validator("providers", mode="before")
     @classmethod
     def _provider_names(cls, v: Any) -> Any:
         if not isinstance(v, dict):
             return v
-        return {name: _provider_defaults(str(name), entry) for name, entry in v.items()}
+        return {name: provider_defaults(str(name), entry) for name, entry in v.items()}
 
     @field_validator("timezone")
     @classmethod

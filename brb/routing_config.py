@@ -23,16 +23,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, field_validator, model_validator
 
+from brb.config_section import Section as _Section
 from brb.core.conversation import ENDPOINTS
 
 EndpointName = Literal["/api/chat", "/api/generate", "/v1/chat/completions", "/v1/messages"]
 assert set(EndpointName.__args__) == set(ENDPOINTS)  # type: ignore[attr-defined]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class _Bounds(_Section):
