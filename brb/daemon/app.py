@@ -35,7 +35,7 @@ from brb.daemon.chain import Provider, ProviderChain
 from brb.daemon.components import Components, Listener
 from brb.daemon.connections import FrontRunner
 from brb.daemon.events import DaemonReady, DaemonStarted, DaemonStopping
-from brb.daemon.front import errors_middleware
+from brb.daemon.http_errors import errors_middleware
 
 log = logging.getLogger(__name__)
 # Beyond the provider timeout, how long a reservation may still be settling (the

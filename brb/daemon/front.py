@@ -6,55 +6,50 @@ goes to Ollama untouched, so Ollama's own 404s come back as they are, except
 a pool's ``/api/tags`` and ``/api/ps``: :mod:`brb.daemon.pool_lists`), the routing decision
 (:class:`brb.router.Router`: the rules, then the policy) with the
 ``X-BRB-Cost-Estimate-USD`` every inference answer carries, the read-only
-``POST /admin/big-red-button/estimate`` that shares that decision, and
-the one mapping from brb errors to an HTTP status with an Ollama-style
-``{"error": "..."}`` body: bad input is a 4xx, never a 500, a hang or a
-traceback.
+``POST /admin/big-red-button/estimate`` that shares that decision, and the
+request-log row of every inference request. A request routed local while the
+waiting room is on takes its turn there (:mod:`brb.daemon.room_turn`); brb
+errors become HTTP answers in one place (:mod:`brb.daemon.http_errors`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import math
-import re
 import time
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
-from urllib.parse import unquote
 
 from aiohttp import web
 
 from brb.config import BrbConfig
 from brb.core import breaker
-from brb.core.breaker import Observation, Phase
+from brb.core.breaker import Observation
 from brb.core.conversation import Conversation, read_conversation
 from brb.core.estimate import quick_cost_usd
 from brb.core.policy import Decision
 from brb.core.prompt_size import request_shape
 from brb.core.queueing import with_arrival
 from brb.core.service_model import ReplyLengths, RequestShape
-from brb.core.waiting_room import Verdict
 from brb.daemon.cloud import ANTHROPIC_MESSAGES, CloudLeg, Diversion
-from brb.daemon.connections import cancelled_if_client_leaves
 from brb.daemon.events import EventSink, RequestDone, Routed
+from brb.daemon.http_errors import ADMIN_PREFIX, error_response, is_admin_path
 from brb.daemon.leg import CloudRoute, Declined, LegResult
 from brb.daemon.live_state import LiveState
 from brb.daemon.pool_lists import pool_passthrough
 from brb.daemon.queue_monitor import QueueMonitor
 from brb.daemon.relay import LocalLeg
-from brb.daemon.request_body import decode_body, is_stream, parse_body
+from brb.daemon.request_body import decode_body, parse_body
+from brb.daemon.room_turn import RoomTurns, Turn
 from brb.daemon.store_writer import StoreWriter
 from brb.errors import (
     BadRequest,
     BodyTooLarge,
-    BrbError,
     ClientGone,
     ClientTooSlow,
-    UpstreamRefused,
     UsageError,
 )
 from brb.estimation import estimate_body, read_body
@@ -64,57 +59,7 @@ log = logging.getLogger(__name__)
 
 INFERENCE_PATHS = ("/api/chat", "/api/generate", "/v1/chat/completions", ANTHROPIC_MESSAGES)
 COST_ESTIMATE_HEADER = "X-BRB-Cost-Estimate-USD"
-ADMIN_PREFIX = "/admin/big-red-button"
 ESTIMATE_PATH = ADMIN_PREFIX + "/estimate"
-_SLASHES = re.compile(r"/+")
-
-
-def error_response(status: int, message: str) -> web.Response:
-    return web.json_response({"error": message}, status=status)
-
-
-def is_admin_path(path: str) -> bool:
-    """Whether ``path`` is, however spelt, under the admin prefix: never forwarded."""
-    folded = _SLASHES.sub("/", unquote(path)).lower()
-    return folded == ADMIN_PREFIX or folded.startswith(ADMIN_PREFIX + "/")
-
-
-@web.middleware
-async def errors_middleware(
-    request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
-) -> web.StreamResponse:
-    try:
-        return await handler(request)
-    except ClientTooSlow as exc:
-        # answer, then cut the connection: no lingering read of the rest of the body
-        response = error_response(exc.http_status, str(exc))
-        response.force_close()
-        await response.prepare(request)
-        await response.write_eof()
-        request.protocol.force_close()
-        return response
-    except BrbError as exc:
-        if exc.http_status >= 500:
-            log.warning("%s %s: %s", request.method, request.path, exc)
-        return error_response(exc.http_status, str(exc))
-    except web.HTTPException as exc:
-        if exc.status == 413:
-            return error_response(413, "request body too large")
-        raise
-
-
-@dataclass(frozen=True, slots=True)
-class _Turn:
-    """A local request waiting in brb's room: what it needs to go either way."""
-
-    path: str
-    body: dict[str, Any]
-    raw: bytes
-    conv: Conversation
-    session: str
-    shape: RequestShape
-    arrived_s: float  # monotonic
-    estimate: dict[str, str]
 
 
 class Front:
@@ -139,6 +84,15 @@ class Front:
         self.clock = clock
         self.router = Router(cfg)
         self.sink = sink
+        self.turns = RoomTurns(
+            live=live,
+            monitor=monitor,
+            local=local,
+            cloud=cloud,
+            router=self.router,
+            clock=clock,
+            sink=sink,
+        )
         self._day_cache: tuple[datetime, str] = (datetime.min.replace(tzinfo=UTC), "")
         self.in_flight = 0
 
@@ -312,99 +266,15 @@ class Front:
                         request, raw, model=model, reason=reason, extra_headers=estimate
                     )
                 else:
-                    turn = _Turn(path, body, raw, conv, session, shape, arrived, estimate)
-                    result = await self._wait_turn(request, turn, reason, not decision.divert)
+                    sessions = self._sessions(request)
+                    turn = Turn(path, body, raw, conv, session, shape, arrived, estimate, sessions)
+                    result = await self.turns.wait(request, turn, reason, not decision.divert)
             except ClientGone as gone:  # before its answer began: its row says so
                 result = self.local.gone(gone, model, reason, time.monotonic() - arrived)
         row = result.row(now, self._day(now), path, model, session)
         self.writer.log_request(row)  # the replay's input, buffered off the request path
         self.sink.publish(RequestDone(row))
         return result.response
-
-    def _may_leave(self, request: web.Request, turn: _Turn, phase: Phase | None) -> bool:
-        """Would this waiting request be diverted now, if it could not start in time?
-        (``phase``: the breaker's as it is, or None for "were it active")."""
-        model = turn.body["model"]
-        route = self.cloud.route(model)
-        if not route.providers or route.price is None:
-            return False  # the policy's no_provider / unpriced_model, before any rule
-        now = self.clock()
-        state = RouteState(
-            mode=breaker.effective_mode(self.live.override, now),
-            phase=self.live.phase if phase is None else phase,
-            predicted_wait_s=math.inf,
-            would_queue=True,
-            has_provider=bool(route.providers),
-            is_model_priced=route.price is not None,
-        )
-        if phase is not None:
-            state = replace(state, mode=breaker.Mode.AUTO)
-        sessions = self._sessions(request)
-        return self.router.route(
-            turn.path, turn.body, turn.conv, sessions=sessions, headers=request.headers, state=state
-        ).divert
-
-    async def _wait_turn(
-        self, request: web.Request, turn: _Turn, reason: str, is_divertible: bool
-    ) -> LegResult:
-        """Wait in brb's room, then go to Ollama, or to the cloud if the room says
-        so (a provider that fails sends it back to wait, no longer divertible)."""
-        room = self.local.room
-        assert room is not None
-        model: str = turn.body["model"]
-        ticket = self.monitor.arrive(model, turn.arrived_s)
-        is_divertible = is_divertible and self._may_leave(request, turn, Phase.ACTIVE)
-        refused = 0  # upstreams that refused this request (each is down now)
-        try:
-            while True:
-                with cancelled_if_client_leaves(request):  # a client gone leaves the room
-                    key, verdict = await room.turn(
-                        model,
-                        turn.shape,
-                        turn.arrived_s,
-                        is_divertible=is_divertible,
-                        may_divert=lambda: self._may_leave(request, turn, None),
-                    )
-                now, diverted = self.clock(), verdict is not Verdict.SEND
-                if is_divertible:  # one routing event per request: the room's verdict
-                    why = verdict.value if diverted else reason
-                    self.sink.publish(Routed(now, turn.path, model, turn.session, diverted, why))
-                if not diverted:
-                    try:
-                        return await self.local.relay(
-                            request,
-                            turn.raw,
-                            model=model,
-                            reason=reason,
-                            extra_headers=turn.estimate,
-                            ticket=ticket,
-                            room_key=key,
-                        )
-                    except UpstreamRefused:
-                        # that upstream is now down and nothing was sent: wait again, in
-                        # the room of one still up (there is none: the error stands)
-                        refused += 1
-                        members = self.local.pool.members
-                        if refused >= len(members) or not any(m.healthy for m in members):
-                            raise
-                        ticket = self.monitor.arrive(model, turn.arrived_s)
-                        is_divertible = False
-                        continue
-                sent = time.monotonic()
-                route = self.cloud.route(model)
-                diversion = Diversion(
-                    turn.path, turn.body, model, turn.session, verdict.value, route, turn.estimate
-                )
-                result = await self.cloud.serve(request, diversion)
-                if isinstance(result, LegResult):
-                    self.monitor.abandon(ticket, model)
-                    if not is_stream(turn.path, turn.body) and result.status < 400:
-                        room.learn_first_content(time.monotonic() - sent)
-                    return result
-                is_divertible, reason = False, result.reason
-        except BaseException:
-            self.monitor.abandon(ticket, model)
-            raise
 
     def _day(self, at: datetime) -> str:
         """The budget day of ``at``, recomputed only when a local midnight passes."""

@@ -1,0 +1,165 @@
+"""A local request's turn in brb's waiting room: wait, then Ollama or the cloud.
+
+Owns what happens to an inference request the front sent local while the
+waiting room is on: it takes a ticket in the queue monitor, waits for the
+room's verdict (send it to Ollama now, or divert it because it can't start
+in time), asks the router whether it may still leave for the cloud, goes to
+another upstream when the one chosen refused it, and comes back to wait,
+no longer divertible, when the cloud leg declines. The routing decision on
+arrival and the request log row are :mod:`brb.daemon.front`'s; the room's
+rule is :mod:`brb.core.waiting_room`'s.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+
+from brb.core import breaker
+from brb.core.breaker import Phase
+from brb.core.conversation import Conversation
+from brb.core.service_model import RequestShape
+from brb.core.waiting_room import Verdict
+from brb.daemon.cloud import CloudLeg, Diversion
+from brb.daemon.connections import cancelled_if_client_leaves
+from brb.daemon.events import EventSink, Routed
+from brb.daemon.leg import LegResult
+from brb.daemon.live_state import LiveState
+from brb.daemon.queue_monitor import QueueMonitor
+from brb.daemon.relay import LocalLeg
+from brb.daemon.request_body import is_stream
+from brb.errors import UpstreamRefused
+from brb.router import Router, RouteState
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """A local request waiting in brb's room: what it needs to go either way."""
+
+    path: str
+    body: dict[str, Any]
+    raw: bytes
+    conv: Conversation
+    session: str
+    shape: RequestShape
+    arrived_s: float  # monotonic
+    estimate: dict[str, str]
+    sessions: list[str]  # every copy of the session header (one match keeps it local)
+
+
+class RoomTurns:
+    """The waiting room's side of the local requests (one per front)."""
+
+    def __init__(
+        self,
+        *,
+        live: LiveState,
+        monitor: QueueMonitor,
+        local: LocalLeg,
+        cloud: CloudLeg,
+        router: Router,
+        clock: Callable[[], datetime],
+        sink: EventSink,
+    ) -> None:
+        self.live = live
+        self.monitor = monitor
+        self.local = local
+        self.cloud = cloud
+        self.router = router
+        self.clock = clock
+        self.sink = sink
+
+    def may_leave(self, request: web.Request, turn: Turn, phase: Phase | None) -> bool:
+        """Would this waiting request be diverted now, if it could not start in time?
+        (``phase``: the breaker's as it is, or None for "were it active")."""
+        model = turn.body["model"]
+        route = self.cloud.route(model)
+        if not route.providers or route.price is None:
+            return False  # the policy's no_provider / unpriced_model, before any rule
+        now = self.clock()
+        state = RouteState(
+            mode=breaker.effective_mode(self.live.override, now),
+            phase=self.live.phase if phase is None else phase,
+            predicted_wait_s=math.inf,
+            would_queue=True,
+            has_provider=bool(route.providers),
+            is_model_priced=route.price is not None,
+        )
+        if phase is not None:
+            state = replace(state, mode=breaker.Mode.AUTO)
+        return self.router.route(
+            turn.path,
+            turn.body,
+            turn.conv,
+            sessions=turn.sessions,
+            headers=request.headers,
+            state=state,
+        ).divert
+
+    async def wait(
+        self, request: web.Request, turn: Turn, reason: str, is_divertible: bool
+    ) -> LegResult:
+        """Wait in brb's room, then go to Ollama, or to the cloud if the room says
+        so (a provider that fails sends it back to wait, no longer divertible)."""
+        room = self.local.room
+        assert room is not None
+        model: str = turn.body["model"]
+        ticket = self.monitor.arrive(model, turn.arrived_s)
+        is_divertible = is_divertible and self.may_leave(request, turn, Phase.ACTIVE)
+        refused = 0  # upstreams that refused this request (each is down now)
+        try:
+            while True:
+                with cancelled_if_client_leaves(request):  # a client gone leaves the room
+                    key, verdict = await room.turn(
+                        model,
+                        turn.shape,
+                        turn.arrived_s,
+                        is_divertible=is_divertible,
+                        may_divert=lambda: self.may_leave(request, turn, None),
+                    )
+                now, diverted = self.clock(), verdict is not Verdict.SEND
+                if is_divertible:  # one routing event per request: the room's verdict
+                    why = verdict.value if diverted else reason
+                    self.sink.publish(Routed(now, turn.path, model, turn.session, diverted, why))
+                if not diverted:
+                    try:
+                        return await self.local.relay(
+                            request,
+                            turn.raw,
+                            model=model,
+                            reason=reason,
+                            extra_headers=turn.estimate,
+                            ticket=ticket,
+                            room_key=key,
+                        )
+                    except UpstreamRefused:
+                        # that upstream is now down and nothing was sent: wait again, in
+                        # the room of one still up (there is none: the error stands)
+                        refused += 1
+                        members = self.local.pool.members
+                        if refused >= len(members) or not any(m.healthy for m in members):
+                            raise
+                        ticket = self.monitor.arrive(model, turn.arrived_s)
+                        is_divertible = False
+                        continue
+                sent = time.monotonic()
+                route = self.cloud.route(model)
+                diversion = Diversion(
+                    turn.path, turn.body, model, turn.session, verdict.value, route, turn.estimate
+                )
+                result = await self.cloud.serve(request, diversion)
+                if isinstance(result, LegResult):
+                    self.monitor.abandon(ticket, model)
+                    if not is_stream(turn.path, turn.body) and result.status < 400:
+                        room.learn_first_content(time.monotonic() - sent)
+                    return result
+                is_divertible, reason = False, result.reason
+        except BaseException:
+            self.monitor.abandon(ticket, model)
+            raise
