@@ -259,7 +259,9 @@ def test_a_provider_failure_before_content_falls_back_to_ollama(
             rows += 1
     assert rig.anthropic.answered[status] == 6
     faults = [
-        r for r in caplog.records if r.name == "brb.daemon.cloud" and "falling back" in r.message
+        r
+        for r in caplog.records
+        if r.name == "brb.daemon.cloud_call" and "falling back" in r.message
     ]
     assert len(faults) == 6
     assert all("req_sim" in r.getMessage() for r in faults)  # the provider's request id
