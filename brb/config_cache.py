@@ -56,7 +56,7 @@ class SectionView:
         raise AttributeError("the config is frozen")
 
     def __eq__(self, other: object) -> bool:
-        return type(other) is type(self) and other._values == self._values  # type: ignore[attr-defined]
+        return type(other) is type(self) and other._values == self._values
 
     __hash__ = None  # type: ignore[assignment]
 

@@ -39,13 +39,14 @@ def parse_iso(text: str | None) -> datetime | None:
 class Row(Protocol):
     """A result row: by column name or by position (``sqlite3.Row`` is one)."""
 
-    def __getitem__(self, key: str | int) -> Any: ...
+    def __getitem__(self, key: str | int, /) -> Any: ...
 
     def keys(self) -> list[str]: ...
 
 
 class Cursor(Protocol):
-    rowcount: int
+    @property
+    def rowcount(self) -> int: ...
 
     def fetchone(self) -> Any: ...
 

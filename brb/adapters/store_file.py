@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from brb.adapters import migrations
+from brb.adapters.database import Row, Tx
 from brb.errors import StoreError
 
 if TYPE_CHECKING:
@@ -196,7 +197,7 @@ class SqliteDatabase:
                     ) from None
                 raise
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         with self._lock:
             try:
                 return list(self._conn.execute(sql, params))
@@ -208,7 +209,7 @@ class SqliteDatabase:
         with self._lock:
             return int(self._conn.execute("PRAGMA data_version").fetchone()[0])
 
-    def announce_change(self, tx: Any) -> None:
+    def announce_change(self, tx: Tx) -> None:
         """Nothing to do: every commit changes the others' ``data_version``."""
 
     def applied_migrations(self) -> list[str]:

@@ -36,7 +36,7 @@ from psycopg.rows import RowMaker
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from brb.adapters import migrations
-from brb.adapters.database import redact
+from brb.adapters.database import Row, Tx, redact
 from brb.errors import StoreError
 
 log = logging.getLogger(__name__)
@@ -155,17 +155,17 @@ class PostgresDatabase:
         except psycopg.Error as exc:
             raise StoreError(self._message("can't write to", exc)) from None
 
-    def query(self, sql: str, params: Sequence[Any] = ()) -> list[PgRow]:
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         self._fail_fast()
         try:
             with self._pool.connection() as conn:
-                return conn.execute(_sql(sql), tuple(params)).fetchall()
+                return list(conn.execute(_sql(sql), tuple(params)).fetchall())
         except PoolTimeout:
             raise StoreError(f"the brb database {self.label} is unreachable") from None
         except psycopg.Error as exc:
             raise StoreError(self._message("can't read", exc)) from None
 
-    def announce_change(self, tx: PgTx) -> None:
+    def announce_change(self, tx: Tx) -> None:
         tx.execute(f"NOTIFY {CHANNEL}")
 
     def change_token(self) -> int:

@@ -193,7 +193,7 @@ def _check_postgres(url: str) -> tuple[Check, Store | None]:
     applied = store.applied_migrations()
     schema = applied[-1] if applied else "none"
     summary = f"PostgreSQL {store.label} (fleet mode, schema {schema})"
-    problems = ()
+    problems: tuple[str, ...] = ()
     if list(applied) != list(migrations.NAMES):
         problems = (f"schema {schema} is not this brb's {migrations.NAMES[-1]}",)
     return Check("database", "warn" if problems else "ok", summary, problems), store

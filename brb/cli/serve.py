@@ -37,7 +37,9 @@ def event_loop(choice: str) -> tuple[str, Runner]:
                     "--loop uvloop: uvloop is not installed (pip install 'brb[fast]')"
                 ) from None
         else:
-            return f"uvloop {uvloop.__version__}", uvloop.run
+            from importlib.metadata import version
+
+            return f"uvloop {version('uvloop')}", uvloop.run
     import asyncio
 
     return "asyncio", asyncio.run

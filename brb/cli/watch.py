@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from brb.adapters.store import Store
     from brb.adapters.store_events import Event
     from brb.adapters.store_samples import QueueSample
-    from brb.config import BrbConfig
+    from brb.config_cache import ConfigLike
 
 REFRESH_SECONDS = 1.0
 SPARK_WINDOW = timedelta(minutes=5)
@@ -38,7 +38,7 @@ _LEVELS = "▁▂▃▄▅▆▇█"
 
 def watch_status(
     store: Store,
-    cfg: BrbConfig,
+    cfg: ConfigLike,
     *,
     console: Console | None = None,
     refresh_s: float = REFRESH_SECONDS,
@@ -63,7 +63,7 @@ def watch_status(
         pass
 
 
-def _frame(store: Store, cfg: BrbConfig, limits: tuple[int, float]) -> RenderableType:
+def _frame(store: Store, cfg: ConfigLike, limits: tuple[int, float]) -> RenderableType:
     from brb import status
     from brb.cli.context import now
 

@@ -140,7 +140,8 @@ def cache_prefix(body: JSON) -> CachePrefix | None:
         prefix: JSON = {k: body[k] for k in ("tools", "system", "messages") if k in body}
         return _prefix(prefix, top)
     found: tuple[JSON, JSON] | None = None
-    tools = body.get("tools") if isinstance(body.get("tools"), list) else []
+    raw_tools = body.get("tools")
+    tools: list[Any] = raw_tools if isinstance(raw_tools, list) else []
     for i, tool in enumerate(tools):
         if isinstance(tool, dict) and isinstance(tool.get("cache_control"), dict):
             found = ({"tools": tools[: i + 1]}, tool["cache_control"])
@@ -149,7 +150,8 @@ def cache_prefix(body: JSON) -> CachePrefix | None:
         for i, block in enumerate(system):
             if isinstance(block, dict) and isinstance(block.get("cache_control"), dict):
                 found = ({"tools": tools, "system": system[: i + 1]}, block["cache_control"])
-    messages = body.get("messages") if isinstance(body.get("messages"), list) else []
+    raw_messages = body.get("messages")
+    messages: list[Any] = raw_messages if isinstance(raw_messages, list) else []
     for i, message in enumerate(messages):
         content = message.get("content") if isinstance(message, dict) else None
         for block in content if isinstance(content, list) else ():

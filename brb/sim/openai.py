@@ -307,7 +307,7 @@ def _plan(body: JSON, reply_text: str, reasoning_field: str | None) -> _Answer:
 
 
 def _forced_tool(body: JSON) -> JSON | None:
-    tools = [t["function"] for t in body.get("tools") or []]
+    tools: list[JSON] = [t["function"] for t in body.get("tools") or []]
     choice = body.get("tool_choice")
     if choice == "required" and tools:
         return tools[0]
