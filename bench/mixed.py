@@ -26,7 +26,7 @@ import aiohttp
 from harness import pct
 
 from brb.core.breaker import Thresholds
-from brb.core.prompt_size import request_shape
+from brb.core.conversation import read_conversation, request_shape
 from brb.core.replay.oracle import oracle
 from brb.core.replay.run import SimParams
 from brb.core.replay.trace import TraceRecord
@@ -139,7 +139,7 @@ def predictor_error(
         if rates.learned < 5:
             continue  # a cold start is not what the error is about
         actual = service_of(r["figures"][i])
-        predicted = rates.service(request_shape(bodies[i])).mean_s
+        predicted = rates.service(request_shape(read_conversation("/api/chat", bodies[i]))).mean_s
         errors.append(abs(predicted - actual))
         relative.append(abs(predicted - actual) / actual if actual > 0 else 0.0)
     return pct(errors, 50), pct(errors, 90), pct(relative, 50), len(errors)

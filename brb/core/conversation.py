@@ -2,20 +2,22 @@
 
 Owns the text, turns, tools, images and ``max_tokens`` of a body of any of
 the four inference endpoints (Ollama ``/api/chat`` and ``/api/generate``,
-OpenAI ``/v1/chat/completions``, Anthropic ``/v1/messages``), and the
-prompt-token *estimate* brb shows (``brb estimate``, the rules'
-``prompt_tokens``, ``X-BRB-Cost-Estimate-USD``). It runs on every request
-when rules or estimates need it, so it never decodes images, never builds
-the cloud request and never raises on an odd shape: what it can't read, it
-leaves out. The true upper bound the budget reserves is not this: it is
-:mod:`brb.core.convert.token_bound`'s. Must not do I/O.
+OpenAI ``/v1/chat/completions``, Anthropic ``/v1/messages``), and brb's one
+prompt-token *estimate*: the one brb shows (``brb estimate``, the rules'
+``prompt_tokens``, ``X-BRB-Cost-Estimate-USD``) and the one the waiting
+room's service model predicts prefill from (:func:`request_shape`, with the
+output cap). It runs on every request, so it reads at most an image's
+header, never builds the cloud request and never raises on an odd shape:
+what it can't read, it leaves out. The true upper bound the budget reserves
+is not this: it is :mod:`brb.core.convert.token_bound`'s. Must not do I/O.
 
 The estimate: about four characters a token for English text and code (the
 ratio Anthropic's and OpenAI's tokenizer pages quote; the same rule brb's
-Anthropic simulator counts with), plus framing per message, a typical image
-(a 1092x1092 picture is ~1600 tokens: width*height/750, Anthropic's vision
-page) and the tool-use system prompt (~350 tokens for current models,
-Anthropic's tool-use pricing table).
+Anthropic simulator counts with), plus framing per message, each image by
+its padded pixel area as its header gives it (width*height/750, Anthropic's
+vision page; the budget's rule), or a typical image when the header doesn't
+say (a 1092x1092 picture is ~1600 tokens), and the tool-use system prompt
+(~350 tokens for current models, Anthropic's tool-use pricing table).
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
+
+from brb.core.convert.images import header_token_bound
+from brb.core.service_model import RequestShape
 
 CHARS_PER_TOKEN = 4
 REQUEST_TOKENS = 8
@@ -50,6 +55,7 @@ class Conversation:
     tools: int = 0  # tool definitions offered to the model
     tool_chars: int = 0  # characters of the tool definitions as JSON
     images: int = 0
+    image_tokens: int = 0  # the images' estimate (see the module doc)
     max_tokens: int | None = None  # what the client allowed, if it said
 
     @property
@@ -78,10 +84,23 @@ def estimate_prompt_tokens(conv: Conversation) -> int:
     """About how many tokens the prompt is (an estimate, not a bound: see the module doc)."""
     tokens = REQUEST_TOKENS + MESSAGE_TOKENS * (conv.turns + (1 if conv.system else 0))
     tokens += math.ceil(conv.chars / CHARS_PER_TOKEN)
-    tokens += IMAGE_TOKENS * conv.images
+    tokens += conv.image_tokens
     if conv.tools:
         tokens += TOOL_SYSTEM_PROMPT_TOKENS
     return tokens
+
+
+def request_shape(conv: Conversation) -> RequestShape:
+    """What the service model needs of a request: its prompt estimate and output cap."""
+    return RequestShape(
+        prompt_tokens=estimate_prompt_tokens(conv), max_output_tokens=conv.max_tokens
+    )
+
+
+def image_tokens(encoded: object) -> int:
+    """One image's estimate: its padded pixel area from its header, else a typical image."""
+    found = header_token_bound(encoded)
+    return IMAGE_TOKENS if found is None else found
 
 
 def read_conversation(endpoint: str, body: Mapping[str, Any]) -> Conversation:
@@ -110,6 +129,7 @@ def read_conversation(endpoint: str, body: Mapping[str, Any]) -> Conversation:
         tools=len(tools),
         tool_chars=_json_chars(tools) if tools else 0,
         images=reader.images,
+        image_tokens=reader.image_tokens,
         max_tokens=max_tokens,
     )
 
@@ -124,6 +144,7 @@ def _generate(body: Mapping[str, Any]) -> Conversation:
         user_texts=(prompt,) if isinstance(prompt, str) and prompt else (),
         turns=1 if isinstance(prompt, str) and prompt else 0,
         images=len(images),
+        image_tokens=sum(image_tokens(i) for i in images),
         max_tokens=_int(options.get("num_predict")) if isinstance(options, dict) else None,
     )
 
@@ -137,6 +158,7 @@ class _Reader:
         self.other: list[str] = []
         self.turns = 0
         self.images = 0
+        self.image_tokens = 0
 
     def system(self, value: object) -> None:
         self.system_parts.extend(self._texts(value))
@@ -144,7 +166,8 @@ class _Reader:
     def message(self, message: Mapping[str, Any]) -> None:
         role = message.get("role")
         texts = self._texts(message.get("content"))
-        self.images += len(_list(message.get("images")))  # Ollama: base64 strings
+        for encoded in _list(message.get("images")):  # Ollama: base64 strings
+            self._image(encoded)
         if role in ("system", "developer"):
             self.system_parts.extend(texts)
             return
@@ -170,7 +193,7 @@ class _Reader:
                 continue
             kind = part.get("type")
             if kind in ("image", "image_url", "input_image"):
-                self.images += 1
+                self._image(_image_data(part))
             elif isinstance(part.get("text"), str):
                 out.append(part["text"])
             elif kind == "tool_use":
@@ -178,6 +201,21 @@ class _Reader:
             elif kind == "tool_result":
                 out.extend(self._texts(part.get("content")))
         return out
+
+    def _image(self, encoded: object) -> None:
+        self.images += 1
+        self.image_tokens += image_tokens(encoded)
+
+
+def _image_data(part: Mapping[str, Any]) -> object:
+    """The base64 or data URL of an image part of any dialect (None: not inline)."""
+    for key in ("image_url", "source"):  # OpenAI {url: ...}, Anthropic {data: ...}
+        inner = part.get(key)
+        if isinstance(inner, dict):
+            return inner.get("url", inner.get("data"))
+        if isinstance(inner, str):
+            return inner
+    return None
 
 
 def _list(value: object) -> list[Any]:

@@ -28,10 +28,9 @@ from aiohttp import web
 from brb.config import BrbConfig
 from brb.core import breaker
 from brb.core.breaker import Observation
-from brb.core.conversation import Conversation, read_conversation
+from brb.core.conversation import Conversation, read_conversation, request_shape
 from brb.core.estimate import quick_cost_usd
 from brb.core.policy import Decision
-from brb.core.prompt_size import request_shape
 from brb.core.queueing import with_arrival
 from brb.core.service_model import ReplyLengths, RequestShape
 from brb.daemon.cloud import ANTHROPIC_MESSAGES, CloudLeg, Diversion
@@ -246,7 +245,7 @@ class Front:
         session = request.headers.get(self.cfg.session_header, "")
         now = self.clock()
         conv = read_conversation(path, body)
-        shape = request_shape(body) if self.local.room is not None else None
+        shape = request_shape(conv) if self.local.room is not None else None
         arrived = time.monotonic()
         decision, route = self._decide(request, body, conv, now, shape)
         estimate = self._cost_estimate(route, conv, model)

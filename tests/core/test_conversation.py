@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import base64
+import io
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from PIL import Image as PILImage
 
 from brb.core.conversation import (
     ENDPOINTS,
     IMAGE_TOKENS,
+    MESSAGE_TOKENS,
+    REQUEST_TOKENS,
     TOOL_SYSTEM_PROMPT_TOKENS,
     Conversation,
     estimate_prompt_tokens,
+    image_tokens,
     read_conversation,
+    request_shape,
 )
+from brb.core.convert.images import image_token_bound
 
 TOOL = {"type": "function", "function": {"name": "get_weather", "parameters": {}}}
 PNG = "iVBORw0KGgo="
@@ -99,8 +107,10 @@ def test_openai_max_tokens_and_ollama_unlimited() -> None:
 def test_the_estimate_grows_with_text_images_and_tools() -> None:
     base = estimate_prompt_tokens(Conversation(user_texts=("a" * 4000,), turns=1))
     assert 1000 <= base < 1100  # about four characters a token
-    images = estimate_prompt_tokens(Conversation(user_texts=("a" * 4000,), turns=1, images=2))
-    assert images - base == 2 * IMAGE_TOKENS
+    unreadable = read_conversation(  # "aGk=" is base64 for "hi": no image header in it
+        "/api/chat", {"messages": [{"role": "user", "content": "a" * 4000, "images": ["aGk="] * 2}]}
+    )
+    assert estimate_prompt_tokens(unreadable) - base == 2 * IMAGE_TOKENS  # typical images
     tools = estimate_prompt_tokens(
         Conversation(user_texts=("a" * 4000,), turns=1, tools=1, tool_chars=400)
     )
@@ -132,3 +142,91 @@ JSONISH = st.recursive(
 def test_any_shape_is_read_without_raising(endpoint: str, body: dict[str, Any]) -> None:
     conv = read_conversation(endpoint, body)
     assert estimate_prompt_tokens(conv) > 0
+
+
+# --- request_shape: what the waiting room's service model reads -----------------------
+
+FRAME = REQUEST_TOKENS + MESSAGE_TOKENS  # a body with one message (or a bare prompt)
+
+
+def png(width: int, height: int) -> str:
+    out = io.BytesIO()
+    PILImage.new("RGB", (width, height)).save(out, format="PNG")
+    return base64.b64encode(out.getvalue()).decode()
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "body", "tokens", "cap"),
+    [
+        ("/api/generate", {"model": "m", "prompt": "x" * 400}, FRAME + 100, None),
+        (
+            "/api/generate",
+            {"model": "m", "prompt": "abcd", "system": "abcd", "options": {"num_predict": 64}},
+            FRAME + MESSAGE_TOKENS + 2,  # the system prompt is framed too
+            64,
+        ),
+        (
+            "/v1/messages",
+            {"model": "m", "messages": [{"role": "user", "content": "x" * 8}], "max_tokens": 9},
+            FRAME + 2,
+            9,
+        ),
+        (
+            "/v1/chat/completions",
+            {
+                "model": "m",
+                "messages": [{"role": "user", "content": [{"type": "text", "text": "y" * 12}]}],
+                "max_completion_tokens": 5,
+                "max_tokens": 7,
+            },
+            FRAME + 3,
+            5,
+        ),
+        ("/api/chat", {"model": "m", "messages": "oops", "options": {"num_predict": -1}}, 8, None),
+        ("/api/generate", {"model": "m", "prompt": "", "max_tokens": True}, 8, None),
+        # Ollama reads options.num_predict only: a max_tokens there caps nothing
+        ("/api/chat", {"model": "m", "messages": [], "max_tokens": 9}, 8, None),
+    ],
+)
+def test_shape(endpoint: str, body: dict[str, Any], tokens: int, cap: int | None) -> None:
+    shape = request_shape(read_conversation(endpoint, body))
+    assert (shape.prompt_tokens, shape.max_output_tokens) == (tokens, cap)
+
+
+def test_a_document_is_larger_than_a_chat() -> None:
+    chat = request_shape(read_conversation("/api/chat", {"messages": [user("hello")]}))
+    doc = request_shape(read_conversation("/api/chat", {"messages": [user("word " * 4000)]}))
+    assert doc.prompt_tokens == FRAME + 5000
+    assert chat.prompt_tokens == FRAME + 2
+
+
+def user(content: Any, **more: Any) -> dict[str, Any]:
+    return {"role": "user", "content": content, **more}
+
+
+def test_images_count_by_their_padded_area_in_every_dialect() -> None:
+    img = png(280, 140)
+    expected = image_token_bound(280, 140)
+    assert image_tokens(img) == expected
+    assert image_tokens("data:image/png;base64," + img) == expected
+    url = {"url": "data:image/png;base64," + img}
+    bodies = [
+        ("/api/chat", {"messages": [user("", images=[img])]}),
+        ("/api/generate", {"prompt": "", "images": [img]}),
+        ("/v1/chat/completions", {"messages": [user([{"type": "image_url", "image_url": url}])]}),
+        (
+            "/v1/messages",
+            {"messages": [user([{"type": "image", "source": {"type": "base64", "data": img}}])]},
+        ),
+    ]
+    for endpoint, body in bodies:
+        conv = read_conversation(endpoint, body)
+        assert (conv.images, conv.image_tokens) == (1, expected), endpoint
+        framing = REQUEST_TOKENS + MESSAGE_TOKENS * conv.turns
+        assert request_shape(conv).prompt_tokens == framing + expected, endpoint
+
+
+def test_an_image_whose_header_says_nothing_counts_as_a_typical_one() -> None:
+    assert image_tokens("not base64 at all!") == IMAGE_TOKENS
+    assert image_tokens(42) == IMAGE_TOKENS
+    assert image_tokens("https://example.com/cat.png") == IMAGE_TOKENS

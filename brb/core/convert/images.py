@@ -2,7 +2,8 @@
 
 Owns: decoding, sniffing the media type from magic bytes (JPEG, PNG, GIF,
 WebP), reading the pixel size from the header, the API's image limits, and a
-true upper bound on the tokens one image can cost. Anything we can't vouch for
+true upper bound on the tokens one image can cost (also from its header
+alone, for estimates). Anything we can't vouch for
 raises ConversionError so the request stays local: sending bytes whose
 ``media_type`` is wrong is a 400 ("Image does not match the provided media
 type"), and so is an image over 5 MB or 8000 px.
@@ -29,6 +30,8 @@ from brb.errors import ConversionError
 from .request import JSON
 
 MAX_IMAGE_BASE64_BYTES = 5 * 1024 * 1024
+# Enough base64 for any image header we read (a JPEG's size can follow its EXIF block).
+HEADER_BASE64_CHARS = 96 * 1024
 MAX_SIDE_PX = 8000
 MAX_SIDE_PX_MANY_IMAGES = 2000
 MANY_IMAGES = 20
@@ -102,6 +105,24 @@ def image_token_bound(width_px: int, height_px: int) -> int:
     padded_w = math.ceil(width_px / 28) * 28
     padded_h = math.ceil(height_px / 28) * 28
     return min(math.ceil(padded_w * padded_h / 750), IMAGE_TOKENS_CEILING)
+
+
+def header_token_bound(encoded: object) -> int | None:
+    """One image's :func:`image_token_bound`, from the first bytes of its base64
+    (or data URL) alone; None when they don't say (not base64, not an image
+    kind brb reads, no size in the header). Never decodes the whole image."""
+    if not isinstance(encoded, str):
+        return None
+    head = _DATA_URL.sub("", encoded[: HEADER_BASE64_CHARS + 256].lstrip(), count=1)
+    head = head[:HEADER_BASE64_CHARS]
+    head = head[: len(head) - len(head) % 4]
+    try:
+        data = base64.b64decode(head)
+    except (binascii.Error, ValueError):
+        return None
+    media = sniff_media_type(data)
+    size = pixel_size(data, media) if media else None
+    return image_token_bound(*size) if size else None
 
 
 def sniff_media_type(data: bytes) -> str | None:
