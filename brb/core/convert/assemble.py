@@ -13,11 +13,9 @@ it). Must not do I/O.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 
-from brb.errors import ProviderError
-
+from .reply import tool_input
 from .request import JSON
 
 
@@ -66,22 +64,6 @@ class MessageAssembler:
         for index in sorted(self._blocks):
             block = dict(self._blocks[index])
             if block.get("type") == "tool_use" and index in self._json:
-                block["input"] = _input("".join(self._json[index]))
+                block["input"] = tool_input("".join(self._json[index]))
             content.append(block)
         return {**self.message, "content": content}
-
-
-def _input(text: str) -> JSON:
-    if not text.strip():
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        raise ProviderError(
-            "the cloud sent malformed tool-call arguments", retryable=False
-        ) from None
-    if not isinstance(value, dict):
-        raise ProviderError(
-            "the cloud sent tool-call arguments that are not an object", retryable=False
-        )
-    return value

@@ -18,12 +18,12 @@ Must not do I/O.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from brb.errors import ProviderError
 
+from .reply import tool_input
 from .request import JSON
 
 _STOP_REASONS = {
@@ -59,18 +59,6 @@ def _reasoning(message: JSON) -> str:
     return ""
 
 
-def _arguments(text: str) -> JSON:
-    if not text.strip():
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        raise ProviderError("the provider sent malformed JSON", retryable=False) from None
-    if not isinstance(value, dict):
-        raise ProviderError("the provider sent JSON that is not an object", retryable=False)
-    return value
-
-
 def completion_to_message(completion: JSON, *, json_tool: str | None) -> JSON:
     """A whole ``chat.completion`` as an Anthropic Message dict."""
     choices = completion.get("choices") or []
@@ -85,7 +73,7 @@ def completion_to_message(completion: JSON, *, json_tool: str | None) -> JSON:
     text = message.get("content") or ""
     if json_tool is not None:
         content.append(
-            {"type": "tool_use", "id": "call_json", "name": json_tool, "input": _arguments(text)}
+            {"type": "tool_use", "id": "call_json", "name": json_tool, "input": tool_input(text)}
         )
     elif text:
         content.append({"type": "text", "text": text})
@@ -96,7 +84,7 @@ def completion_to_message(completion: JSON, *, json_tool: str | None) -> JSON:
                 "type": "tool_use",
                 "id": str(call.get("id", "")),
                 "name": str(function.get("name", "")),
-                "input": _arguments(str(function.get("arguments") or "")),
+                "input": tool_input(str(function.get("arguments") or "")),
             }
         )
     stop = _STOP_REASONS.get(str(choice.get("finish_reason")), "end_turn")

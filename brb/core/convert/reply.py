@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from brb.core.pricing import Usage
+from brb.errors import ProviderError
 
 from .request import JSON
 
@@ -67,6 +68,23 @@ def read_message(message: JSON, *, json_mode: bool) -> Reply:
         stop_reason=message.get("stop_reason"),
         usage=Usage().updated(message.get("usage")),
     )
+
+
+def tool_input(text: str) -> JSON:
+    """A tool call's input from the JSON text the provider streamed or sent (empty: {})."""
+    if not text.strip():
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError:
+        raise ProviderError(
+            "the provider sent malformed tool-call arguments", retryable=False
+        ) from None
+    if not isinstance(value, dict):
+        raise ProviderError(
+            "the provider sent tool-call arguments that are not an object", retryable=False
+        )
+    return value
 
 
 def ollama_done_reason(stop_reason: str | None) -> str:

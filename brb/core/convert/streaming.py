@@ -19,7 +19,6 @@ Must not do I/O or read the clock: ``now`` and ``elapsed_ns`` come in.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -29,7 +28,7 @@ from brb.errors import ProviderError
 
 from .render_ollama import OllamaFrames, render_ollama
 from .render_openai import OpenAIFrames, render_openai
-from .reply import ToolCall, Usage, read_message
+from .reply import ToolCall, Usage, read_message, tool_input
 from .request import JSON, CloudRequest, Endpoint
 
 # Anthropic error types (docs "Errors" page) -> HTTP status, and whether retrying may help.
@@ -198,7 +197,7 @@ class StreamRenderer:
         block = self._blocks.get(int(event.get("index", 0)))
         if block is None or block.kind != "tool_use" or self._json_mode:
             return []
-        call = ToolCall(block.call_id, block.name, _arguments("".join(block.json_pieces)))
+        call = ToolCall(block.call_id, block.name, tool_input("".join(block.json_pieces)))
         return self._content(self._frames.tool_end(block.tool_index, call, now))
 
     def _message_delta(self, event: JSON, now: datetime) -> list[bytes]:
@@ -221,22 +220,6 @@ class StreamRenderer:
             prompt_eval_ns=first,
             now=now,
         )
-
-
-def _arguments(text: str) -> JSON:
-    if not text.strip():
-        return {}
-    try:
-        value = json.loads(text)
-    except ValueError:
-        raise ProviderError(
-            "the cloud sent malformed tool-call arguments", retryable=False
-        ) from None
-    if not isinstance(value, dict):
-        raise ProviderError(
-            "the cloud sent tool-call arguments that are not an object", retryable=False
-        )
-    return value
 
 
 def _provider_error(event: JSON) -> ProviderError:
