@@ -89,7 +89,9 @@ def test_sigterm_drains_in_flight_requests_then_exits_0(tmp_path: Path) -> None:
                 env=env,
             )
             try:
-                poll(lambda: is_up(url, proc), timeout_s=20.0, every_s=0.05)
+                # generous: `brb serve` took over 20 s to start on a loaded 2-core machine
+                # (load 12); is_up fails at once if the process died
+                poll(lambda: is_up(url, proc), timeout_s=90.0, every_s=0.05)
                 answers: dict[str, tuple[int, bytes]] = {}
 
                 def slow(name: str, stream: bool) -> None:
