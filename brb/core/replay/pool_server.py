@@ -126,7 +126,9 @@ class PoolServer:
         oldest: tuple[float, int, UpstreamQueue] | None = None
         for other, m in enumerate(self.members):
             q = m.room.queues.get(model) if other != pos and m.room is not None else None
-            for w in q.waiting.values() if q is not None else ():
+            if q is None:
+                continue
+            for w in q.waiting.values():
                 if oldest is None or (w.arrived_s, w.key) < oldest[:2]:
                     oldest = (w.arrived_s, w.key, q)
                 break  # a room's waiters are in arrival order: its first is its oldest
