@@ -3,8 +3,9 @@
 Owns: the HTTP surface (`/`, `/api/version`, `/api/tags`, `/api/ps`, `/api/show`,
 `/api/chat`, `/api/generate`, `/api/embed`, `/v1/chat/completions`, `/v1/models`),
 when bytes go out (a stream's first chunk only once the request holds a slot),
-Ollama's error forms, injected failures (error answers, an error line mid-stream,
-a connection cut mid-stream), and the record of requests received.
+Ollama's error forms, where injected failures strike (armed through
+`brb.sim.ollama_faults`: error answers, an error line mid-stream, a connection
+cut mid-stream), and the record of requests received.
 
 Must not: pretend to be a language model (the reply is fixed and deterministic), or
 know about brb; the queue lives in `brb.sim.ollama_queue`, body shapes in
@@ -16,7 +17,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import time
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -26,19 +26,17 @@ from aiohttp import web
 
 from brb.sim import ollama_reply as reply_shape
 from brb.sim import ollama_wire as wire
+from brb.sim.ollama_faults import MIDSTREAM_MESSAGE, OllamaFaults, cut
 from brb.sim.ollama_queue import SlotQueue
 from brb.sim.ollama_reply import ServiceTime
 from brb.sim.ollama_wire import JSON, Reply, Timings
 from brb.sim.token_speed import TokenSpeed
-
-log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 VERSION = "0.12.6"
 MAX_BODY_BYTES = 64 * 1024 * 1024
 NOT_FOUND_TEXT = "404 page not found"
-MIDSTREAM_MESSAGE = "an error was encountered while running the model: unexpected EOF"
 
 
 class _Refused(Exception):
@@ -82,39 +80,21 @@ class FakeOllama:
         self.queue = SlotQueue(num_parallel, body_log_size)
         self.received: Counter[str] = Counter()
         self.bodies: deque[JSON] = deque(maxlen=body_log_size)
-        self._failures: deque[tuple[int, JSON | str]] = deque()
-        self._midstream: deque[str] = deque()
-        self._resets = 0
+        self.faults = OllamaFaults()
 
-    # -- failure injection -------------------------------------------------------------
+    # -- failure injection (brb.sim.ollama_faults) -------------------------------------
 
     def fail_next(self, n: int = 1, status: int = 503, body: JSON | str | None = None) -> None:
-        """The next `n` valid generation requests get `status` and `body` at once.
-
-        The default body is Ollama's busy answer for 503, else a generic error object.
-        """
-        if body is None:
-            message = wire.BUSY_MESSAGE if status == 503 else "simulated failure"
-            body = {"error": message}
-        self._failures.extend([(status, body)] * n)
+        """The next `n` valid generation requests get `status` and `body` at once."""
+        self.faults.fail_next(n, status, body)
 
     def error_midstream_next(self, n: int = 1, message: str = MIDSTREAM_MESSAGE) -> None:
-        """The next `n` generation requests fail after the 200: one chunk, then an error line.
-
-        A non-streaming request armed this way gets a 500 with the error instead.
-        """
-        self._midstream.extend([message] * n)
+        """The next `n` generation requests fail after the 200 (see OllamaFaults)."""
+        self.faults.error_midstream_next(n, message)
 
     def reset_midstream_next(self, n: int = 1) -> None:
-        """The next `n` generation requests lose their connection after the first chunk
-        (no error line, no final object); a non-streaming one loses it before any byte."""
-        self._resets += n
-
-    def _take_reset(self) -> bool:
-        if self._resets <= 0:
-            return False
-        self._resets -= 1
-        return True
+        """The next `n` generation requests lose their connection (see OllamaFaults)."""
+        self.faults.reset_midstream_next(n)
 
     # -- application ---------------------------------------------------------------------
 
@@ -207,18 +187,6 @@ class FakeOllama:
             raise _Refused(404, f'model "{model}" not found, try pulling it first')
         return model
 
-    def _take_failure(self, is_openai: bool) -> web.Response | None:
-        try:
-            status, body = self._failures.popleft()
-        except IndexError:
-            return None
-        log.debug("injected failure: %s", status)
-        if isinstance(body, str):
-            return web.Response(status=status, text=body)
-        if is_openai and isinstance(body.get("error"), str):
-            body = wire.openai_error(status, body["error"])
-        return web.json_response(body, status=status)
-
     # -- generation endpoints ----------------------------------------------------------------
 
     async def _chat(self, request: web.Request) -> web.StreamResponse:
@@ -239,7 +207,7 @@ class FakeOllama:
             return web.json_response({"error": refused.message}, status=refused.status)
         if (is_chat and not messages) or (not is_chat and not body.get("prompt")):
             return web.json_response(reply_shape.load_answer(model, is_chat))
-        failure = self._take_failure(is_openai=False)
+        failure = self.faults.take_failure(is_openai=False)
         if failure is not None:
             return failure
         reply = reply_shape.reply_for(model, body, self.reply_text, self.chunks, self.speed)
@@ -257,10 +225,10 @@ class FakeOllama:
         self, request: web.Request, reply: Reply, is_chat: bool, wait_s: float, service_s: float
     ) -> web.StreamResponse:
         await asyncio.sleep(service_s)
-        if self._midstream:
-            return web.json_response({"error": self._midstream.popleft()}, status=500)
-        if self._take_reset():
-            return _cut(request)
+        if self.faults.midstream:
+            return web.json_response({"error": self.faults.midstream.popleft()}, status=500)
+        if self.faults.take_reset():
+            return cut(request)
         final = reply_shape.final_native(
             reply, is_chat, reply.text, reply_shape.timings(reply, wait_s, service_s, self.speed)
         )
@@ -280,12 +248,12 @@ class FakeOllama:
         step_s = service_s / len(reply.pieces)
         for index, piece in enumerate(reply.pieces):
             await response.write(wire.ndjson_line(chunk(reply.model, reply.created_at, piece)))
-            if index == 0 and self._midstream:
-                await response.write(wire.ndjson_line({"error": self._midstream.popleft()}))
+            if index == 0 and self.faults.midstream:
+                await response.write(wire.ndjson_line({"error": self.faults.midstream.popleft()}))
                 await response.write_eof()
                 return response
-            if index == 0 and self._take_reset():
-                return _cut(request, response)
+            if index == 0 and self.faults.take_reset():
+                return cut(request, response)
             await asyncio.sleep(step_s)
         timings = reply_shape.timings(reply, wait_s, service_s, self.speed)
         await response.write(
@@ -305,7 +273,7 @@ class FakeOllama:
                 raise _Refused(400, "invalid input type")
         except _Refused as refused:
             return web.json_response({"error": refused.message}, status=refused.status)
-        failure = self._take_failure(is_openai=False)
+        failure = self.faults.take_failure(is_openai=False)
         if failure is not None:
             return failure
         service_s = reply_shape.service_time(body, self.service_s, self.speed)
@@ -335,7 +303,7 @@ class FakeOllama:
         except _Refused as refused:
             error = wire.openai_error(refused.status, refused.message)
             return web.json_response(error, status=refused.status)
-        failure = self._take_failure(is_openai=True)
+        failure = self.faults.take_failure(is_openai=True)
         if failure is not None:
             return failure
         reply = reply_shape.reply_for(model, body, self.reply_text, self.chunks, self.speed)
@@ -347,11 +315,11 @@ class FakeOllama:
         async def serve(wait_s: float) -> web.StreamResponse:
             if body.get("stream") is not True:
                 await asyncio.sleep(service_s)
-                if self._midstream:
-                    error = wire.openai_error(500, self._midstream.popleft())
+                if self.faults.midstream:
+                    error = wire.openai_error(500, self.faults.midstream.popleft())
                     return web.json_response(error, status=500)
-                if self._take_reset():
-                    return _cut(request)
+                if self.faults.take_reset():
+                    return cut(request)
                 completion = wire.openai_completion(
                     reply.completion_id, reply.created, model, reply.text, usage
                 )
@@ -371,14 +339,14 @@ class FakeOllama:
             await response.write(
                 wire.sse_event(wire.openai_chunk(ident, created, model, piece, None))
             )
-            if index == 0 and self._midstream:
+            if index == 0 and self.faults.midstream:
                 await response.write(
-                    wire.sse_event(wire.openai_error(500, self._midstream.popleft()))
+                    wire.sse_event(wire.openai_error(500, self.faults.midstream.popleft()))
                 )
                 await response.write_eof()
                 return response
-            if index == 0 and self._take_reset():
-                return _cut(request, response)
+            if index == 0 and self.faults.take_reset():
+                return cut(request, response)
             await asyncio.sleep(step_s)
         await response.write(wire.sse_event(wire.openai_chunk(ident, created, model, "", "stop")))
         if wants_usage:
@@ -389,13 +357,3 @@ class FakeOllama:
         await response.write(b"data: [DONE]\n\n")
         await response.write_eof()
         return response
-
-
-def _cut(request: web.Request, response: web.StreamResponse | None = None) -> web.StreamResponse:
-    """Cut the connection where it stands (no answer, or no end to one already started).
-
-    The answer returned goes nowhere: aiohttp's write to the closed transport is
-    its quiet "client disconnected" path, not a handler error."""
-    if request.transport is not None:
-        request.transport.abort()
-    return response if response is not None else web.Response(status=204)
