@@ -4,12 +4,13 @@ Owns the text, turns, tools, images and ``max_tokens`` of a body of any of
 the four inference endpoints (Ollama ``/api/chat`` and ``/api/generate``,
 OpenAI ``/v1/chat/completions``, Anthropic ``/v1/messages``), and brb's one
 prompt-token *estimate*: the one brb shows (``brb estimate``, the rules'
-``prompt_tokens``, ``X-BRB-Cost-Estimate-USD``) and the one the waiting
-room's service model predicts prefill from (:func:`request_shape`, with the
-output cap). It runs on every request, so it reads at most an image's
-header, never builds the cloud request and never raises on an odd shape:
-what it can't read, it leaves out. The true upper bound the budget reserves
-is not this: it is :mod:`brb.core.convert.token_bound`'s. Must not do I/O.
+``prompt_tokens``, ``X-BRB-Cost-Estimate-USD``), whose content part
+(:func:`content_tokens`) is what the waiting room's service model predicts
+prefill from (:func:`request_shape`, with the output cap). It runs on every
+request, so it reads at most an image's header, never builds the cloud
+request and never raises on an odd shape: what it can't read, it leaves out.
+The true upper bound the budget reserves is not this: it is
+:mod:`brb.core.convert.token_bound`'s. Must not do I/O.
 
 The estimate: about four characters a token for English text and code (the
 ratio Anthropic's and OpenAI's tokenizer pages quote; the same rule brb's
@@ -80,21 +81,27 @@ class Conversation:
         )
 
 
+def content_tokens(conv: Conversation) -> int:
+    """The prompt's own tokens: its text (tool definitions and calls included) at
+    about four characters a token, and its images."""
+    return math.ceil(conv.chars / CHARS_PER_TOKEN) + conv.image_tokens
+
+
 def estimate_prompt_tokens(conv: Conversation) -> int:
-    """About how many tokens the prompt is (an estimate, not a bound: see the module doc)."""
+    """About how many tokens the prompt is billed as (an estimate, not a bound: see the
+    module doc): its content, the framing of each message, the tool-use system prompt."""
     tokens = REQUEST_TOKENS + MESSAGE_TOKENS * (conv.turns + (1 if conv.system else 0))
-    tokens += math.ceil(conv.chars / CHARS_PER_TOKEN)
-    tokens += conv.image_tokens
+    tokens += content_tokens(conv)
     if conv.tools:
         tokens += TOOL_SYSTEM_PROMPT_TOKENS
     return tokens
 
 
 def request_shape(conv: Conversation) -> RequestShape:
-    """What the service model needs of a request: its prompt estimate and output cap."""
-    return RequestShape(
-        prompt_tokens=estimate_prompt_tokens(conv), max_output_tokens=conv.max_tokens
-    )
+    """What the service model needs of a request: its prompt's content tokens and its
+    output cap. Content only: the room's per-token rates are learned against this
+    figure, and a cloud's framing and tool-use system prompt are not Ollama's."""
+    return RequestShape(prompt_tokens=content_tokens(conv), max_output_tokens=conv.max_tokens)
 
 
 def image_tokens(encoded: object) -> int:

@@ -146,8 +146,6 @@ def test_any_shape_is_read_without_raising(endpoint: str, body: dict[str, Any]) 
 
 # --- request_shape: what the waiting room's service model reads -----------------------
 
-FRAME = REQUEST_TOKENS + MESSAGE_TOKENS  # a body with one message (or a bare prompt)
-
 
 def png(width: int, height: int) -> str:
     out = io.BytesIO()
@@ -155,37 +153,36 @@ def png(width: int, height: int) -> str:
     return base64.b64encode(out.getvalue()).decode()
 
 
+def user(content: Any, **more: Any) -> dict[str, Any]:
+    return {"role": "user", "content": content, **more}
+
+
 @pytest.mark.parametrize(
     ("endpoint", "body", "tokens", "cap"),
     [
-        ("/api/generate", {"model": "m", "prompt": "x" * 400}, FRAME + 100, None),
+        ("/api/generate", {"model": "m", "prompt": "x" * 400}, 100, None),
         (
             "/api/generate",
             {"model": "m", "prompt": "abcd", "system": "abcd", "options": {"num_predict": 64}},
-            FRAME + MESSAGE_TOKENS + 2,  # the system prompt is framed too
+            2,
             64,
         ),
-        (
-            "/v1/messages",
-            {"model": "m", "messages": [{"role": "user", "content": "x" * 8}], "max_tokens": 9},
-            FRAME + 2,
-            9,
-        ),
+        ("/v1/messages", {"model": "m", "messages": [user("x" * 8)], "max_tokens": 9}, 2, 9),
         (
             "/v1/chat/completions",
             {
                 "model": "m",
-                "messages": [{"role": "user", "content": [{"type": "text", "text": "y" * 12}]}],
+                "messages": [user([{"type": "text", "text": "y" * 12}])],
                 "max_completion_tokens": 5,
                 "max_tokens": 7,
             },
-            FRAME + 3,
+            3,
             5,
         ),
-        ("/api/chat", {"model": "m", "messages": "oops", "options": {"num_predict": -1}}, 8, None),
-        ("/api/generate", {"model": "m", "prompt": "", "max_tokens": True}, 8, None),
+        ("/api/chat", {"model": "m", "messages": "oops", "options": {"num_predict": -1}}, 0, None),
+        ("/api/generate", {"model": "m", "prompt": "", "max_tokens": True}, 0, None),
         # Ollama reads options.num_predict only: a max_tokens there caps nothing
-        ("/api/chat", {"model": "m", "messages": [], "max_tokens": 9}, 8, None),
+        ("/api/chat", {"model": "m", "messages": [], "max_tokens": 9}, 0, None),
     ],
 )
 def test_shape(endpoint: str, body: dict[str, Any], tokens: int, cap: int | None) -> None:
@@ -193,15 +190,19 @@ def test_shape(endpoint: str, body: dict[str, Any], tokens: int, cap: int | None
     assert (shape.prompt_tokens, shape.max_output_tokens) == (tokens, cap)
 
 
+def test_the_shape_is_the_estimate_without_what_a_cloud_adds() -> None:
+    conv = read_conversation(
+        "/v1/chat/completions", {"messages": [user("word " * 100)], "tools": [TOOL]}
+    )
+    framing = REQUEST_TOKENS + MESSAGE_TOKENS * conv.turns + TOOL_SYSTEM_PROMPT_TOKENS
+    assert request_shape(conv).prompt_tokens == estimate_prompt_tokens(conv) - framing
+
+
 def test_a_document_is_larger_than_a_chat() -> None:
     chat = request_shape(read_conversation("/api/chat", {"messages": [user("hello")]}))
     doc = request_shape(read_conversation("/api/chat", {"messages": [user("word " * 4000)]}))
-    assert doc.prompt_tokens == FRAME + 5000
-    assert chat.prompt_tokens == FRAME + 2
-
-
-def user(content: Any, **more: Any) -> dict[str, Any]:
-    return {"role": "user", "content": content, **more}
+    assert doc.prompt_tokens == 5000
+    assert chat.prompt_tokens == 2
 
 
 def test_images_count_by_their_padded_area_in_every_dialect() -> None:
@@ -222,8 +223,7 @@ def test_images_count_by_their_padded_area_in_every_dialect() -> None:
     for endpoint, body in bodies:
         conv = read_conversation(endpoint, body)
         assert (conv.images, conv.image_tokens) == (1, expected), endpoint
-        framing = REQUEST_TOKENS + MESSAGE_TOKENS * conv.turns
-        assert request_shape(conv).prompt_tokens == framing + expected, endpoint
+        assert request_shape(conv).prompt_tokens == expected, endpoint
 
 
 def test_an_image_whose_header_says_nothing_counts_as_a_typical_one() -> None:
