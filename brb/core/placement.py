@@ -1,7 +1,7 @@
 """Which upstream of the pool takes a request: the one where it would start soonest.
 
 Owns the pool's placement rule as a pure function, so the daemon's pool
-(``PoolRoom``, :mod:`brb.daemon.pool`) and the replay's simulated pool
+(``PoolRoom.best``, :mod:`brb.daemon.pool_room`) and the replay's simulated pool
 (:mod:`brb.core.replay.pool_server`) choose alike. Each upstream makes an
 :class:`Offer` (would the request wait there, its earliest and typical start,
 what loading the model first would add, how busy the model's slots are);

@@ -31,6 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from brb.core.breaker import Observation
+from brb.core.placement import Offer, choose
 from brb.core.service_model import ModelRates, RequestShape, ServiceFigures, ServiceModel
 from brb.core.waiting_room import Verdict
 from brb.daemon.local_queue import Held, LocalQueue
@@ -92,22 +93,15 @@ class PoolRoom:
     ) -> tuple[Member, tuple[bool, float, float]]:
         """The member where a request arriving now would start soonest, and its
         arrival figures there (would wait, earliest start, typical start)."""
-        best: tuple[float, float, int, Member, tuple[bool, float, float]] | None = None
-        for i, (member, room) in enumerate(self._rooms()):
+        rooms = self._rooms()
+        offers = []
+        for member, room in rooms:
             would_wait, earliest, typical = room.arrival(model, shape, now)
-            cold = member.cold_s(model)
-            score = (earliest if would_wait else 0.0) + cold
-            figures = (
-                (would_wait, earliest + cold, typical + cold)
-                if cold
-                else (would_wait, earliest, typical)
-            )
             q = room.queue(model)
-            busy = len(q.sent) / q.slots  # a tie goes to the less busy one, then config order
-            if best is None or (score, busy, i) < best[:3]:
-                best = (score, busy, i, member, figures)
-        assert best is not None, "a pool has at least one member with a room"
-        return best[3], best[4]
+            busy = len(q.sent) / q.slots
+            offers.append(Offer(would_wait, earliest, typical, member.cold_s(model), busy))
+        i = choose(offers)  # brb.core.placement: the rule the replay's pool applies too
+        return rooms[i][0], offers[i].figures
 
     def arrival(self, model: str, shape: RequestShape, now: float) -> tuple[bool, float, float]:
         return self.best(model, shape, now)[1]

@@ -1,14 +1,18 @@
 """The simulated pool: several Ollama servers, their slots and loaded models, and which serves.
 
-Owns, for the replay, what the daemon's upstream pool (:mod:`brb.daemon.pool`)
-owns live: the members in pool order, each with its own waiting rooms and
-service model (a :class:`~brb.core.replay.room_server.RoomServer`, with the
-waiting room), the models each has loaded, where each request went, and what
-each served. The member is chosen by the daemon's own rule
-(:func:`brb.core.placement.choose`) on offers built as the daemon's
-``PoolRoom`` builds them: the request waits in the room of the member where it
-would start soonest, the learned load time added where its model is not
-loaded. Must not decide routing or touch money: the simulator does that.
+Owns, for the replay, what the daemon's upstream pool owns live
+(:mod:`brb.daemon.pool`, :mod:`brb.daemon.pool_room`): the members in pool
+order, each with its own waiting rooms and service model (a
+:class:`~brb.core.replay.room_server.RoomServer`, with the waiting room), the
+models each has loaded, where each request went, and what each served. The
+member is chosen by the daemon's own rule (:func:`brb.core.placement.choose`)
+on offers built as the daemon's ``PoolRoom.best`` builds them: the request
+waits in the room of the member where it would start soonest, the learned
+load time added where its model is not loaded; when a member frees a slot for
+a model and no one waits for it there, the oldest request for that model
+waiting elsewhere moves to it (``PoolRoom._pull``). The daemon also moves the
+requests of a member marked down; the replay has no failures. Must not decide
+routing or touch money: the simulator does that.
 
 Loads: the first upstream starts with every model of the trace loaded (the
 trace was recorded on a server that had them); the others start with none and
