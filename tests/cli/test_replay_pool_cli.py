@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import Result
@@ -39,7 +40,7 @@ def config(tmp_path: Path) -> Path:
     return path
 
 
-def runs(res: Result) -> list[dict]:
+def runs(res: Result) -> list[dict[str, Any]]:
     assert res.exit_code == 0, res.output
     out = json.loads(res.stdout)
     return out if isinstance(out, list) else [out]
