@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from brb.adapters.provider_failure import retry_after_s, short_message
+from brb.adapters.provider_failure import error_kind, retry_after_s, short_message
 from brb.errors import ConversionError, ProviderError
 
 NAME = "anthropic"
@@ -54,11 +54,7 @@ class AnthropicProvider:
         a = self._anthropic
         if isinstance(exc, a.APIStatusError):
             status = exc.status_code
-            kind = ""
-            body = exc.body
-            if isinstance(body, dict):
-                err = body.get("error") if isinstance(body.get("error"), dict) else body
-                kind = str(err.get("type", "")) if isinstance(err, dict) else ""
+            kind = error_kind(exc.body, "type")
             retryable = (
                 status in (408, 409, 429, 529)
                 or status >= 500

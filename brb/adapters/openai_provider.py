@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-from brb.adapters.provider_failure import retry_after_s, short_message
+from brb.adapters.provider_failure import error_kind, retry_after_s, short_message
 from brb.core.capabilities import openai_capabilities
 from brb.core.convert.from_openai import ChunkReader, completion_to_message
 from brb.core.convert.to_openai import to_chat_completions
@@ -41,13 +41,7 @@ class OpenAIProvider:
         o = self._openai
         if isinstance(exc, o.APIStatusError):
             status = exc.status_code
-            code = ""
-            body = exc.body
-            if isinstance(body, dict):
-                err = body.get("error") if isinstance(body.get("error"), dict) else body
-                code = (
-                    str(err.get("code") or err.get("type") or "") if isinstance(err, dict) else ""
-                )
+            code = error_kind(exc.body, "code", "type")
             return ProviderError(
                 f"{self.name} answered {status} {code}: {short_message(exc)}",
                 status=status,
