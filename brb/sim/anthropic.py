@@ -24,8 +24,8 @@ import contextvars
 import json
 import logging
 from collections import Counter, deque
-from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, replace
 
 from aiohttp import web
 
@@ -38,6 +38,7 @@ from brb.sim.anthropic_rules import (
     invalid,
     validate_body,
 )
+from brb.sim.recorded import RecordedRequest
 
 log = logging.getLogger(__name__)
 # Set by the middleware, read by handlers in the same task: the id the answer will carry.
@@ -58,17 +59,6 @@ DEFAULT_MESSAGES = {
     "not_found_error": "Not found",
     "request_too_large": "Request exceeds the maximum allowed number of bytes.",
 }
-
-
-@dataclass(frozen=True, slots=True)
-class RecordedRequest:
-    """One request as received: lower-cased header names, parsed body (None if not JSON)."""
-
-    method: str
-    path: str
-    headers: Mapping[str, str]
-    body: object
-    request_id: str = field(default="")
 
 
 @dataclass(slots=True)

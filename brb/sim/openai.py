@@ -21,13 +21,14 @@ import json
 import math
 from collections import Counter, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
 from brb.sim.anthropic_reply import sample_input, tokens_of
 from brb.sim.openai_rules import ApiError, is_reasoning_model, validate_body
+from brb.sim.recorded import RecordedRequest
 
 JSON = dict[str, Any]
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -42,15 +43,6 @@ _ERROR_TYPES = {
     503: ("server_error", "server_error"),
     529: ("overloaded", "server_error"),
 }
-
-
-@dataclass(frozen=True, slots=True)
-class RecordedRequest:
-    method: str
-    path: str
-    headers: dict[str, str]
-    body: object
-    request_id: str = field(default="")
 
 
 @dataclass(frozen=True, slots=True)
