@@ -25,7 +25,8 @@ def error_kind(body: object, *keys: str) -> str:
     ``error`` object (``{"error": {"type": ...}}``) or at its top; "" if none."""
     if not isinstance(body, dict):
         return ""
-    err = body.get("error") if isinstance(body.get("error"), dict) else body
+    inner = body.get("error")
+    err: dict[str, object] = inner if isinstance(inner, dict) else body
     return next((str(err[k]) for k in keys if err.get(k)), "")
 
 
