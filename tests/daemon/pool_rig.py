@@ -11,6 +11,7 @@ import contextlib
 import json
 import os
 import re
+import socket
 import subprocess
 import sys
 import time
@@ -101,3 +102,14 @@ def status_json(rig: Rig) -> dict[str, Any]:
 
 def cli_upstreams(rig: Rig) -> dict[str, dict[str, Any]]:
     return {u["name"]: u for u in status_json(rig)["upstreams"]}
+
+
+@contextlib.contextmanager
+def never_accepting(port: int) -> Iterator[None]:
+    """A listener on ``port`` whose accept queue is full: a connect to it times out."""
+    with socket.socket() as listener, socket.socket() as filler:
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen(0)
+        filler.connect(("127.0.0.1", port))  # the one place in the queue, never accepted
+        yield

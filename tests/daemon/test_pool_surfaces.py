@@ -10,14 +10,10 @@ request is served by the other one.
 
 from __future__ import annotations
 
-import contextlib
-import socket
-from collections.abc import Iterator
-
 import ollama
 import pytest
 from daemon_rig import LOCAL_REPLY, MODEL, StartRig, free_port, poll
-from pool_rig import fake_at, pool_settings, prompts, said, upstreams
+from pool_rig import fake_at, never_accepting, pool_settings, prompts, said, upstreams
 
 from brb.sim.ollama import FakeOllama
 
@@ -72,17 +68,6 @@ def test_other_endpoints_go_to_the_first_healthy_upstream(start_brb: StartRig) -
         assert len(client.embed(model=MODEL, input="hello").embeddings) == 1
         assert (b.received["/api/show"], b.received["/api/embed"]) == (1, 1)
         assert upstreams(rig)["gpu-a"]["healthy"] is False
-
-
-@contextlib.contextmanager
-def never_accepting(port: int) -> Iterator[None]:
-    """A listener on ``port`` whose accept queue is full: a connect to it times out."""
-    with socket.socket() as listener, socket.socket() as filler:
-        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        listener.bind(("127.0.0.1", port))
-        listener.listen(0)
-        filler.connect(("127.0.0.1", port))  # the one place in the queue, never accepted
-        yield
 
 
 @pytest.mark.parametrize("room", [True, False], ids=["waiting_room", "no_room"])
