@@ -99,6 +99,10 @@ STEPS: dict[str, tuple[str, ...]] = {
     "m003_daemon_upstreams": (
         "ALTER TABLE daemon ADD COLUMN upstreams TEXT NOT NULL DEFAULT '[]'",
     ),
+    # The pool member that served a local answer (X-BRB-Upstream); NULL for the
+    # cloud and for the rows logged before it existed. Adding a nullable column
+    # keeps every row, in place, on both databases.
+    "m004_request_upstream": ("ALTER TABLE requests ADD COLUMN upstream TEXT",),
 }
 
 # The names, in order. The store compares the database's applied set with

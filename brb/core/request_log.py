@@ -28,6 +28,7 @@ class RequestRow:
     prompt_tokens: int | None = None
     output_tokens: int | None = None
     outcome: str = ""  # "ok" or "error"
+    upstream: str | None = None  # the pool member that served a local answer; None: the cloud
 
 
 # The ``requests`` table's columns, in the dataclass's order.

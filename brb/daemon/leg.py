@@ -57,7 +57,7 @@ class LegResult:
     response: web.StreamResponse
     leg: Leg
     backend: str  # "ollama", or the provider that answered (the X-BRB-Provider header)
-    upstream: str  # the Ollama URL, or the provider's name
+    upstream: str  # the pool member's name (X-BRB-Upstream), or the provider's name
     model: str  # the model that answered (the cloud model for a diversion; "" passthrough)
     status: int
     reason: str  # the route reason (standby, pressed, overflow, fallback, ...)
@@ -85,4 +85,5 @@ class LegResult:
             usage.input_tokens if usage else None,
             usage.output_tokens if usage else None,
             self.outcome,
+            self.upstream if self.leg is Leg.LOCAL else None,
         )

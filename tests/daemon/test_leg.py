@@ -29,7 +29,7 @@ def test_a_cloud_result_becomes_a_row_with_its_provider_and_tokens() -> None:
     row = result.row(T0, "2026-11-29", "/api/chat", "llama3", "s1")
     assert row == RequestRow(
         T0, "2026-11-29", "/api/chat", "llama3", "s1", "anthropic", "pressed", 200,
-        None, None, 1.25, 12, 34, "ok",
+        None, None, 1.25, 12, 34, "ok", None,
     )  # fmt: skip
 
 
@@ -45,6 +45,15 @@ def test_a_local_result_without_token_counts_logs_none() -> None:
         "ollama", 502, 0.1, None, None,
     )  # fmt: skip
     assert row.outcome == "error"
+    assert row.upstream == "http://127.0.0.1:11434"  # the pool member that served it
+
+
+def test_a_cloud_row_names_no_upstream_a_local_one_its_pool_member() -> None:
+    def result(leg: Leg, upstream: str) -> LegResult:
+        return LegResult(web.Response(), leg, "x", upstream, "m", 200, "standby", 0.1)
+
+    assert result(Leg.LOCAL, "gpu-b").row(T0, "d", "/api/chat", "m", "").upstream == "gpu-b"
+    assert result(Leg.CLOUD, "openai").row(T0, "d", "/api/chat", "m", "").upstream is None
 
 
 def test_ollama_final_object_gives_service_time_and_usage() -> None:
@@ -58,7 +67,7 @@ def test_ollama_final_object_gives_service_time_and_usage() -> None:
 
 
 def test_the_row_columns_follow_the_dataclass() -> None:
-    assert COLUMNS[0] == "at" and COLUMNS[-1] == "outcome" and len(COLUMNS) == 14
+    assert COLUMNS[0] == "at" and COLUMNS[-1] == "upstream" and len(COLUMNS) == 15
 
 
 def test_a_route_names_its_first_provider() -> None:
