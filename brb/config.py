@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 from pydantic import Field, ValidationError, field_validator, model_validator
 
+from brb.capacity_config import Capacity, ScaleHook
 from brb.config_section import EnvName, Section, env_name, http_url
 from brb.config_views import CONFIG_ENV as CONFIG_ENV
 from brb.config_views import BrbConfigViews, ModelsViews
@@ -160,6 +161,11 @@ class BrbConfig(BrbConfigViews, Section):
     alerts: Alerts = Alerts()
     admin: Admin = Admin()
     button: Button = Button()
+    capacity: Capacity = Capacity()
+    scale_hook: ScaleHook | None = None
+    scale_hook_after_seconds: float = Field(
+        600.0, gt=0, description="call scale_hook once the breaker has been active this long"
+    )
 
     _database_url_env = field_validator("database_url_env")(env_name)
 

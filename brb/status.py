@@ -224,7 +224,18 @@ def snapshot(store: Store, cfg: ConfigLike, now: datetime) -> dict[str, Any]:
             "heartbeat_age_seconds": round((now - beat.heartbeat_at).total_seconds(), 3),
         },
         "instances": instances_json(store, now),
+        "capacity": capacity_json(store, now),
     }
+
+
+def capacity_json(store: Store, now: datetime) -> dict[str, Any] | None:
+    """The capacity advice the daemon last computed (it replays the request log every
+    ``capacity.refresh_seconds``; this only reads the result), with when; None: none yet."""
+    found = store.capacity_advice()
+    if found is None:
+        return None
+    at, advice = found
+    return {**advice, "computed_at": iso(at), "age_seconds": round((now - at).total_seconds(), 3)}
 
 
 def instances_json(store: Store, now: datetime) -> list[dict[str, Any]]:

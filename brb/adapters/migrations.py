@@ -103,6 +103,13 @@ STEPS: dict[str, tuple[str, ...]] = {
     # cloud and for the rows logged before it existed. Adding a nullable column
     # keeps every row, in place, on both databases.
     "m004_request_upstream": ("ALTER TABLE requests ADD COLUMN upstream TEXT",),
+    # The daemon's last capacity advice (one row, JSON), so `brb status` shows it
+    # without replaying the request log itself.
+    "m005_capacity_advice": (
+        """CREATE TABLE capacity_advice (
+            id INTEGER PRIMARY KEY CHECK (id = 1), computed_at TEXT NOT NULL,
+            detail TEXT NOT NULL DEFAULT '{{}}')""",
+    ),
 }
 
 # The names, in order. The store compares the database's applied set with

@@ -1,9 +1,11 @@
-"""The store's measurements: queue samples and the request log, and their pruning.
+"""The store's measurements: queue samples, the request log and its capacity advice.
 
 Owns :class:`QueueSample` and :class:`SamplesMixin`: appending and reading the
 queue samples (and the service-time estimates a restarted daemon starts from),
 appending and reading the request log (the replay's input, one column per
-:class:`~brb.core.request_log.RequestRow` field), and pruning both.
+:class:`~brb.core.request_log.RequestRow` field), pruning both, and the one
+row of capacity advice the daemon last computed from the log (JSON, as
+:meth:`brb.core.capacity.CapacityAdvice.to_json` gives it).
 
 Must not import :mod:`brb.adapters.store` (it is put together from this), nor
 prune the ledger or the events: money and incidents are history.
@@ -11,10 +13,12 @@ prune the ledger or the events: money and incidents are history.
 
 from __future__ import annotations
 
+import json
 import operator
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from brb.adapters.database import Row, iso, parse_iso
 from brb.adapters.store_base import StoreBase, window
@@ -79,6 +83,24 @@ class SamplesMixin(StoreBase):
     def request_log(self, *, since: datetime, until: datetime | None = None) -> list[Row]:
         where, params = window(since, until)
         return self.query(f"SELECT * FROM requests WHERE {where} ORDER BY at, id", params)
+
+    def write_capacity_advice(self, at: datetime, advice: dict[str, Any]) -> None:
+        """Keep ``advice`` (computed at ``at``) as the one current capacity advice."""
+        with self.write() as conn:
+            conn.execute(
+                "INSERT INTO capacity_advice (id, computed_at, detail) VALUES (1, ?, ?) "
+                "ON CONFLICT (id) DO UPDATE SET computed_at = excluded.computed_at, "
+                "detail = excluded.detail",
+                (iso(at), json.dumps(advice)),
+            )
+
+    def capacity_advice(self) -> tuple[datetime, dict[str, Any]] | None:
+        """The last capacity advice a daemon computed, and when; None: none yet."""
+        rows = self.query("SELECT computed_at, detail FROM capacity_advice WHERE id = 1")
+        if not rows:
+            return None
+        at = parse_iso(rows[0]["computed_at"])
+        return (at, json.loads(rows[0]["detail"])) if at is not None else None
 
     def prune(self, *, before: datetime) -> int:
         """Drop queue samples and request-log rows older than ``before`` (the ledger

@@ -3,8 +3,10 @@
 A thin shell over :mod:`brb.core.incidents`: reads the transition events and
 the ledger's settled charges from the store, fills in the queue depth of
 pressed incidents from the queue samples, and prints a table and the
-capacity-planning summary (or ``--json``). Must not import aiohttp,
-anthropic or ollama.
+capacity-planning summary (or ``--json``), with the capacity advice: how many
+more local slots would have kept the last ``--capacity-days`` of overflow
+local, from a replay of the request log (:mod:`brb.capacity_advice`). Must
+not import aiohttp, anthropic or ollama.
 """
 
 from __future__ import annotations
@@ -26,6 +28,17 @@ def register(app: typer.Typer) -> None:
     @app.command()
     def incidents(
         days: Annotated[int, typer.Option("--days", min=1, help="The last N days")] = 30,
+        capacity_days: Annotated[
+            int | None,
+            typer.Option(
+                "--capacity-days",
+                min=1,
+                max=366,
+                help="Replay the last N days of traffic for the capacity advice "
+                "(default: the config's capacity.window_days, 7)",
+                show_default=False,
+            ),
+        ] = None,
         json_out: JsonOpt = False,
         config: ConfigOpt = None,
         db: DbOpt = None,
@@ -34,8 +47,11 @@ def register(app: typer.Typer) -> None:
         cfg = load_config(config, quiet=json_out)
         at = now()
         since = at - timedelta(days=days)
+        from brb.capacity_advice import compute
+
         with open_store(db, cfg) as store:
             report = build_report(store, since=since, now=at)
+            report["capacity"] = compute(store, cfg, now=at, window_days=capacity_days)
         if json_out:
             print(json.dumps(report_json(report), indent=2))
         else:
@@ -87,7 +103,9 @@ def report_json(report: dict[str, Any]) -> dict[str, Any]:
     from brb.status import money
 
     s = report["summary"]
+    capacity = report.get("capacity")
     return {
+        "capacity": None if capacity is None else capacity.to_json(),
         "since": iso(report["since"]),
         "until": iso(report["now"]),
         "incidents": [
@@ -168,7 +186,22 @@ def render_table(report: dict[str, Any], tz: tzinfo) -> str:
         f"  mean cost per incident {mean_cost}, mean time to normal {mean_ttn}",
         f"  {s.projection_line()}",
     ]
+    if report.get("capacity") is not None:
+        lines += ["", *render_capacity(report["capacity"])]
     return "\n".join(lines)
+
+
+def render_capacity(advice: Any) -> list[str]:
+    """The capacity advice: its sentence, then each replay's slots, diversions and cost."""
+    lines = ["capacity: " + advice.line()]
+    if advice.runs:
+        lines.append(f"  {'slots':>7}  {'diverted':>8}  {'overflow':>8}  {'replay cost':>11}")
+        for r in advice.runs:
+            slots = f"+{r.extra_slots} ({r.slots})"
+            lines.append(
+                f"  {slots:>7}  {r.diverted:>8}  {r.wait_diverted:>8}  {f'${r.cost_usd:.2f}':>11}"
+            )
+    return lines
 
 
 def _local(at: datetime, tz: tzinfo) -> str:

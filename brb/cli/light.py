@@ -234,6 +234,9 @@ def render_panel(s: dict[str, Any]) -> str:
                 f"  instance   {i['id']}: breaker {i['breaker']}, depth {i['queue_depth']}, "
                 f"heartbeat {_age(i['heartbeat_age_s'])}" + (" (STALE)" if i["stale"] else "")
             )
+    c = s.get("capacity")
+    if c:
+        lines.append(f"  capacity   {c['summary']} ({_age(c['age_seconds'])})")
     for b in s["diversion_blocked_by"]:
         lines.append(f"  blocked    {b}")
     return "\n".join(lines)

@@ -144,6 +144,7 @@ class Admin:
             "upstreams": [] if self.pool is None else list(self.pool.reports),
             "diversion_blocked_by": snap["diversion_blocked_by"],
             "instances": snap["instances"],
+            "capacity": snap["capacity"],
             "last_events": [
                 {
                     "at": e.at.isoformat(),

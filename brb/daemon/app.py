@@ -170,6 +170,8 @@ class Daemon:
         if c.room is not None:
             c.room.close()
         await c.systemd.aclose()
+        if c.capacity is not None:
+            await c.capacity.aclose()
         await c.alerts.aclose()
         c.ticks.leave()
         c.writer.submit(

@@ -28,6 +28,7 @@ from brb.daemon.events import EventSink, UpstreamDown, UpstreamModels, UpstreamU
 from brb.daemon.front import Front
 from brb.daemon.listeners.alerts import AlertsListener
 from brb.daemon.listeners.button_watch import ButtonWatch
+from brb.daemon.listeners.capacity import CapacityAdvisor
 from brb.daemon.listeners.dashboard_stream import StatusStream
 from brb.daemon.listeners.incidents import IncidentTracker
 from brb.daemon.listeners.metrics import MetricsListener
@@ -75,6 +76,7 @@ class Components:
     alerts: AlertsListener  # closed at shutdown (pending deliveries)
     systemd: SystemdListener  # closed at shutdown (the watchdog task)
     room: PoolRoom | None = None  # the waiting rooms (closed at shutdown: their timers)
+    capacity: CapacityAdvisor | None = None  # closed at shutdown (its worker process)
 
 
 def build(
@@ -150,6 +152,7 @@ def build(
                   pool=pool)  # fmt: skip
     alerts = AlertsListener(cfg, writer, clock, sink)
     systemd = SystemdListener()
+    capacity = CapacityAdvisor(cfg, db, writer)
     everyone: list[Any] = [
         MetricsListener(metrics),
         incidents,
@@ -163,6 +166,7 @@ def build(
         admin,
         dashboard.stream,
         ticks,
+        capacity,
         *listeners,
     ]
     for listener in everyone:
@@ -170,5 +174,5 @@ def build(
     rollover = RolloverWatch(cfg, writer.store, sink)
     return Components(
         cfg, sink, reader, writer, monitor, upstream, pool, chain, live, local, cloud,
-        front, admin, dashboard, ticks, rollover, alerts, systemd, room,
+        front, admin, dashboard, ticks, rollover, alerts, systemd, room, capacity,
     )  # fmt: skip

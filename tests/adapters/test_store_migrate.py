@@ -84,3 +84,12 @@ def test_a_fresh_database_has_the_upstream_column(tmp_path: Path) -> None:
     with Store.open(tmp_path / "brb.db") as store:
         names = [r["name"] for r in store.query("PRAGMA table_info(requests)")]
     assert names[-1] == "upstream"
+
+
+def test_capacity_advice_is_one_row_replaced(store_location: str) -> None:
+    with Store.open(store_location) as store:
+        assert store.capacity_advice() is None
+        store.write_capacity_advice(T0, {"extra_slots_needed": 2, "runs": []})
+        store.write_capacity_advice(T0 + timedelta(minutes=5), {"extra_slots_needed": 1})
+        assert store.capacity_advice() == (T0 + timedelta(minutes=5), {"extra_slots_needed": 1})
+        assert len(store.query("SELECT * FROM capacity_advice")) == 1

@@ -19,6 +19,7 @@ from brb.adapters.ledger import Usage
 from brb.adapters.store import Store
 from brb.adapters.store_samples import QueueSample
 from brb.core.breaker import BreakerState, Phase
+from brb.core.request_log import RequestRow
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 Cli = Callable[..., Result]
@@ -150,3 +151,85 @@ def test_the_command_stays_light(seeded: Path) -> None:
         "assert not heavy, heavy\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+# --- capacity advice -------------------------------------------------------------------
+
+
+def _burst(store: Store, start: datetime, n: int) -> None:
+    """``n`` local requests, one every 0.5 s, each served in 1 s (one slot can't keep up)."""
+    store.log_requests(
+        [
+            RequestRow(
+                start + timedelta(seconds=i / 2),
+                start.date().isoformat(),
+                "/api/chat",
+                "llama3",
+                "",
+                "ollama",
+                "standby",
+                200,
+                0.0,
+                1.0,
+                1.0,
+                10,
+                10,
+                "ok",
+                "default",
+            )  # fmt: skip
+            for i in range(n)
+        ]
+    )
+
+
+@pytest.fixture
+def tight(tmp_path: Path) -> Path:
+    """A config whose wait threshold (2 s) one slot can't hold for the burst."""
+    path = tmp_path / "brb.yaml"
+    path.write_text(
+        "big_red_button:\n"
+        "  thresholds: {queue_depth: 1000, wait_time_seconds: 2, min_active_seconds: 60}\n"
+        "  waiting_room: {enabled: false}\n"
+        "  capacity: {window_days: 3, max_extra_slots: 4}\n"
+    )
+    return path
+
+
+def test_capacity_advice_names_the_slots_that_keep_the_overflow_local(
+    cli: Cli, seeded: Path, tight: Path
+) -> None:
+    with Store.open(seeded) as store:
+        _burst(store, NOW - timedelta(days=2), 20)
+        _burst(store, NOW - timedelta(days=5), 200)  # outside the 3-day window
+    with freeze_time(NOW):
+        result = cli("incidents", "--json", "--config", str(tight))
+    assert result.exit_code == 0, result.output
+    c = json.loads(result.stdout)["capacity"]
+    assert c["window_days"] == 3 and c["requests"] == 20 and c["slots"] == 1
+    assert c["extra_slots_needed"] == 1 and c["more_than_max"] is False
+    no_more, one_more = c["runs"]
+    assert no_more["extra_slots"] == 0 and no_more["wait_diverted"] > 0 and no_more["cost_usd"] > 0
+    assert (one_more["extra_slots"], one_more["diverted"], one_more["cost_usd"]) == (1, 0, 0)
+    # what the button really cost in those 3 days: r1 + r2 ($1, the breaker's) and the
+    # press's $2 (r3); the request log recorded no diversion (only the ledger did)
+    assert c["button_cost_usd"] == 3.0 and c["recorded_diverted"] == 0
+
+    with freeze_time(NOW):
+        wider = json.loads(cli("incidents", "--json", "--config", str(tight),
+                               "--capacity-days", "6").stdout)["capacity"]  # fmt: skip
+    assert wider["requests"] == 220 and wider["button_cost_usd"] == 3.0  # r-old is older
+    assert wider["extra_slots_needed"] is None or wider["extra_slots_needed"] >= 1
+
+    with freeze_time(NOW):
+        text = cli("incidents", "--config", str(tight)).stdout
+    assert "capacity: 1 more local slot (per model: 1 -> 2) would have kept the" in text
+    assert "the button cost $3.00 in 3 days" in text
+    assert "+1 (2)" in text
+
+
+def test_capacity_advice_with_no_traffic(cli: Cli, tmp_db: Path) -> None:
+    with freeze_time(NOW):
+        result = cli("incidents", "--json")
+    c = json.loads(result.stdout)["capacity"]
+    assert (c["requests"], c["extra_slots_needed"], c["runs"], c["window_days"]) == (0, 0, [], 7)
+    assert "no overflow to keep local in the last 7 days" in cli("incidents").stdout

@@ -1,0 +1,194 @@
+"""Capacity advice: how many more local slots would have kept the overflow local.
+
+Owns the answer to "when does the button cost more than new hardware": the
+recorded traffic of a window replayed through the daemon's own rules
+(:func:`brb.core.replay.simulate`) with the current slots plus ``k`` for
+``k = 0, 1, 2, ...`` up to a bound, stopping at the least ``k`` that keeps
+every wait-diverted request local, each run's diversions and simulated cost;
+set beside what the button really cost over the window (the settled spend
+the ledger recorded). Also the live counterpart for the scale hook: how many
+more slots the queue waiting now would need to start within the wait
+threshold (:func:`extra_slots_for_queue`).
+
+A *wait-diverted* request is one diverted because local service would have
+been too slow (the policy's ``overflow`` and ``breaker_active``, the waiting
+room's ``deadline``, ``makes_room`` and ``unreachable``); a press or a
+routing rule diverts whatever the slots, so those never count.
+
+Pure: no I/O, no clock (the window is passed in), no config: the caller
+builds the simulator's parameters.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from brb.core.incidents import DAYS_PER_MONTH
+from brb.core.replay import SimParams, TraceRecord, simulate
+from brb.core.waiting_room import Verdict
+
+WAIT_REASONS = frozenset(
+    {"overflow", "breaker_active", *(v.value for v in Verdict if v is not Verdict.SEND)}
+)
+DEFAULT_MAX_EXTRA_SLOTS = 8
+_MICRO = Decimal("0.000001")
+
+
+@dataclass(frozen=True, slots=True)
+class SlotsRun:
+    """One replay of the window with ``slots`` local slots (``extra_slots`` more than now)."""
+
+    extra_slots: int
+    slots: int
+    diverted: int  # every diversion of the replay
+    wait_diverted: int  # the ones more slots could have kept local
+    cost_usd: Decimal  # the replay's cloud spend
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "extra_slots": self.extra_slots,
+            "slots": self.slots,
+            "diverted": self.diverted,
+            "wait_diverted": self.wait_diverted,
+            "cost_usd": float(self.cost_usd.quantize(_MICRO)),
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class CapacityAdvice:
+    since: datetime
+    until: datetime
+    requests: int  # in the window's request log
+    slots: int  # the local slots now (per model: the pool's OLLAMA_NUM_PARALLEL summed)
+    max_extra_slots: int  # the bound of the search
+    runs: tuple[SlotsRun, ...]  # k = 0, 1, ... up to the answer (or the bound)
+    button_cost_usd: Decimal  # what the button really cost: settled spend in the window
+    recorded_diverted: int  # diversions the request log recorded in the window
+
+    @property
+    def extra_slots_needed(self) -> int | None:
+        """The least ``k`` whose replay diverts nothing for waiting (0 with no traffic);
+        None: more than the bound."""
+        if not self.runs:
+            return 0
+        return next((r.extra_slots for r in self.runs if r.wait_diverted == 0), None)
+
+    @property
+    def window_days(self) -> float:
+        return (self.until - self.since).total_seconds() / 86400
+
+    @property
+    def monthly_button_cost_usd(self) -> Decimal:
+        days = Decimal(str(self.window_days))
+        return self.button_cost_usd * DAYS_PER_MONTH / days if days > 0 else Decimal(0)
+
+    def line(self) -> str:
+        """One sentence for a person."""
+        days = f"{self.window_days:.3g} days"
+        cost = f"the button cost ${self.button_cost_usd:.2f} in {days} " + (
+            f"(about ${self.monthly_button_cost_usd:.2f} a month)"
+        )
+        need = self.extra_slots_needed
+        if not self.runs or self.runs[0].wait_diverted == 0:
+            return f"no overflow to keep local in the last {days}; {cost}"
+        base = self.runs[0].wait_diverted
+        if need is None:
+            return (
+                f"more than {self.max_extra_slots} more local slots would be needed to keep "
+                f"the {base} overflow requests of the last {days} local; {cost}"
+            )
+        return (
+            f"{need} more local slot{'s' if need != 1 else ''} (per model: {self.slots} -> "
+            f"{self.slots + need}) would have kept the {base} overflow requests of the last "
+            f"{days} local; {cost}"
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        need = self.extra_slots_needed
+        return {
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat(),
+            "window_days": round(self.window_days, 3),
+            "requests": self.requests,
+            "slots": self.slots,
+            "max_extra_slots": self.max_extra_slots,
+            "extra_slots_needed": need,
+            "more_than_max": need is None,
+            "recorded_diverted": self.recorded_diverted,
+            "button_cost_usd": float(self.button_cost_usd.quantize(_MICRO)),
+            "monthly_button_cost_usd": float(self.monthly_button_cost_usd.quantize(_MICRO)),
+            "runs": [r.to_json() for r in self.runs],
+            "summary": self.line(),
+        }
+
+
+def advise(
+    records: Sequence[TraceRecord],
+    params: SimParams,
+    *,
+    since: datetime,
+    until: datetime,
+    button_cost_usd: Decimal,
+    recorded_diverted: int,
+    max_extra_slots: int = DEFAULT_MAX_EXTRA_SLOTS,
+) -> CapacityAdvice:
+    """Replay ``records`` with ``params.slots + k`` slots for k = 0.. ``max_extra_slots``,
+    stopping at the first run that diverts nothing for waiting (at most
+    ``max_extra_slots + 1`` runs)."""
+    runs: list[SlotsRun] = []
+    if records:
+        for k in range(max_extra_slots + 1):
+            result = simulate(records, replace(params, slots=params.slots + k))
+            cloud = [o for o in result.outcomes if o.backend == "cloud"]
+            run = SlotsRun(
+                k,
+                params.slots + k,
+                len(cloud),
+                sum(1 for o in cloud if o.reason in WAIT_REASONS),
+                result.cost_usd,
+            )
+            runs.append(run)
+            if run.wait_diverted == 0:
+                break
+    return CapacityAdvice(
+        since, until, len(records), params.slots, max_extra_slots, tuple(runs),
+        button_cost_usd, recorded_diverted,
+    )  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class QueueNow:
+    """One model's queue as the scale hook sees it."""
+
+    waiting: int
+    slots: int
+    service_s: float | None  # the learned mean service time; None: not known yet
+
+
+def extra_slots_for_queue(
+    queues: Iterable[QueueNow], wait_threshold_s: float, *, max_extra_slots: int
+) -> int:
+    """The least number of extra slots (per model, as a new server gives) with which
+    every request waiting now would start within ``wait_threshold_s``, capped at
+    ``max_extra_slots``: new slots take the first waiters at once, the rest wait
+    their turn on all the slots, a full service time per round (conservative). A
+    model whose service time is unknown needs a slot per waiter."""
+    need = 0
+    for q in queues:
+        if q.waiting <= 0:
+            continue
+        if q.service_s is None or q.service_s <= 0:
+            need = max(need, q.waiting)
+            continue
+        fits = (
+            k
+            for k in range(min(q.waiting, max_extra_slots) + 1)
+            if math.ceil((q.waiting - k) / max(q.slots + k, 1)) * q.service_s <= wait_threshold_s
+        )
+        need = max(need, next(fits, max_extra_slots))
+    return min(need, max_extra_slots)
