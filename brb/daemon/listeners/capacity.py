@@ -11,8 +11,7 @@ where ``brb status`` and the admin status read it. The worker gets the
 database location on stdin, never on its command line (a PostgreSQL URL
 carries a password); a worker that fails or outlives ``WORKER_TIMEOUT_S`` is
 logged and, if needed, killed by its pid; the traffic never waits on it.
-Must not compute the advice
-itself (:mod:`brb.core.capacity` does).
+Must not compute the advice itself (:mod:`brb.core.capacity` does).
 """
 
 from __future__ import annotations
