@@ -57,6 +57,7 @@ class AlertKind(StrEnum):
     UPSTREAM_DOWN = "upstream_down"
     UPSTREAM_UP = "upstream_up"
     STORE_UNAVAILABLE = "store_unavailable"
+    SCALE_HOOK_FAILED = "scale_hook_failed"
 
 
 class Action(StrEnum):
@@ -336,6 +337,21 @@ def button(at: datetime, *, event_kind: str, event_id: int, device: str, detail:
         once_scope="button",
         once_key=f"{event_kind}:{event_id}",
         fields={"device": device, "event": event_kind},
+    )
+
+
+def scale_hook_failed(at: datetime, *, day: str, target: str, error: str) -> Alert:
+    """The scale hook (ops' own tooling) could not be told that more slots are needed."""
+    return Alert(
+        kind=AlertKind.SCALE_HOOK_FAILED,
+        severity=Severity.WARNING,
+        title=f"brb: the scale hook failed ({target})",
+        text=f"{error[:300]}. The breaker has been active a long time and the hook was not "
+        "told; traffic is not affected. Check the hook, or add local capacity by hand.",
+        at=at,
+        once_scope=day,
+        once_key=f"scale_hook_failed:{at.isoformat(timespec='seconds')}",
+        fields={"target": target},
     )
 
 

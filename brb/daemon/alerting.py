@@ -206,6 +206,11 @@ class Alerter:
             lambda: alerts.store_unavailable(at, day=self._day(at), store=store, error=error)
         )
 
+    def scale_hook_failed(self, at: datetime, *, target: str, error: str) -> None:
+        self._submit(
+            lambda: alerts.scale_hook_failed(at, day=self._day(at), target=target, error=error)
+        )
+
     def rollover(
         self, at: datetime, *, new_day: str, previous_day: str, previous_spend_usd: Decimal | float
     ) -> None:

@@ -172,6 +172,8 @@ class Daemon:
         await c.systemd.aclose()
         if c.capacity is not None:
             await c.capacity.aclose()
+        if c.scale_hook is not None:
+            await c.scale_hook.aclose()
         await c.alerts.aclose()
         c.ticks.leave()
         c.writer.submit(

@@ -35,6 +35,7 @@ from brb.daemon.listeners.metrics import MetricsListener
 from brb.daemon.listeners.provider_health import ProviderHealth
 from brb.daemon.listeners.provider_log import ProviderLog
 from brb.daemon.listeners.prune import Pruner
+from brb.daemon.listeners.scale_hook import ScaleHookListener
 from brb.daemon.listeners.systemd import SystemdListener
 from brb.daemon.listeners.upstream_log import UpstreamLog
 from brb.daemon.live_state import LiveState
@@ -77,6 +78,7 @@ class Components:
     systemd: SystemdListener  # closed at shutdown (the watchdog task)
     room: PoolRoom | None = None  # the waiting rooms (closed at shutdown: their timers)
     capacity: CapacityAdvisor | None = None  # closed at shutdown (its worker process)
+    scale_hook: ScaleHookListener | None = None  # closed at shutdown (a call in flight)
 
 
 def build(
@@ -153,6 +155,12 @@ def build(
     alerts = AlertsListener(cfg, writer, clock, sink)
     systemd = SystemdListener()
     capacity = CapacityAdvisor(cfg, db, writer)
+    hook = (
+        None
+        if cfg.scale_hook is None
+        else ScaleHookListener(cfg, cfg.scale_hook, writer=writer, sink=sink,
+                               pool=lambda: pool.reports, advice=lambda: capacity.latest)
+    )  # fmt: skip
     everyone: list[Any] = [
         MetricsListener(metrics),
         incidents,
@@ -167,6 +175,7 @@ def build(
         dashboard.stream,
         ticks,
         capacity,
+        *([hook] if hook is not None else []),
         *listeners,
     ]
     for listener in everyone:
@@ -174,5 +183,5 @@ def build(
     rollover = RolloverWatch(cfg, writer.store, sink)
     return Components(
         cfg, sink, reader, writer, monitor, upstream, pool, chain, live, local, cloud,
-        front, admin, dashboard, ticks, rollover, alerts, systemd, room, capacity,
+        front, admin, dashboard, ticks, rollover, alerts, systemd, room, capacity, hook,
     )  # fmt: skip

@@ -34,6 +34,7 @@ event                   published by
 :class:`DivertingStopped`  the live state, the "deactivated" edge
 :class:`IncidentOpened` the incident tracker, on DivertingStarted (with its id)
 :class:`IncidentClosed` the incident tracker, on DivertingStopped (diverted, dollars)
+:class:`ScaleHookCalled` the scale hook listener, after each call of ``scale_hook``
 :class:`BudgetCrossed`  spending (store writer thread), an alert percent or exhaustion
 :class:`BudgetSeen`     the 1 s tick (store writer thread), today's budget snapshot
 :class:`StoreUnavailable`  spending, when the store first fails a reservation in an outage
@@ -228,6 +229,16 @@ class IncidentClosed(Event):
     reason: str
     source: str
     who: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScaleHookCalled(Event):
+    """``scale_hook`` was called (the breaker active past ``scale_hook_after_seconds``)."""
+
+    at: datetime
+    target: str  # the URL without credentials, or "command <program>"
+    extra_slots_needed: int
+    error: str | None = None  # None: delivered
 
 
 # --- money -------------------------------------------------------------------------------

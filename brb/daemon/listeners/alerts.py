@@ -4,8 +4,9 @@ Owns the :class:`~brb.daemon.alerting.Alerter` (its delivery workers and its
 aiohttp session: :meth:`AlertsListener.aclose` at shutdown) and the mapping
 from events to alert calls: an incident opened or closed, a provider
 failure, a budget percent or exhaustion, a rollover, a button unplug or
-replug, an Ollama upstream down or back up, the store failing a reservation.
-Each delivery attempt comes back as an :class:`AlertAttempted` event.
+replug, an Ollama upstream down or back up, the store failing a reservation,
+a scale hook that failed. Each delivery attempt comes back as an
+:class:`AlertAttempted` event.
 
 In a fleet (PostgreSQL) a breaker trip pages once for the fleet: the incident
 alerts are keyed by the fleet's incident (the shared breaker row, read on the
@@ -39,6 +40,7 @@ from brb.daemon.events import (
     ProviderFailed,
     ProviderOpened,
     RolledOver,
+    ScaleHookCalled,
     StoreUnavailable,
     UpstreamDown,
     UpstreamUp,
@@ -78,6 +80,7 @@ class AlertsListener:
         sink.subscribe(UpstreamDown, self.upstream_down)
         sink.subscribe(UpstreamUp, self.upstream_up)
         sink.subscribe(StoreUnavailable, self.store_unavailable)
+        sink.subscribe(ScaleHookCalled, self.scale_hook_called)
 
     async def aclose(self) -> None:
         if self._tasks:
@@ -185,6 +188,10 @@ class AlertsListener:
 
     def store_unavailable(self, e: StoreUnavailable) -> None:
         self.alerter.store_unavailable(e.at, store=e.store, error=e.error)
+
+    def scale_hook_called(self, e: ScaleHookCalled) -> None:
+        if e.error is not None:
+            self.alerter.scale_hook_failed(e.at, target=e.target, error=e.error)
 
     def budget_crossed(self, e: BudgetCrossed) -> None:
         for p in e.percents:
