@@ -2,7 +2,8 @@
 
 Owns binding the pure advice (:func:`brb.core.capacity.advise`) to what brb
 recorded: the window's request log (read as the replay reads it,
-:func:`brb.core.replay.request_log.records_from_log`), the simulator's
+:func:`brb.core.replay.request_log.records_from_log`; its busy stretches
+marked from what was recorded, :func:`brb.core.capacity.is_busy`), the simulator's
 parameters from the config (:func:`brb.replay_runs.params_from_config`, the
 slots being the pool's ``parallel`` summed, as the daemon's queue counts
 them) and the settled spend of the window's diversions from the ledger.
@@ -22,7 +23,7 @@ from typing import Any
 from brb.adapters.ledger import from_micro
 from brb.adapters.store import Store
 from brb.config import BrbConfig
-from brb.core.capacity import CapacityAdvice, advise
+from brb.core.capacity import CapacityAdvice, advise, is_busy
 from brb.core.replay.request_log import LOCAL_BACKENDS, records_from_log
 from brb.replay_runs import params_from_config
 
@@ -42,6 +43,13 @@ def compute(
         Decimal(0),
     )
     start, records = records_from_log(rows) if rows else (since, [])
+    threshold_s = cfg.thresholds.wait_time_seconds
+    # rows come ordered by arrival, as records_from_log orders the records
+    busy = [
+        is_busy(is_local=r["backend"] in LOCAL_BACKENDS, wait_s=r["wait_s"],
+                wait_threshold_s=threshold_s)
+        for r in rows
+    ]  # fmt: skip
     params = params_from_config(
         cfg, records, slots=sum(spec.parallel for spec in cfg.upstream_pool()), start=start
     )
@@ -53,6 +61,7 @@ def compute(
         button_cost_usd=spent,
         recorded_diverted=sum(1 for r in rows if r["backend"] not in LOCAL_BACKENDS),
         max_extra_slots=cfg.capacity.max_extra_slots,
+        busy=busy,
     )
 
 

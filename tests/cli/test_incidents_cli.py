@@ -157,7 +157,8 @@ def test_the_command_stays_light(seeded: Path) -> None:
 
 
 def _burst(store: Store, start: datetime, n: int) -> None:
-    """``n`` local requests, one every 0.5 s, each served in 1 s (one slot can't keep up)."""
+    """``n`` local requests, one every 0.5 s, each served in 1 s, as one slot served them:
+    request i waited i/2 s (the log marks the stretch busy)."""
     store.log_requests(
         [
             RequestRow(
@@ -169,13 +170,12 @@ def _burst(store: Store, start: datetime, n: int) -> None:
                 "ollama",
                 "standby",
                 200,
-                0.0,
-                1.0,
-                1.0,
-                10,
-                10,
-                "ok",
-                "default",
+                wait_s=i / 2,
+                service_s=1.0,
+                prompt_tokens=10,
+                output_tokens=10,
+                outcome="ok",
+                upstream="default",
             )  # fmt: skip
             for i in range(n)
         ]
@@ -231,5 +231,6 @@ def test_capacity_advice_with_no_traffic(cli: Cli, tmp_db: Path) -> None:
     with freeze_time(NOW):
         result = cli("incidents", "--json")
     c = json.loads(result.stdout)["capacity"]
-    assert (c["requests"], c["extra_slots_needed"], c["runs"], c["window_days"]) == (0, 0, [], 7)
+    assert (c["requests"], c["extra_slots_needed"], c["window_days"]) == (0, 0, 7)
+    assert [(r["extra_slots"], r["diverted"]) for r in c["runs"]] == [(0, 0)]
     assert "no overflow to keep local in the last 7 days" in cli("incidents").stdout

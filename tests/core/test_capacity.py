@@ -10,7 +10,7 @@ from decimal import Decimal
 import pytest
 
 from brb.core.breaker import Mode, Thresholds
-from brb.core.capacity import QueueNow, advise, extra_slots_for_queue
+from brb.core.capacity import QueueNow, advise, busy_stretches, extra_slots_for_queue, is_busy
 from brb.core.replay import SimParams, TraceRecord
 
 T0 = datetime(2026, 11, 27, tzinfo=UTC)
@@ -63,7 +63,8 @@ def test_presses_are_not_overflow_and_no_traffic_needs_nothing() -> None:
     assert pressed.extra_slots_needed == 0
     empty = advise([], PARAMS, since=WEEK[0], until=WEEK[1], button_cost_usd=Decimal(0),
                    recorded_diverted=0)  # fmt: skip
-    assert empty.runs == () and empty.extra_slots_needed == 0
+    assert [(r.diverted, r.wait_diverted) for r in empty.runs] == [(0, 0)]
+    assert empty.extra_slots_needed == 0
     assert empty.to_json()["requests"] == 0
     assert empty.line().startswith("no overflow to keep local in the last 7 days")
 
@@ -85,3 +86,41 @@ def test_presses_are_not_overflow_and_no_traffic_needs_nothing() -> None:
 )
 def test_extra_slots_for_the_queue_now(queues: list[QueueNow], need: int) -> None:
     assert extra_slots_for_queue(queues, 2.0, max_extra_slots=8) == need
+
+
+def test_busy_stretches_pad_and_merge() -> None:
+    offsets = [0, 10, 100, 200, 205, 1000, 1500, 1510]
+    busy = [False, False, False, True, False, False, True, False]
+    # pad 50: around 200 -> 150..250 (indexes 3, 4); around 1500 -> 1450..1550 (6, 7)
+    assert busy_stretches(offsets, busy, 50) == [range(3, 5), range(6, 8)]
+    # pad 600: 200 -> 0..800 (0..4); 1500 -> 900..2100 (5..7): they touch, one stretch
+    assert busy_stretches(offsets, busy, 600) == [range(0, 8)]
+    assert busy_stretches(offsets, [False] * 8, 600) == []
+
+
+def test_is_busy() -> None:
+    assert is_busy(is_local=False, wait_s=None, wait_threshold_s=60)  # diverted
+    assert is_busy(is_local=True, wait_s=15.0, wait_threshold_s=60)  # a quarter
+    assert not is_busy(is_local=True, wait_s=14.9, wait_threshold_s=60)
+    assert not is_busy(is_local=True, wait_s=None, wait_threshold_s=60)
+
+
+def test_only_the_busy_stretches_are_replayed_with_the_same_answer() -> None:
+    # a calm day (one 1 s request a minute) and then the overflowing burst
+    calm = [TraceRecord(i * 60.0, "m", "s", 10, 10, 1.0) for i in range(1440)]
+    burst = [replace(r, arrival_offset_s=r.arrival_offset_s + 86400) for r in every(0.5, 10)]
+    records = calm + burst
+    whole = advise(records, PARAMS, since=WEEK[0], until=WEEK[1],
+                   button_cost_usd=Decimal(0), recorded_diverted=0)  # fmt: skip
+    # the log recorded the burst's last requests waiting (a quarter of 2 s and more)
+    busy = [False] * len(calm) + [False] * 3 + [True] * 7
+    stretch = advise(records, PARAMS, since=WEEK[0], until=WEEK[1],
+                     button_cost_usd=Decimal(0), recorded_diverted=0, busy=busy)  # fmt: skip
+    assert stretch.replayed < 30 and whole.replayed == len(records)
+    assert (
+        [(r.diverted, r.wait_diverted) for r in stretch.runs]
+        == [(r.diverted, r.wait_diverted) for r in whole.runs]
+        == [(3, 3), (0, 0)]
+    )
+    assert stretch.runs[0].cost_usd == whole.runs[0].cost_usd
+    assert stretch.to_json()["replayed_requests"] == stretch.replayed

@@ -19,7 +19,8 @@ def test_the_advice_reaches_the_admin_status_and_brb_status(
     db = tmp_path / "seeded.db"
     start = datetime.now(UTC) - timedelta(hours=2)
     with Store.open(db) as store:
-        # 20 requests, one every 0.5 s, 1 s each: one slot can't hold a 2 s wait
+        # 20 requests, one every 0.5 s, 1 s each, as one slot served them (request i
+        # waited i/2 s): one slot can't hold a 2 s wait
         store.log_requests(
             [
                 RequestRow(
@@ -31,13 +32,12 @@ def test_the_advice_reaches_the_admin_status_and_brb_status(
                     "ollama",
                     "standby",
                     200,
-                    0.0,
-                    1.0,
-                    1.0,
-                    10,
-                    10,
-                    "ok",
-                    "default",
+                    wait_s=i / 2,
+                    service_s=1.0,
+                    prompt_tokens=10,
+                    output_tokens=10,
+                    outcome="ok",
+                    upstream="default",
                 )  # fmt: skip
                 for i in range(20)
             ]
@@ -49,7 +49,7 @@ def test_the_advice_reaches_the_admin_status_and_brb_status(
         capacity={"window_days": 1, "max_extra_slots": 3, "refresh_seconds": 1},
     )
     # the first computation comes a refresh after the first tick, in a worker process
-    advice = poll(lambda: rig.status()["capacity"], timeout_s=60, every_s=0.2)
+    advice = poll(lambda: rig.status()["capacity"], timeout_s=120, every_s=0.2)
     assert advice["requests"] == 20 and advice["slots"] == 1
     assert advice["extra_slots_needed"] == 1
     assert [r["extra_slots"] for r in advice["runs"]] == [0, 1]

@@ -2,15 +2,17 @@
 
 Owns when the advice is recomputed (``capacity.refresh_seconds`` of the
 daemon's clock after its first tick, then at most that often, one computation
-at a time; until the first, ``brb status`` shows what the last daemon
-stored), running it (``python -m brb.capacity_advice``, a worker process of
-its own: replaying a week of traffic several times is seconds of CPU that
-must not hold the event loop or its GIL), keeping the latest result
-(:attr:`latest`, which the scale hook reads) and handing it to the store,
-where ``brb status`` and the admin status read it. The worker gets the
-database location on stdin, never on its command line (a PostgreSQL URL
-carries a password); a worker that fails or outlives ``WORKER_TIMEOUT_S`` is
-logged and, if needed, killed by its pid; the traffic never waits on it.
+at a time, and not while no request has been answered since the last one,
+unless that is ``IDLE_REFRESH`` old: the window slides; until the first, ``brb
+status`` shows what the last daemon stored), running it (``python -m
+brb.capacity_advice``, a worker process of its own: replaying a week of
+traffic several times is seconds of CPU that must not hold the event loop or
+its GIL), keeping the latest result (:attr:`latest`, which the scale hook
+reads) and handing it to the store, where ``brb status`` and the admin status
+read it. The worker gets the database location on stdin, never on its command
+line (a PostgreSQL URL carries a password); a worker that fails or outlives
+``WORKER_TIMEOUT_S`` is logged and, if needed, killed by its pid; the traffic
+never waits on it.
 Must not compute the advice itself (:mod:`brb.core.capacity` does).
 """
 
@@ -26,12 +28,13 @@ from pathlib import Path
 from typing import Any
 
 from brb.config import BrbConfig
-from brb.daemon.events import EventSink, Ticked
+from brb.daemon.events import EventSink, RequestDone, Ticked
 from brb.daemon.store_writer import StoreWriter
 
 log = logging.getLogger(__name__)
 WORKER_TIMEOUT_S = 600.0  # a worker still replaying after this is stopped (and retried later)
 WORKER = (sys.executable, "-m", "brb.capacity_advice")
+IDLE_REFRESH = timedelta(hours=1)  # with no new traffic, the advice is recomputed this often
 
 
 class CapacityAdvisor:
@@ -46,9 +49,14 @@ class CapacityAdvisor:
         self.latest: dict[str, Any] | None = None  # the advice's JSON, once computed
         self.latest_at: datetime | None = None
         self.runs = 0  # computations finished (tests wait on it)
+        self._answered = 0  # requests answered since the last computation began
 
     def subscribe(self, sink: EventSink) -> None:
         sink.subscribe(Ticked, self._tick)
+        sink.subscribe(RequestDone, self._answered_one)
+
+    def _answered_one(self, _e: RequestDone) -> None:
+        self._answered += 1
 
     def _tick(self, e: Ticked) -> None:
         if self._due is None:
@@ -56,6 +64,10 @@ class CapacityAdvisor:
         if self._task is not None or e.at < self._due:
             return
         self._due = e.at + self._every
+        idle = self._answered == 0 and self.latest_at is not None
+        if idle and e.at - self.latest_at < IDLE_REFRESH:
+            return  # nothing new to replay
+        self._answered = 0
         self._task = asyncio.get_running_loop().create_task(
             self._compute(e.at), name="brb-capacity"
         )
