@@ -6,7 +6,7 @@ run without a shell with the payload on stdin (exit 0 is success; its output
 is discarded but for the last line of stderr, which a failure reports). Each
 attempt is bounded by ``timeout_seconds``; a command still running then is
 killed by its pid. Every failure is a :class:`ScaleHookFailed` with a message
-that names the target (the URL without its credentials) and what went
+that names the target (the URL without its credentials or query) and what went
 wrong, never the payload. brb never calls a cloud API here: what the hook
 does with the number is ops' business. Must not decide when to call.
 """
@@ -18,10 +18,10 @@ import contextlib
 import json
 from collections.abc import Sequence
 from typing import Any, Protocol
+from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
 
-from brb.core.redaction import redact_url
 from brb.errors import BrbError
 
 
@@ -41,10 +41,17 @@ class HookTarget(Protocol):
 
 
 def describe(target: HookTarget) -> str:
-    """The target as logs and alerts name it (a URL's credentials left out)."""
+    """The target as logs, events and alerts name it: a URL without its userinfo and
+    query (either may hold a token), or the command's program."""
     if target.url is not None:
-        return redact_url(target.url)
+        return _shown(target.url)
     return f"command {(target.command or ['?'])[0]}"
+
+
+def _shown(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 async def deliver(target: HookTarget, payload: dict[str, Any]) -> None:
@@ -57,7 +64,7 @@ async def deliver(target: HookTarget, payload: dict[str, Any]) -> None:
 
 
 async def _post(url: str, body: bytes, timeout_s: float) -> None:
-    where = redact_url(url)
+    where = _shown(url)
     try:
         async with (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout_s)) as session,

@@ -146,6 +146,18 @@ def test_a_url_gets_one_post_per_activation_after_the_delay(tmp_path: Path, db: 
     assert body["advice"]["button_cost_usd"] == 41.5
     [first, *_] = events(db)
     assert first.reason == "8 more slot(s) needed" and first.detail["ok"] is True
+    assert first.who.startswith("http://127.0.0.1:") and first.who.endswith("/brb-scale")
+
+
+def test_the_target_is_named_without_credentials_or_query() -> None:
+    from brb.adapters.scale_hook import describe
+    from brb.capacity_config import ScaleHook
+
+    hook = ScaleHook(url="https://ops:s3cret@hooks.example/scale?token=t0ken")
+    assert describe(hook) == "https://hooks.example/scale"
+    assert describe(ScaleHook(command=["/usr/local/bin/add-box", "--key", "k"])) == (
+        "command /usr/local/bin/add-box"
+    )
 
 
 def test_a_command_gets_the_json_on_stdin(tmp_path: Path, db: Path) -> None:
