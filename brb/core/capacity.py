@@ -6,9 +6,8 @@ recorded traffic of a window replayed through the daemon's own rules
 ``k = 0, 1, 2, ...`` up to a bound, stopping at the least ``k`` that keeps
 every wait-diverted request local, each run's diversions and simulated cost;
 set beside what the button really cost over the window (the settled spend
-the ledger recorded). Also the live counterpart for the scale hook: how many
-more slots the queue waiting now would need to start within the wait
-threshold (:func:`extra_slots_for_queue`).
+the ledger recorded). The live counterpart, for the scale hook, is
+:mod:`brb.core.scale_need`.
 
 A *wait-diverted* request is one diverted because local service would have
 been too slow (the policy's ``overflow`` and ``breaker_active``, the waiting
@@ -33,8 +32,7 @@ builds the simulator's parameters.
 from __future__ import annotations
 
 import bisect
-import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -226,36 +224,3 @@ def _stretch(
     trace = [replace(records[i], arrival_offset_s=records[i].arrival_offset_s - first)
              for i in indexes]  # fmt: skip
     return trace, replace(params, start=params.start + timedelta(seconds=first))
-
-
-@dataclass(frozen=True, slots=True)
-class QueueNow:
-    """One model's queue as the scale hook sees it."""
-
-    waiting: int
-    slots: int
-    service_s: float | None  # the learned mean service time; None: not known yet
-
-
-def extra_slots_for_queue(
-    queues: Iterable[QueueNow], wait_threshold_s: float, *, max_extra_slots: int
-) -> int:
-    """The least number of extra slots (per model, as a new server gives) with which
-    every request waiting now would start within ``wait_threshold_s``, capped at
-    ``max_extra_slots``: new slots take the first waiters at once, the rest wait
-    their turn on all the slots, a full service time per round (conservative). A
-    model whose service time is unknown needs a slot per waiter."""
-    need = 0
-    for q in queues:
-        if q.waiting <= 0:
-            continue
-        if q.service_s is None or q.service_s <= 0:
-            need = max(need, q.waiting)
-            continue
-        fits = (
-            k
-            for k in range(min(q.waiting, max_extra_slots) + 1)
-            if math.ceil((q.waiting - k) / max(q.slots + k, 1)) * q.service_s <= wait_threshold_s
-        )
-        need = max(need, next(fits, max_extra_slots))
-    return min(need, max_extra_slots)

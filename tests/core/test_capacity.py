@@ -10,8 +10,9 @@ from decimal import Decimal
 import pytest
 
 from brb.core.breaker import Mode, Thresholds
-from brb.core.capacity import QueueNow, advise, busy_stretches, extra_slots_for_queue, is_busy
+from brb.core.capacity import advise, busy_stretches, is_busy
 from brb.core.replay import SimParams, TraceRecord
+from brb.core.scale_need import QueueNow, extra_slots_for_queue
 
 T0 = datetime(2026, 11, 27, tzinfo=UTC)
 WEEK = (T0 - timedelta(days=7), T0)

@@ -237,3 +237,41 @@ def test_a_failure_becomes_a_warning_alert_naming_the_target() -> None:
     assert alert.kind is alerts.AlertKind.SCALE_HOOK_FAILED
     assert alert.severity is alerts.Severity.WARNING
     assert "http://10.0.0.9/x" in alert.title and "HTTP 500" in alert.text
+
+
+def test_a_running_daemon_calls_the_hook_once_when_its_breaker_stays_active(
+    start_brb: Any,
+) -> None:
+    """The wiring: brb serve with a slow Ollama, a burst trips the breaker, and the
+    hook (a capture server on loopback) gets one POST for the activation."""
+    import threading
+
+    from daemon_rig import LOCAL_REPLY, Req, chat_body, poll
+
+    from brb.sim.ollama import FakeOllama
+    from brb.sim.server import serve_in_thread
+
+    capture = CaptureServer(status=200, body="ok")
+    with serve_in_thread(capture.app()) as hook_url:
+        rig = start_brb(
+            ollama=FakeOllama(service_s=0.5, reply_text=LOCAL_REPLY),
+            thresholds={"queue_depth": 1, "wait_time_seconds": 60, "min_active_seconds": 60},
+            waiting_room={"enabled": False},
+            scale_hook={"url": hook_url + "/scale"},
+            scale_hook_after_seconds=0.5,
+        )
+        burst = threading.Thread(
+            target=rig.burst,
+            args=([Req("/api/chat", chat_body("/api/chat", f"q{i}")) for i in range(4)],),
+            kwargs={"timeout_s": 60},
+        )
+        burst.start()
+        try:
+            poll(lambda: capture.captured, timeout_s=60, every_s=0.1)
+        finally:
+            burst.join(90)
+        body = capture.captured[0].body
+        assert isinstance(body, dict) and body["event"] == "brb.scale_hook"
+        assert body["active_seconds"] >= 0.5 and body["pool"][0]["name"] == "default"
+        poll(lambda: rig.events("scale_hook"), timeout_s=30)
+        assert len(capture.captured) == 1  # once per activation (it is still active)

@@ -5,7 +5,7 @@ the first tick after it has been active ``scale_hook_after_seconds`` (by the
 tick's own time, the daemon's clock), and the JSON it gets: how many extra
 slots (per model, as a new Ollama server adds them) the queue waiting now
 would need to start within the wait threshold
-(:func:`brb.core.capacity.extra_slots_for_queue`), the capacity advice's
+(:func:`brb.core.scale_need.extra_slots_for_queue`), the capacity advice's
 figure from the recorded traffic when there is one, the pool, the queue
 depth, the wait and since when. A press is not the breaker: it never calls
 the hook. Delivery is :mod:`brb.adapters.scale_hook`'s, in a task of its
@@ -27,8 +27,8 @@ from brb.adapters import scale_hook
 from brb.capacity_config import ScaleHook
 from brb.config import BrbConfig
 from brb.core.breaker import Phase
-from brb.core.capacity import QueueNow, extra_slots_for_queue
 from brb.core.redaction import redact_url
+from brb.core.scale_need import QueueNow, extra_slots_for_queue
 from brb.daemon.events import BreakerMoved, EventSink, ScaleHookCalled, Ticked
 from brb.daemon.store_writer import StoreWriter
 
