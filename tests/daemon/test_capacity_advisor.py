@@ -68,3 +68,16 @@ def test_recomputes_on_schedule_and_skips_when_idle(tmp_path: Path) -> None:
     assert found is not None
     at, advice = found
     assert at == T0 + timedelta(seconds=4800) and advice["requests"] == 1
+
+
+def test_the_worker_reads_back_the_config_it_was_given() -> None:
+    from brb.config import TOP_KEY
+    from brb.daemon.listeners.capacity import job_config
+
+    cfg = parse({"big_red_button": {
+        "upstreams": [{"name": "gpu-a", "url": "http://127.0.0.1:1", "parallel": 2},
+                      {"name": "gpu-b", "url": "http://127.0.0.1:2", "parallel": 1}],
+        "pricing": {"m": {"input_per_mtok": 1, "output_per_mtok": 2}},
+        "capacity": {"window_days": 3},
+    }})  # fmt: skip
+    assert parse({TOP_KEY: job_config(cfg)}) == cfg

@@ -37,6 +37,12 @@ WORKER = (sys.executable, "-m", "brb.capacity_advice")
 IDLE_REFRESH = timedelta(hours=1)  # with no new traffic, the advice is recomputed this often
 
 
+def job_config(cfg: BrbConfig) -> dict[str, Any]:
+    """The config as the worker re-reads it: only what was set (a full dump names both
+    ``upstream`` and ``upstreams``, which a config may not), so it parses to ``cfg``."""
+    return cfg.model_dump(mode="json", exclude_unset=True)
+
+
 class CapacityAdvisor:
     def __init__(self, cfg: BrbConfig, location: str | Path, writer: StoreWriter) -> None:
         self._cfg = cfg
@@ -74,11 +80,7 @@ class CapacityAdvisor:
 
     async def _compute(self, at: datetime) -> None:
         job = json.dumps(
-            {
-                "location": self._location,
-                "config": self._cfg.model_dump(mode="json"),
-                "now": at.isoformat(),
-            }  # fmt: skip
+            {"location": self._location, "config": job_config(self._cfg), "now": at.isoformat()}
         ).encode()
         try:
             self._proc = await asyncio.create_subprocess_exec(
