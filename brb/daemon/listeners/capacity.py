@@ -70,8 +70,8 @@ class CapacityAdvisor:
         if self._task is not None or e.at < self._due:
             return
         self._due = e.at + self._every
-        idle = self._answered == 0 and self.latest_at is not None
-        if idle and e.at - self.latest_at < IDLE_REFRESH:
+        last = self.latest_at
+        if self._answered == 0 and last is not None and e.at - last < IDLE_REFRESH:
             return  # nothing new to replay
         self._answered = 0
         self._task = asyncio.get_running_loop().create_task(
