@@ -18,7 +18,7 @@ from typing import Any
 
 from brb.config import BrbConfig
 from brb.core.breaker import Mode, Phase
-from brb.core.conversation import ANTHROPIC_MESSAGES, Conversation
+from brb.core.conversation import ANTHROPIC_MESSAGES, Conversation, read_conversation
 from brb.core.convert.passthrough import is_cost_bounded
 from brb.core.policy import Decision, Policy, RequestFacts, decide
 from brb.core.rules import facts_of
@@ -59,7 +59,7 @@ class Router:
         self,
         endpoint: str,
         body: Mapping[str, Any],
-        conv: Conversation,
+        conv: Conversation | None,
         *,
         sessions: Sequence[str],
         headers: Mapping[str, str],
@@ -68,13 +68,14 @@ class Router:
         """Where this request goes now. ``sessions`` are the values of every copy of the
         session header (one excluded value keeps it local; rules match the first);
         ``headers`` must look names up case-insensitively (aiohttp's do) or be in lower
-        case."""
+        case. ``conv``: the body's conversation, read here when a rule needs it and
+        it was not given."""
         model = str(body.get("model", ""))
         verdict = None
         if self.rules.rules:
             facts = facts_of(
                 self.rules,
-                conv,
+                conv if conv is not None else read_conversation(endpoint, body),
                 model=model,
                 endpoint=endpoint,
                 session=sessions[0] if sessions else "",

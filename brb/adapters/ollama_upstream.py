@@ -10,7 +10,7 @@ timeout and an idle-read one (the longest silence mid-answer), and connection fa
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Mapping
+from collections.abc import AsyncIterable, Iterable, Mapping
 from typing import Any
 
 import aiohttp
@@ -42,6 +42,8 @@ def forward_headers(
     headers: Mapping[str, str] | CIMultiDictProxy[str], drop: frozenset[str] = _REQUEST_DROP
 ) -> CIMultiDict[str]:
     """Copy headers minus the hop-by-hop ones (and those named in Connection)."""
+    if "Connection" not in headers:  # the common case: one pass, no token parsing
+        return CIMultiDict([(k, v) for k, v in headers.items() if k.lower() not in drop])
     named = {
         t.strip().lower()
         for v in (
@@ -69,6 +71,22 @@ def response_headers(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
     """Upstream response headers to send on; length and encoding are the
     server's business (aiohttp sets them for what it actually writes)."""
     return forward_headers(headers, HOP_BY_HOP | {"content-length"})
+
+
+# Never added to a forwarded request (it goes on with the client's headers only).
+_NO_AUTO_HEADERS = ("User-Agent", "Accept-Encoding", "Content-Type", "Accept")
+
+
+class _PassThroughRequest(aiohttp.ClientRequest):
+    """aiohttp's request, minus its per-request rebuild of the skipped auto-headers
+    (a sort, two header copies): the set is always :data:`_NO_AUTO_HEADERS`, so the
+    headers aiohttp would add (Accept, Accept-Encoding, User-Agent) never are, and a
+    body's Content-Type is the client's alone, as with ``skip_auto_headers``."""
+
+    _SKIP: CIMultiDict[None] = CIMultiDict((h, None) for h in sorted(_NO_AUTO_HEADERS))
+
+    def update_auto_headers(self, skip_auto_headers: Iterable[str] | None) -> None:
+        self._skip_auto_headers = self._SKIP
 
 
 class OllamaUpstream:
@@ -101,7 +119,10 @@ class OllamaUpstream:
                 connector=aiohttp.TCPConnector(
                     limit=self._max_connections, enable_cleanup_closed=True
                 ),
-                skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type", "Accept"),
+                skip_auto_headers=_NO_AUTO_HEADERS,
+                request_class=_PassThroughRequest,
+                # a proxy keeps no cookies: a Set-Cookie from Ollama is the client's
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 

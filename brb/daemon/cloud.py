@@ -83,11 +83,11 @@ class CloudLeg:
         self.call = CloudCall(self.spending, clock, sink)
         self._model_cache: dict[tuple[str, str], tuple[str, pricing.ModelPrice | None]] = {}
 
-    def route(self, local_model: str) -> CloudRoute:
-        """Where a request for ``local_model`` would go now: the providers whose breaker
-        would let it through (in chain order), and the model and price of the first of
-        them whose model has a price (none priced: ``unpriced_model``, it stays local)."""
-        now = self.clock()
+    def route(self, local_model: str, now: datetime | None = None) -> CloudRoute:
+        """Where a request for ``local_model`` would go ``now`` (default: the clock's): the
+        providers whose breaker would let it through (in chain order), and the model and
+        price of the first of them priced (none: ``unpriced_model``, it stays local)."""
+        now = now or self.clock()
         names: list[str] = []
         first: tuple[str, pricing.ModelPrice] | None = None
         for link in self.chain:

@@ -127,8 +127,11 @@ class Front:
             )
         timeout = self.cfg.front.read_timeout_seconds
         try:
-            async with asyncio.timeout(timeout):
+            if request.content.is_eof():  # all of it is here (a small body): no timer
                 raw = await request.read()  # aiohttp enforces client_max_size = max_body_bytes
+            else:
+                async with asyncio.timeout(timeout):
+                    raw = await request.read()
         except web.HTTPRequestEntityTooLarge:
             raise BodyTooLarge(f"request body is over max_body_bytes ({limit})") from None
         except TimeoutError:
@@ -158,7 +161,7 @@ class Front:
         else:
             would_queue, predicted, typical = room.arrival(model, shape, mono)
             obs = with_arrival(room.observation(mono), typical, would_queue=would_queue)
-        route = self.cloud.route(model)
+        route = self.cloud.route(model, now)
         state = RouteState(
             mode=breaker.effective_mode(self.live.override, now),
             phase=self.live.phase,

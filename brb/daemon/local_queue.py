@@ -115,6 +115,9 @@ class LocalQueue:
 
     def observation(self, now: float) -> Observation:
         """The breaker's input: the requests waiting in brb, and the worst wait."""
+        if len(self.queues) == 1:  # one model (the common case): no generator
+            q = next(iter(self.queues.values()))
+            return Observation(0, 0.0) if q.is_idle else q.observation(now)
         return Observation.across(q.observation(now) for q in self.queues.values() if not q.is_idle)
 
     # --- a request's turn ----------------------------------------------------------------

@@ -101,6 +101,7 @@ class UpstreamPool:
         self.watchers: list[Callable[[Member], None]] = []
         self.probe_timeout_s = 3.0  # a probe's patience (set from health_check_seconds)
         self.by_name = {m.name: m for m in self.members}
+        self._healthy = self._find_healthy()
         # what status shows, computed on the loop (the status snapshot runs on a thread)
         self.reports: list[dict[str, object]] = []
         self.refresh()
@@ -114,7 +115,11 @@ class UpstreamPool:
     @property
     def healthy(self) -> list[Member]:
         """The members that may take a request (all of them when none is healthy:
-        trying one beats refusing the request outright)."""
+        trying one beats refusing the request outright). Kept, not rebuilt per
+        request: it changes only in :meth:`mark` (read it, don't change it)."""
+        return self._healthy
+
+    def _find_healthy(self) -> list[Member]:
         return [m for m in self.members if m.healthy] or self.members
 
     def first(self) -> Member:
@@ -132,6 +137,7 @@ class UpstreamPool:
     def mark(self, member: Member, healthy: bool) -> None:
         if member.healthy != healthy:
             member.healthy = healthy
+            self._healthy = self._find_healthy()
             log.warning("upstream %s (%s) is %s", member.name, redact_url(member.spec.url),
                         "up again" if healthy else "down")  # fmt: skip
             self.on_change(member)

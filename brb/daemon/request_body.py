@@ -14,6 +14,7 @@ bytes and gives a dict (the front does the HTTP).
 from __future__ import annotations
 
 import json
+import re
 import zlib
 from typing import Any
 
@@ -21,6 +22,9 @@ from brb.core.convert.passthrough import check_fields
 from brb.daemon.cloud import ANTHROPIC_MESSAGES
 from brb.errors import BadRequest, BodyTooLarge, UnsupportedEncoding
 
+_CONTROL = re.compile("[\x00-\x1f\x7f]")  # CR, LF, ...: never in a model name
+_LIST_FIELD = {"/api/chat": "messages", "/v1/chat/completions": "messages",
+               ANTHROPIC_MESSAGES: "messages"}  # fmt: skip
 MAX_JSON_DEPTH = 64  # deeper bodies are a 400: no client API nests this deep
 _ZLIB_WBITS = {
     "gzip": 16 + zlib.MAX_WBITS,
@@ -32,6 +36,8 @@ _ZLIB_WBITS = {
 def decode_body(raw: bytes, encoding: str, limit: int) -> bytes:
     """The body without its Content-Encoding (gzip, deflate), at most ``limit`` bytes
     decoded; any other encoding is a 415 (brb could not pass it on faithfully)."""
+    if not encoding:  # the common case
+        return raw
     codings = [c.strip().lower() for c in encoding.split(",") if c.strip()]
     for coding in reversed(codings):
         if coding == "identity":
@@ -92,13 +98,9 @@ def parse_body(raw: bytes, path: str) -> dict[str, Any]:
         raise BadRequest(f"{path}: model is required")
     if not isinstance(model, str):
         raise BadRequest(f"{path}: model must be a string")
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in model):
+    if _CONTROL.search(model):
         raise BadRequest(f"{path}: model must not contain control characters (CR, LF, ...)")
-    field = {
-        "/api/chat": "messages",
-        "/v1/chat/completions": "messages",
-        ANTHROPIC_MESSAGES: "messages",
-    }.get(path)
+    field = _LIST_FIELD.get(path)
     if field is not None and field in body and not isinstance(body[field], list):
         raise BadRequest(f"{path}: {field} must be a list")
     if path == "/api/generate" and "prompt" in body and not isinstance(body["prompt"], str):
