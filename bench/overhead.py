@@ -165,6 +165,12 @@ def main() -> None:
     p.add_argument("--json", type=Path, help="also write the rows here")
     p.add_argument("--loop", choices=("auto", "uvloop", "asyncio"), default="auto")
     p.add_argument("--concurrency", default="1,10,100", help="levels, comma-separated")
+    p.add_argument(
+        "--priced",
+        action="store_true",
+        help="give brb a priced provider (Anthropic, a dummy key, never called: nothing is "
+        "diverted in standby), so every answer carries X-BRB-Cost-Estimate-USD",
+    )
     a = p.parse_args()
     levels = tuple(int(c) for c in a.concurrency.split(","))
     loop = a.loop
@@ -177,7 +183,8 @@ def main() -> None:
             loop = "uvloop"
     print(
         f"proxies on {loop}; {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.2f}; "
-        f"{a.rounds} rounds of {a.requests} requests, interleaved",
+        f"{a.rounds} rounds of {a.requests} requests, interleaved"
+        + ("; brb has a priced provider (cost estimate on every answer)" if a.priced else ""),
         flush=True,
     )
     ports = {k: free_port() for k in ("ollama", "bare", "brb")}
@@ -186,7 +193,10 @@ def main() -> None:
     # brb is told the truth about the upstream: the fake's slots (the default, 1,
     # would make brb's waiting room hold all but one request per model in brb)
     config = Path(tmp) / "brb.yaml"
-    config.write_text(f"big_red_button:\n  upstream_parallel: {SLOTS}\n")
+    settings: dict[str, object] = {"upstream_parallel": SLOTS}
+    if a.priced:  # a key, a base URL that is never called (nothing is diverted)
+        settings["providers"] = {"anthropic": {"base_url": ollama, "api_key_env": "BRB_BENCH_KEY"}}
+    config.write_text(json.dumps({"big_red_button": settings}))  # JSON is YAML
     procs = [
         spawn(
             [
@@ -230,7 +240,12 @@ def main() -> None:
                 "--loop",
                 loop,
             ],
-            env={"ANTHROPIC_EMERGENCY_KEY": "", "ANTHROPIC_API_KEY": "", "BRB_CONFIG": str(config)},
+            env={
+                "ANTHROPIC_EMERGENCY_KEY": "",
+                "ANTHROPIC_API_KEY": "",
+                "BRB_BENCH_KEY": "bench-dummy-key" if a.priced else "",
+                "BRB_CONFIG": str(config),
+            },
         ),
     ]
     targets = {
@@ -242,7 +257,23 @@ def main() -> None:
 
         async def go() -> list[dict[str, object]]:
             for url in targets.values():
-                await wait_up(url)
+                await wait_up(url, timeout_s=180)  # a loaded machine imports slowly
+            async with (
+                aiohttp.ClientSession() as s,
+                s.post(
+                    targets["brb"] + "/api/chat",
+                    json={
+                        "model": "llama3",
+                        "stream": False,
+                        "messages": [{"role": "user", "content": "hi"}],
+                    },
+                ) as r,
+            ):  # what brb adds to an answer (the route; the cost estimate when priced)
+                print(
+                    "brb answers with "
+                    + ", ".join(f"{k}: {v}" for k, v in r.headers.items() if k.startswith("X-BRB")),
+                    flush=True,
+                )
             pids = {"direct": procs[0].pid, "bare": procs[1].pid, "brb": procs[2].pid}
             return await bench(targets, pids, a.rounds, a.requests, levels)
 

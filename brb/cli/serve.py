@@ -81,6 +81,7 @@ def register(app: typer.Typer) -> None:
         """Run the proxy in front of Ollama (Ctrl-C or SIGTERM drains and stops)."""
         from brb.config import BrbConfig
         from brb.daemon.app import serve as run_daemon
+        from brb.daemon.app import settle_heap
 
         loop_name, run = event_loop(loop)
         setup_logging(log_level)
@@ -99,4 +100,4 @@ def register(app: typer.Typer) -> None:
             )
         assert isinstance(cfg, BrbConfig)
         logging.getLogger("brb.serve").info("event loop: %s", loop_name)
-        run(run_daemon(cfg, db))
+        run(run_daemon(cfg, db, ready=settle_heap))

@@ -18,13 +18,13 @@ import logging
 import os
 import signal
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from brb import __version__
@@ -36,6 +36,7 @@ from brb.daemon.chain import Provider, ProviderChain
 from brb.daemon.components import Components, Listener
 from brb.daemon.connections import FrontRunner
 from brb.daemon.events import DaemonReady, DaemonStarted, DaemonStopping
+from brb.daemon.front import INFERENCE_PATHS, Front
 from brb.daemon.http_errors import errors_middleware
 
 log = logging.getLogger(__name__)
@@ -261,6 +262,10 @@ async def serve(
         auto_decompress=False,
     )
     await runner.setup()
+    assert runner.server is not None
+    runner.server.request_handler = inference_first(
+        daemon.parts.front, runner.server.request_handler
+    )
     site = web.TCPSite(runner, cfg.listen_host, cfg.listen_port, reuse_address=True)
     try:
         await site.start()
@@ -275,13 +280,6 @@ async def serve(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
     address = _bound_address(site, cfg)
-    # What start-up built (modules, config, pydantic's schemas) lives as long as the
-    # daemon: out of the collector's sight, a full collection no longer walks it. And
-    # a young collection every GC_YOUNG allocations, not 700: each one walks every
-    # request in flight (a hundred at a time under load), refcounting frees the rest.
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(GC_YOUNG, *gc.get_threshold()[1:])
     log.info(
         "brb %s listening on http://%s in front of %s",
         __version__,
@@ -302,6 +300,39 @@ async def serve(
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(sig)
+
+
+def inference_first(
+    front: Front, app_handler: Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]
+) -> Callable[[web.BaseRequest], Awaitable[web.StreamResponse]]:
+    """The server's handler: an inference request (a POST to one of the exact paths
+    the application's router gives the front, without ``Expect: 100-continue``) goes
+    straight to the front, through the same error mapping; all else through the
+    application (its router and middleware), as before."""
+    paths = frozenset(INFERENCE_PATHS)
+
+    async def handle(request: web.BaseRequest) -> web.StreamResponse:
+        if (
+            request.method == "POST"
+            and request.rel_url.path_safe in paths  # what the router matches
+            and hdrs.EXPECT not in request.headers
+        ):
+            return await errors_middleware(request, front.inference)  # type: ignore[arg-type]
+        return await app_handler(request)
+
+    return handle
+
+
+def settle_heap(address: str = "") -> None:
+    """For a process that runs one daemon (``brb serve``), once it listens: what
+    start-up built (modules, config, pydantic's schemas) lives as long as the daemon,
+    so it leaves the collector's sight (a full collection no longer walks it); and a
+    young collection every GC_YOUNG allocations instead of 700, as each one walks
+    every request in flight (refcounting frees the rest). Not for a process that
+    embeds the daemon among other work (the tests): it changes the whole process."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(GC_YOUNG, *gc.get_threshold()[1:])
 
 
 def _bound_address(site: web.TCPSite, cfg: BrbConfig) -> str:
