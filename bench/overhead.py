@@ -125,8 +125,12 @@ def print_row(row: dict[str, object]) -> None:
         f"bare +{b['added_p50_ms']:.2f}ms p50 +{b['added_p99_ms']:.2f}ms p99 {b['rps']:.0f}/s | "
         f"brb +{r['added_p50_ms']:.2f}ms p50 +{r['added_p99_ms']:.2f}ms p99 {r['rps']:.0f}/s | "
         f"brb-bare p50 {r['added_p50_ms'] - b['added_p50_ms']:+.2f}ms, "
-        f"added ratio {r['added_p50_ms'] / max(b['added_p50_ms'], 1e-9):.2f}x, "
-        f"rps ratio {r['rps'] / b['rps']:.2f} (vs direct {r['rps'] / d['rps']:.2f}) | "
+        + (
+            f"added ratio {r['added_p50_ms'] / b['added_p50_ms']:.2f}x, "
+            if b["added_p50_ms"] > 0
+            else "added ratio n/a (bare at or under direct), "
+        )
+        + f"rps ratio {r['rps'] / b['rps']:.2f} (vs direct {r['rps'] / d['rps']:.2f}) | "
         f"CPU/request brb {r['cpu_us_per_request']:.0f} us, bare {b['cpu_us_per_request']:.0f} us",
         flush=True,
     )
