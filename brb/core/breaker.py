@@ -64,6 +64,9 @@ class Observation:
         return Observation(depth, wait)
 
 
+QUIET = Observation(0, 0.0)  # nothing waiting, no wait: shared (it is frozen)
+
+
 @dataclass(frozen=True, slots=True)
 class BreakerState:
     phase: Phase = Phase.STANDBY

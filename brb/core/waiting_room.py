@@ -55,7 +55,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from brb.core.breaker import Observation
+from brb.core.breaker import QUIET, Observation
 from brb.core.service_model import ModelRates, Progress, RequestShape
 
 # Waits are sums of float seconds: a start "equal" to the deadline counts as in time.
@@ -333,7 +333,7 @@ class UpstreamQueue:
         brb; wait the longer of the oldest one's wait and a new arrival's
         predicted (typical) start."""
         if not self.waiting and self.has_free_slot:
-            return Observation(0, 0.0)
+            return QUIET
         head = self.oldest_wait_s(now) + self.free_at_s(now, 0.5)[0] if self.waiting else 0.0
         wait = max(head, self.predicted_start_s(RequestShape(), now))
         return Observation(len(self.waiting), wait)

@@ -77,9 +77,15 @@ class LiveState:
     # --- stepping --------------------------------------------------------------
 
     def observe(self, obs: Observation, now: datetime | None = None) -> None:
-        """Step the breaker with one observation (cheap; called per arrival)."""
-        at = now or self._clock()
+        """Step the breaker with one observation (cheap; called per arrival and end;
+        ``now`` read from the clock only when the step needs it)."""
         self.last_observation = obs
+        if (
+            self.breaker.phase is Phase.STANDBY
+            and breaker.activation_reason(obs, self.limits) is None
+        ):
+            return  # what breaker.step would say: standby stays standby
+        at = now or self._clock()
         new, transition = breaker.step(self.breaker, obs, at, self.limits)
         if transition is None:
             return

@@ -31,7 +31,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from brb.core.breaker import Observation
+from brb.core.breaker import QUIET, Observation
 from brb.core.service_model import RequestShape, ServiceFigures, ServiceModel
 from brb.core.tracked_models import DEFAULT_MAX_TRACKED_MODELS, make_room
 from brb.core.waiting_room import EPSILON_S, RoomRules, UpstreamQueue, Verdict, Waiter
@@ -117,7 +117,7 @@ class LocalQueue:
         """The breaker's input: the requests waiting in brb, and the worst wait."""
         if len(self.queues) == 1:  # one model (the common case): no generator
             q = next(iter(self.queues.values()))
-            return Observation(0, 0.0) if q.is_idle else q.observation(now)
+            return QUIET if q.is_idle else q.observation(now)
         return Observation.across(q.observation(now) for q in self.queues.values() if not q.is_idle)
 
     # --- a request's turn ----------------------------------------------------------------

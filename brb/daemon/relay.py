@@ -90,7 +90,7 @@ class LocalLeg:
 
     def _step(self) -> None:
         """Step the breaker with what the local side sees now (after abandon / done)."""
-        self.live.observe(self.observation(time.monotonic()), self.clock())
+        self.live.observe(self.observation(time.monotonic()))
 
     async def _whole(
         self, request: web.Request, up: aiohttp.ClientResponse, headers: CIMultiDict[str]
