@@ -61,6 +61,8 @@ class _PoolModels:
         self._models = models
 
     def models(self) -> dict[str, ModelRates]:
+        if len(self._models) == 1:  # one upstream: nothing to compare
+            return self._models[0].models()
         out: dict[str, ModelRates] = {}
         for service in self._models:
             for name, rates in service.models().items():
