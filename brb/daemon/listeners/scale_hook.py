@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -44,7 +44,7 @@ class ScaleHookListener:
         *,
         writer: StoreWriter,
         sink: EventSink,
-        pool: Callable[[], list[Mapping[str, Any]]],
+        pool: Callable[[], Sequence[Mapping[str, Any]]],
         advice: Callable[[], Mapping[str, Any] | None] = lambda: None,
     ) -> None:
         """``pool``: the members as status reports them (name, url, healthy, ...);
