@@ -32,6 +32,7 @@ from dataclasses import dataclass
 
 from brb.core.breaker import Observation
 from brb.core.placement import Offer, choose
+from brb.core.pool_observation import pool_observation
 from brb.core.service_model import ModelRates, RequestShape, ServiceFigures, ServiceModel
 from brb.core.waiting_room import Verdict
 from brb.daemon.local_queue import Held, LocalQueue
@@ -109,7 +110,12 @@ class PoolRoom:
         return self.best(model, shape, now)[1]
 
     def observation(self, now: float) -> Observation:
-        return Observation.across(room.observation(now) for _, room in self._rooms())
+        """The breaker's input: the pool's queue (brb.core.pool_observation), so a
+        busy upstream beside an idle one is not overload."""
+        rooms = self._rooms()
+        if len(rooms) == 1:
+            return rooms[0][1].observation(now)
+        return pool_observation([(room.queues, member.cold_s) for member, room in rooms], now)
 
     # --- a request's turn ----------------------------------------------------------------
 

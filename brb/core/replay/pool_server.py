@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 
 from brb.core.breaker import Observation
 from brb.core.placement import Offer, choose
+from brb.core.pool_observation import pool_observation
 from brb.core.replay.room_server import RoomServer
 from brb.core.replay.run import SimUpstream, UpstreamTally
 from brb.core.replay.trace import TraceRecord
@@ -151,8 +152,12 @@ class PoolServer:
         return room.queue(model)
 
     def observation(self, t: float) -> Observation:
-        """The breaker's input: every member's waiting room seen as one."""
-        return Observation.across(m.room.observation(t) for m in self.members if m.room)
+        """The breaker's input: the pool's queue, as the daemon's pool sees it
+        (brb.core.pool_observation)."""
+        rooms = [(m.room, m.cold_s) for m in self.members if m.room is not None]
+        if len(rooms) == 1:
+            return rooms[0][0].observation(t)
+        return pool_observation([(room.queues, cold_s) for room, cold_s in rooms], t)
 
     @property
     def is_idle(self) -> bool:
