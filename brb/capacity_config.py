@@ -19,16 +19,12 @@ files: :mod:`brb.config` is the only reader.
 
 from __future__ import annotations
 
-import re
+from pydantic import Field, model_validator
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+from brb.config_section import Section, http_url
 
 
-class Capacity(_Section):
+class Capacity(Section):
     window_days: int = Field(7, ge=1, le=366, description="the last N days of traffic replayed")
     max_extra_slots: int = Field(
         8, ge=1, le=64, description="the most extra local slots the advice tries"
@@ -38,7 +34,7 @@ class Capacity(_Section):
     )
 
 
-class ScaleHook(_Section):
+class ScaleHook(Section):
     """Exactly one of ``url`` (POSTed the JSON) and ``command`` (run, JSON on stdin)."""
 
     url: str | None = Field(None, description="receives the JSON as a POST")
@@ -51,8 +47,11 @@ class ScaleHook(_Section):
     def _one_target(self) -> ScaleHook:
         if (self.url is None) == (self.command is None):
             raise ValueError("give either url (a JSON POST) or command (JSON on stdin), not both")
-        if self.url is not None and not re.match(r"^https?://[^/\s]+", self.url):
-            raise ValueError("url must be an http(s) URL, e.g. http://127.0.0.1:9000/scale")
+        if self.url is not None:
+            try:
+                http_url(self.url, "http://127.0.0.1:9000/scale")
+            except ValueError as exc:
+                raise ValueError(f"url {exc}") from None
         if self.command is not None and not self.command[0].strip():
             raise ValueError("command: the first item is the program to run")
         return self
