@@ -96,4 +96,5 @@ def test_a_connect_timeout_marks_the_upstream_down_and_the_other_serves(
             assert LOCAL_REPLY in answer.message.content
             assert prompts(b) == ["hello"]
             assert upstreams(rig)["gpu-a"]["healthy"] is False
-            assert rig.events("upstream_down")[0].who == "gpu-a"
+            # the event reaches the store on the writer thread: wait for it, do not race it
+            assert poll(lambda: rig.events("upstream_down"))[0].who == "gpu-a"
