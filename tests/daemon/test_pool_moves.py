@@ -16,7 +16,7 @@ import json
 from typing import Any
 
 import ollama
-from daemon_rig import LOCAL_REPLY, MODEL, StartRig, free_port
+from daemon_rig import LOCAL_REPLY, MODEL, StartRig, free_port, poll
 from pool_rig import (
     fake_at,
     metric,
@@ -133,4 +133,5 @@ def test_requests_waiting_for_an_upstream_marked_down_move_at_once(start_brb: St
         assert all(LOCAL_REPLY in x.message.content for x in answers)
         assert sorted(w for w in prompts(b) if w in waiters) == waiters
         assert "first" in prompts(b)  # retried on gpu-b
-        assert [e.who for e in rig.events("upstream_down")] == ["gpu-a"]
+        # the down edge is logged (on the store writer thread: wait for it)
+        assert [e.who for e in poll(lambda: rig.events("upstream_down"))] == ["gpu-a"]
