@@ -37,6 +37,8 @@ from brb.daemon.request_body import is_stream
 from brb.errors import UpstreamRefused
 from brb.router import Router, RouteState
 
+UPSTREAM_DOWN = "upstream_down"  # the route reason when no upstream is up to take it
+
 
 @dataclass(frozen=True, slots=True)
 class Turn:
@@ -77,7 +79,8 @@ class RoomTurns:
 
     def may_leave(self, request: web.Request, turn: Turn, phase: Phase | None) -> bool:
         """Would this waiting request be diverted now, if it could not start in time?
-        (``phase``: the breaker's as it is, or None for "were it active")."""
+        (``phase``: None for the breaker's as it is, with the button's mode; a phase
+        for "were the breaker in it", in auto mode)."""
         model = turn.body["model"]
         route = self.cloud.route(model)
         if not route.providers or route.price is None:
@@ -102,6 +105,13 @@ class RoomTurns:
             state=state,
         ).divert
 
+    def _may_leave_for_down(self, request: web.Request, turn: Turn) -> bool:
+        """With every upstream down: may it go to the cloud? As if the breaker were
+        active, unless ops hold the button (``release --hold``: nothing leaves)."""
+        if breaker.effective_mode(self.live.override, self.clock()) is breaker.Mode.OFF:
+            return False
+        return self.may_leave(request, turn, Phase.ACTIVE)
+
     async def wait(
         self, request: web.Request, turn: Turn, reason: str, is_divertible: bool
     ) -> LegResult:
@@ -124,8 +134,8 @@ class RoomTurns:
                         may_divert=lambda: self.may_leave(request, turn, None),
                     )
                 now, diverted = self.clock(), verdict is not Verdict.SEND
+                why = verdict.value if diverted else reason
                 if is_divertible:  # one routing event per request: the room's verdict
-                    why = verdict.value if diverted else reason
                     self.sink.publish(Routed(now, turn.path, model, turn.session, diverted, why))
                 if not diverted:
                     try:
@@ -140,18 +150,30 @@ class RoomTurns:
                         )
                     except UpstreamRefused:
                         # that upstream is now down and nothing was sent: wait again, in
-                        # the room of one still up (there is none: the error stands)
+                        # the room of one still up
                         refused += 1
-                        members = self.local.pool.members
-                        if refused >= len(members) or not any(m.healthy for m in members):
-                            raise
                         ticket = self.monitor.arrive(model, turn.arrived_s)
-                        is_divertible = False
-                        continue
+                        members = self.local.pool.members
+                        is_up = any(m.healthy for m in members)
+                        if refused < len(members) and is_up:
+                            is_divertible = False
+                            continue
+                        # none is up: no upstream can start it in time, so it goes to the
+                        # cloud if it may, as from a queue too long with the breaker active
+                        # (compliance, local-only, the rules decide; a hold keeps it here);
+                        # if not, the upstream's error stands
+                        if (
+                            is_up  # it answered, then dropped it: the error stands
+                            or refused > len(members)
+                            or not self._may_leave_for_down(request, turn)
+                        ):
+                            raise
+                        why = UPSTREAM_DOWN
+                        self.sink.publish(Routed(now, turn.path, model, turn.session, True, why))
                 sent = time.monotonic()
                 route = self.cloud.route(model)
                 diversion = Diversion(
-                    turn.path, turn.body, model, turn.session, verdict.value, route, turn.estimate
+                    turn.path, turn.body, model, turn.session, why, route, turn.estimate
                 )
                 result = await self.cloud.serve(request, diversion)
                 if isinstance(result, LegResult):

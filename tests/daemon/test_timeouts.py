@@ -71,11 +71,18 @@ def test_a_client_leaving_mid_stream_cancels_its_ollama_request(
     assert "client left /api/chat" in caplog.text
 
 
-def test_ollama_silent_past_the_idle_timeout_is_a_502(start_brb: StartRig) -> None:
+def test_ollama_silent_past_the_idle_timeout_is_a_502_unless_the_cloud_may_take_it(
+    start_brb: StartRig,
+) -> None:
     rig = start_brb(ollama=FakeOllama(service_s=5.0), upstream_timeout={"read_idle_seconds": 0.3})
+    kept = rig.ask("/api/chat", session="compliance-audit")  # may not leave: the error
+    assert kept.status == 502
+    assert "upstream_timeout.read_idle_seconds" in kept.json()["error"]
+    assert rig.cloud_hits() == 0
+    # the lone upstream is down now: one that may leave goes to the cloud instead
     answer = rig.ask("/api/chat")
-    assert answer.status == 502
-    assert "upstream_timeout.read_idle_seconds" in answer.json()["error"]
+    assert (answer.status, answer.headers["x-brb-route"]) == (200, "upstream_down")
+    assert rig.cloud_hits() == 1
 
 
 def test_ollama_silent_mid_stream_ends_it_with_an_error_line(start_brb: StartRig) -> None:
