@@ -155,10 +155,19 @@ def test_upstream_down_is_a_502_naming_it_and_brb_still_starts(
     dead = f"http://127.0.0.1:{free_port()}"
     rig = start_brb(upstream=dead)  # ready fired: the daemon started anyway
     assert any(dead in r.getMessage() and r.levelname == "WARNING" for r in caplog.records)
-    for answer in (rig.get("/api/tags"), rig.ask("/api/chat"), rig.ask("/api/generate")):
+    kept = {rig.cfg.session_header: "compliance-1"}  # may not leave for the cloud
+    for answer in (
+        rig.get("/api/tags"),
+        rig.ask("/api/chat", headers=kept),
+        rig.ask("/api/generate", headers=kept),
+    ):
         assert answer.status == 502
         assert dead in answer.json()["error"]
     assert rig.get("/healthz").status == 200
+    client = ollama.Client(host=rig.url, headers=kept)
     with pytest.raises(ollama.ResponseError) as err:
-        ollama.Client(host=rig.url).chat(model=MODEL, messages=[{"role": "user", "content": "x"}])
+        client.chat(model=MODEL, messages=[{"role": "user", "content": "x"}])
     assert err.value.status_code == 502
+    assert rig.cloud_hits() == 0
+    # one that may leave: no upstream can start it, so the cloud answers (test_all_upstreams_down)
+    assert rig.ask("/api/chat").headers["x-brb-route"] == "upstream_down"
