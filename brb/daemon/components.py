@@ -135,7 +135,7 @@ def build(
     )
     upstream = pool.members[0].upstream
     room = PoolRoom(pool) if cfg.waiting_room.enabled else None
-    local = LocalLeg(pool, monitor, live, clock, room)
+    local = LocalLeg(pool, monitor, live, room)
     cloud = CloudLeg(cfg, chain, writer, clock, sink)
     front = Front(cfg, live=live, monitor=monitor, local=local, cloud=cloud, writer=writer,
                   clock=clock, sink=sink)  # fmt: skip

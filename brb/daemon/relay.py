@@ -29,8 +29,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
-from datetime import datetime
+from collections.abc import Mapping
 
 import aiohttp
 from aiohttp import web
@@ -73,13 +72,11 @@ class LocalLeg:
         pool: UpstreamPool,
         monitor: QueueMonitor,
         live: LiveState,
-        clock: Callable[[], datetime],
         room: PoolRoom | None = None,
     ) -> None:
         self.pool = pool
         self.monitor = monitor
         self.live = live
-        self.clock = clock
         self.room = room  # None: every request goes to Ollama at once
 
     def observation(self, now: float) -> Observation:
