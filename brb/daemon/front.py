@@ -179,6 +179,7 @@ class Front:
         body: dict[str, Any],
         conv: Conversation,
         now: datetime,
+        sessions: list[str],
         shape: RequestShape | None = None,
     ) -> tuple[Decision, CloudRoute]:
         state, route, obs = self._state(body["model"], now, shape)
@@ -187,7 +188,7 @@ class Front:
             request.path,
             body,
             conv,
-            sessions=self._sessions(request),
+            sessions=sessions,
             headers=request.headers,
             state=state,
         )
@@ -250,7 +251,8 @@ class Front:
         conv = read_conversation(path, body)
         shape = request_shape(conv) if self.local.room is not None else None
         arrived = time.monotonic()
-        decision, route = self._decide(request, body, conv, now, shape)
+        sessions = self._sessions(request)
+        decision, route = self._decide(request, body, conv, now, sessions, shape)
         estimate = self._cost_estimate(route, conv, model)
         if shape is None or decision.divert:  # else the room's verdict is its route
             self.sink.publish(Routed(now, path, model, session, decision.divert, decision.reason))
@@ -268,7 +270,6 @@ class Front:
                         request, raw, model=model, reason=reason, extra_headers=estimate
                     )
                 else:
-                    sessions = self._sessions(request)
                     turn = Turn(path, body, raw, conv, session, shape, arrived, estimate, sessions)
                     result = await self.turns.wait(request, turn, reason, not decision.divert)
             except ClientGone as gone:  # before its answer began: its row says so
