@@ -31,7 +31,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from brb.core.breaker import QUIET, Observation
+from brb.core.breaker import Observation
 from brb.core.service_model import RequestShape, ServiceFigures, ServiceModel
 from brb.core.tracked_models import DEFAULT_MAX_TRACKED_MODELS, make_room
 from brb.core.waiting_room import EPSILON_S, RoomRules, UpstreamQueue, Verdict, Waiter
@@ -116,8 +116,7 @@ class LocalQueue:
     def observation(self, now: float) -> Observation:
         """The breaker's input: the requests waiting in brb, and the worst wait."""
         if len(self.queues) == 1:  # one model (the common case): no generator
-            q = next(iter(self.queues.values()))
-            return QUIET if q.is_idle else q.observation(now)
+            return next(iter(self.queues.values())).observation(now)  # QUIET when idle
         return Observation.across(q.observation(now) for q in self.queues.values() if not q.is_idle)
 
     # --- a request's turn ----------------------------------------------------------------
@@ -224,6 +223,11 @@ class LocalQueue:
 
     def _review(self, model: str) -> None:
         q = self.queue(model)
+        if not q.waiting:  # nobody waits (the common case): no move to make, no deadline
+            timer = self._timers.pop(model, None)
+            if timer is not None:
+                timer.cancel()
+            return
         now = self.clock()
 
         def may_divert(key: int) -> bool:

@@ -79,8 +79,13 @@ class PoolRoom:
         self.pool = pool
         self.clock = clock
         self._seats: dict[int, _Seat] = {}
+        # the seats given a Held (waiting, or their verdict not read yet), in seat order:
+        # what the moves look through, so a request ending reads no other seat
+        self._held: dict[int, _Seat] = {}
         self._next = 0
         self.moves = 0  # requests moved from one member's room to another's
+        self._healthy: list[Member] | None = None  # the pool's healthy list _rooms was built from
+        self._rooms_kept: list[tuple[Member, LocalQueue]] = []
         pool.watchers.append(self._health_changed)
 
     @property
@@ -89,7 +94,13 @@ class PoolRoom:
         return _PoolModels([m.room.model for m in self.pool.members if m.room is not None])
 
     def _rooms(self) -> list[tuple[Member, LocalQueue]]:
-        return [(m, m.room) for m in self.pool.healthy if m.room is not None]
+        """The healthy members' rooms: kept, rebuilt only when the pool's healthy list
+        is a new one (it changes only when a member is marked; read it, don't change it)."""
+        healthy = self.pool.healthy
+        if healthy is not self._healthy:
+            self._rooms_kept = [(m, m.room) for m in healthy if m.room is not None]
+            self._healthy = healthy
+        return self._rooms_kept
 
     def best(
         self, model: str, shape: RequestShape, now: float
@@ -97,6 +108,20 @@ class PoolRoom:
         """The member where a request arriving now would start soonest, and its
         arrival figures there (would wait, earliest start, typical start)."""
         rooms = self._rooms()
+        if len(rooms) == 1:  # one upstream up: nothing to compare (placement.choose agrees)
+            member, room = rooms[0]
+            would_wait, earliest, typical = room.arrival(model, shape, now)
+            cold = member.cold_s(model)
+            if cold:  # as Offer.figures
+                return member, (would_wait, earliest + cold, typical + cold)
+            return member, (would_wait, earliest, typical)
+        return self._offered(rooms, model, shape, now)
+
+    @staticmethod
+    def _offered(
+        rooms: Sequence[tuple[Member, LocalQueue]], model: str, shape: RequestShape, now: float
+    ) -> tuple[Member, tuple[bool, float, float]]:
+        """:meth:`best` by each room's offer (the general case: several upstreams up)."""
         offers = []
         for member, room in rooms:
             would_wait, earliest, typical = room.arrival(model, shape, now)
@@ -131,7 +156,11 @@ class PoolRoom:
         """Wait until the request is sent (``SEND``: it holds a slot on the member
         :meth:`member_of` names until :meth:`done`) or must go (a divert verdict).
         A client that goes away while waiting leaves the room it is in."""
-        member, _ = self.best(model, shape, self.clock())
+        rooms = self._rooms()
+        if len(rooms) == 1:  # one upstream up: it is the best (no figures needed)
+            member = rooms[0][0]
+        else:
+            member, _ = self.best(model, shape, self.clock())
         room = member.room
         assert room is not None
         key = room.admit(model, shape, arrived_s)
@@ -141,15 +170,18 @@ class PoolRoom:
         held = Held(arrived_s, shape, is_divertible, future, may_divert)
         seat = _Seat(member, 0, model, held)
         seat_id = self._add(seat)
+        self._held[seat_id] = seat
         seat.key = room.wait(model, held)
         try:
             verdict = await future
         except asyncio.CancelledError:
             self._seats.pop(seat_id, None)
+            self._held.pop(seat_id, None)
             if seat.member.room is not None:
                 seat.member.room.leave(model, seat.key, future)
             raise
         seat.held = None
+        del self._held[seat_id]
         if verdict is not Verdict.SEND:
             self._seats.pop(seat_id, None)
         return seat_id, verdict
@@ -179,8 +211,10 @@ class PoolRoom:
 
     def waiting(self, model: str | None = None) -> list[_Seat]:
         """The requests waiting in any member's room (for ``model``), oldest first."""
+        if not self._held:  # nobody waits (the common case): no list to sort
+            return []
         seats = [
-            s for s in self._seats.values() if s.is_waiting and (model is None or s.model == model)
+            s for s in self._held.values() if s.is_waiting and (model is None or s.model == model)
         ]
         return sorted(seats, key=lambda s: s.held.arrived_s if s.held else 0.0)
 
@@ -204,8 +238,8 @@ class PoolRoom:
         ``is_loaded`` false, only if starting here, cold load included, is sooner
         than the first slot freeing where it waits)."""
         room = member.room
-        if room is None or not member.healthy:
-            return
+        if room is None or not member.healthy or not self._held:
+            return  # (nobody waits anywhere: the common case, nothing to read)
         q = room.queue(model)
         for _ in range(len(self._seats)):  # bounded: each pass moves one request
             if not q.has_free_slot or q.waiting:

@@ -255,3 +255,23 @@ def test_no_probe_for_a_head_that_may_still_go() -> None:
         q.arrive(Waiter(key, 0.0, CHAT))
     assert [m.key for m in q.review(0.0, always)] == [1]
     assert q.probe is None
+
+
+@given(
+    slots=st.integers(1, 3),
+    sent=st.lists(st.floats(0.0, 10.0), max_size=5),
+    probe_every=st.one_of(st.none(), st.floats(0.1, 20.0)),
+    now=st.floats(10.0, 100.0),
+)
+def test_a_room_nobody_waits_in_has_no_move_and_no_deadline(
+    slots: int, sent: list[float], probe_every: float | None, now: float
+) -> None:
+    """What lets the live room skip its review after an answer when nobody waits."""
+    q = UpstreamQueue(slots, rates(), RoomRules(1.0, 0.2, probe_every_s=probe_every))
+    for key, at in enumerate(sent):
+        q.mark_sent(key, at, DOC if key % 2 else CHAT)
+    before = (dict(q.sent), q.slots, q.probe, q.last_probe_s)
+    assert q.review(now, always) == []
+    assert q.review(now, never) == []
+    assert q.next_deadline_s() is None
+    assert (dict(q.sent), q.slots, q.probe, q.last_probe_s) == before

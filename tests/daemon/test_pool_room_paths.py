@@ -1,0 +1,168 @@
+"""The pool's room takes shortcuts on the common path; they decide as the general one.
+
+With one upstream up, :meth:`PoolRoom.best` skips the offers and
+:func:`brb.core.placement.choose` (one offer always wins): on any queue state,
+cold load or not, it names the same member with the same figures as the offers
+do. The moves look only through the seats given a ``Held`` (not every request in
+flight): through any run of arrivals, ends, departures and members going down
+and up, :meth:`PoolRoom.waiting` lists exactly the seats a scan of every seat
+finds waiting, oldest first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import cast
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from brb.adapters.ollama_upstream import OllamaUpstream
+from brb.config_views import UpstreamSpec
+from brb.core.service_model import RequestShape, ServiceFigures
+from brb.core.waiting_room import RoomRules, Verdict, Waiter
+from brb.daemon.local_queue import LocalQueue
+from brb.daemon.pool import Member, UpstreamPool
+from brb.daemon.pool_room import PoolRoom, _Seat
+
+MODEL = "llama3"
+NO_UPSTREAM = cast(OllamaUpstream, object())  # the room never talks to it
+
+
+def member(name: str, slots: int, rules: RoomRules, clock: list[float]) -> Member:
+    room = LocalQueue(slots=slots, rules=rules, clock=lambda: clock[0])
+    return Member(UpstreamSpec(name, f"http://127.0.0.1/{name}", slots), NO_UPSTREAM, room)
+
+
+shapes = st.builds(
+    RequestShape,
+    st.integers(0, 4000),
+    st.one_of(st.none(), st.integers(1, 2000)),
+)
+figures = st.builds(
+    ServiceFigures,
+    st.integers(1, 4000),
+    st.integers(0, 2000),
+    st.floats(0.001, 5.0),
+    st.floats(0.001, 60.0),
+    st.floats(0.0, 20.0),
+    st.none(),
+    st.one_of(st.none(), st.floats(0.0, 2.0)),
+)
+
+
+@given(
+    slots=st.integers(1, 4),
+    threshold=st.floats(0.5, 120.0),
+    learned=st.lists(figures, max_size=5),
+    sent=st.lists(st.tuples(shapes, st.floats(0.0, 30.0), st.integers(0, 300)), max_size=6),
+    waiting=st.lists(st.tuples(shapes, st.floats(0.0, 30.0)), max_size=4),
+    loaded=st.sampled_from([None, frozenset(), frozenset({MODEL}), frozenset({"other"})]),
+    shape=shapes,
+)
+def test_one_upstream_up_best_agrees_with_the_offers(
+    slots: int,
+    threshold: float,
+    learned: list[ServiceFigures],
+    sent: list[tuple[RequestShape, float, int]],
+    waiting: list[tuple[RequestShape, float]],
+    loaded: frozenset[str] | None,
+    shape: RequestShape,
+) -> None:
+    now = 30.0
+    clock = [now]
+    rules = RoomRules(threshold, 0.2, probe_every_s=10.0)
+    only = member("gpu", slots, rules, clock)
+    only.loaded = loaded
+    down = member("down", 1, rules, clock)
+    down.healthy = False
+    pool_room = PoolRoom(UpstreamPool([only, down]), clock=lambda: clock[0])
+    room = only.room
+    assert room is not None
+    for f in learned:
+        room.model.learn(MODEL, f)
+    q = room.queue(MODEL)
+    for key, (s, at, tokens) in enumerate(sent, start=1):
+        q.mark_sent(key, at, s)
+        q.progress(key, tokens)
+    for key, (s, at) in enumerate(sorted(waiting, key=lambda w: w[1]), start=100):
+        q.arrive(Waiter(key, at, s))
+    rooms = pool_room._rooms()
+    assert [m for m, _ in rooms] == [only]
+    assert pool_room.best(MODEL, shape, now) == PoolRoom._offered(rooms, MODEL, shape, now)
+
+
+def scanned(room: PoolRoom, model: str | None) -> list[_Seat]:
+    """What :meth:`PoolRoom.waiting` lists, by a scan of every seat (the old way)."""
+    seats = [
+        s for s in room._seats.values() if s.is_waiting and (model is None or s.model == model)
+    ]
+    return sorted(seats, key=lambda s: s.held.arrived_s if s.held else 0.0)
+
+
+steps = st.lists(
+    st.one_of(
+        st.tuples(st.just("arrive"), st.sampled_from([MODEL, "other"]), st.floats(0.0, 1.0)),
+        st.tuples(st.just("end"), st.integers(0, 20), st.floats(0.0, 1.0)),
+        st.tuples(st.just("leave"), st.integers(0, 20), st.floats(0.0, 1.0)),
+        st.tuples(st.just("mark"), st.integers(0, 1), st.floats(0.0, 1.0)),
+    ),
+    max_size=30,
+)
+
+
+@given(steps=steps)
+def test_the_seats_the_moves_look_through_are_every_waiting_one(
+    steps: list[tuple[str, object, float]],
+) -> None:
+    async def run() -> None:
+        clock = [0.0]
+        rules = RoomRules(1e6, 0.2)  # no deadline falls due: only sends and moves
+        members = [member("gpu-a", 1, rules, clock), member("gpu-b", 2, rules, clock)]
+        pool = UpstreamPool(members)
+        room = PoolRoom(pool, clock=lambda: clock[0])
+        turns: list[tuple[str, asyncio.Task[tuple[int, Verdict]]]] = []
+        for kind, what, dt in steps:
+            clock[0] += dt
+            if kind == "arrive":
+                model = str(what)
+                turns.append(
+                    (
+                        model,
+                        asyncio.create_task(
+                            room.turn(
+                                model,
+                                RequestShape(10),
+                                clock[0],
+                                is_divertible=False,
+                                may_divert=lambda: False,
+                            )
+                        ),
+                    )
+                )
+            elif kind == "end" and turns:  # a request sent ends
+                sent = [t for t in turns if t[1].done() and not t[1].cancelled()]
+                if sent:
+                    model, task = sent[int(str(what)) % len(sent)]
+                    turns.remove((model, task))
+                    room.done(model, task.result()[0], None)
+            elif kind == "leave" and turns:  # a client goes away while it waits
+                waiting = [t for t in turns if not t[1].done()]
+                if waiting:
+                    model, task = waiting[int(str(what)) % len(waiting)]
+                    task.cancel()
+                    turns.remove((model, task))
+            elif kind == "mark":
+                m = members[int(str(what))]
+                pool.mark(m, not m.healthy)
+            for _ in range(3):
+                await asyncio.sleep(0)
+            for model in (MODEL, "other", None):
+                assert room.waiting(model) == scanned(room, model)
+            assert set(room._held) <= set(room._seats)
+        for _, task in turns:
+            task.cancel()
+        await asyncio.gather(*(t for _, t in turns), return_exceptions=True)
+        room.close()
+
+    asyncio.run(run())
