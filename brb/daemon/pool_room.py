@@ -156,6 +156,17 @@ class PoolRoom:
         """Wait until the request is sent (``SEND``: it holds a slot on the member
         :meth:`member_of` names until :meth:`done`) or must go (a divert verdict).
         A client that goes away while waiting leaves the room it is in."""
+        member, seat = self.place(model, shape, arrived_s)
+        if seat is not None:
+            return seat, Verdict.SEND
+        return await self.wait(
+            member, model, shape, arrived_s, is_divertible=is_divertible, may_divert=may_divert
+        )
+
+    def place(self, model: str, shape: RequestShape, arrived_s: float) -> tuple[Member, int | None]:
+        """The first half of :meth:`turn`, which never waits: the member whose room
+        takes a request arriving now, and its seat when that room sends it at once
+        (it holds a slot until :meth:`done`); None: it must :meth:`wait` there."""
         rooms = self._rooms()
         if len(rooms) == 1:  # one upstream up: it is the best (no figures needed)
             member = rooms[0][0]
@@ -164,8 +175,22 @@ class PoolRoom:
         room = member.room
         assert room is not None
         key = room.admit(model, shape, arrived_s)
-        if key is not None:
-            return self._add(_Seat(member, key, model)), Verdict.SEND
+        return member, None if key is None else self._add(_Seat(member, key, model))
+
+    async def wait(
+        self,
+        member: Member,
+        model: str,
+        shape: RequestShape,
+        arrived_s: float,
+        *,
+        is_divertible: bool,
+        may_divert: Callable[[], bool],
+    ) -> tuple[int, Verdict]:
+        """The second half of :meth:`turn`: wait in ``member``'s room (the one
+        :meth:`place` named) until the request is sent or must go."""
+        room = member.room
+        assert room is not None
         future: asyncio.Future[Verdict] = asyncio.get_running_loop().create_future()
         held = Held(arrived_s, shape, is_divertible, future, may_divert)
         seat = _Seat(member, 0, model, held)

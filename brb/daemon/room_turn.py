@@ -27,10 +27,11 @@ from brb.core.conversation import Conversation
 from brb.core.service_model import RequestShape
 from brb.core.waiting_room import Verdict
 from brb.daemon.cloud import CloudLeg, Diversion
-from brb.daemon.connections import cancelled_if_client_leaves
+from brb.daemon.connections import ClientConnection, cancelled_if_client_leaves
 from brb.daemon.events import EventSink, Routed
 from brb.daemon.leg import LegResult
 from brb.daemon.live_state import LiveState
+from brb.daemon.pool import Member
 from brb.daemon.queue_monitor import QueueMonitor
 from brb.daemon.relay import LocalLeg
 from brb.daemon.request_body import is_stream
@@ -112,6 +113,33 @@ class RoomTurns:
             return False
         return self.may_leave(request, turn, Phase.ACTIVE)
 
+    async def _turn(
+        self, request: web.Request, turn: Turn, is_divertible: bool
+    ) -> tuple[int, Verdict]:
+        """The request's turn in the pool's room (:meth:`PoolRoom.turn`). One sent at
+        once never waits, so there is nothing for its client leaving to cancel: only a
+        wait is guarded (the common case pays no guard). A client already gone gets
+        the guard's ``ClientGone`` before any seat is taken, as ever."""
+        room = self.local.room
+        assert room is not None
+        model: str = turn.body["model"]
+        connection = request.protocol
+        member: Member | None = None
+        if not (isinstance(connection, ClientConnection) and connection.is_gone):
+            member, seat = room.place(model, turn.shape, turn.arrived_s)
+            if seat is not None:
+                return seat, Verdict.SEND
+        with cancelled_if_client_leaves(request):  # a client gone leaves the room
+            assert member is not None  # (a client already gone: the guard raised)
+            return await room.wait(
+                member,
+                model,
+                turn.shape,
+                turn.arrived_s,
+                is_divertible=is_divertible,
+                may_divert=lambda: self.may_leave(request, turn, None),
+            )
+
     async def wait(
         self, request: web.Request, turn: Turn, reason: str, is_divertible: bool
     ) -> LegResult:
@@ -125,14 +153,7 @@ class RoomTurns:
         refused = 0  # upstreams that refused this request (each is down now)
         try:
             while True:
-                with cancelled_if_client_leaves(request):  # a client gone leaves the room
-                    key, verdict = await room.turn(
-                        model,
-                        turn.shape,
-                        turn.arrived_s,
-                        is_divertible=is_divertible,
-                        may_divert=lambda: self.may_leave(request, turn, None),
-                    )
+                key, verdict = await self._turn(request, turn, is_divertible)
                 now, diverted = self.clock(), verdict is not Verdict.SEND
                 why = verdict.value if diverted else reason
                 if is_divertible:  # one routing event per request: the room's verdict

@@ -6,14 +6,19 @@ cold load or not, it names the same member with the same figures as the offers
 do. The moves look only through the seats given a ``Held`` (not every request in
 flight): through any run of arrivals, ends, departures and members going down
 and up, :meth:`PoolRoom.waiting` lists exactly the seats a scan of every seat
-finds waiting, oldest first.
+finds waiting, oldest first. A request the room sends at once never waits, so
+its turn arms no guard against its client leaving; one that waits is guarded,
+and a client already gone takes no seat.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import cast
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any, cast
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -21,9 +26,12 @@ from brb.adapters.ollama_upstream import OllamaUpstream
 from brb.config_views import UpstreamSpec
 from brb.core.service_model import RequestShape, ServiceFigures
 from brb.core.waiting_room import RoomRules, Verdict, Waiter
+from brb.daemon.connections import ClientConnection
 from brb.daemon.local_queue import LocalQueue
 from brb.daemon.pool import Member, UpstreamPool
 from brb.daemon.pool_room import PoolRoom, _Seat
+from brb.daemon.room_turn import RoomTurns, Turn
+from brb.errors import ClientGone
 
 MODEL = "llama3"
 NO_UPSTREAM = cast(OllamaUpstream, object())  # the room never talks to it
@@ -163,6 +171,65 @@ def test_the_seats_the_moves_look_through_are_every_waiting_one(
         for _, task in turns:
             task.cancel()
         await asyncio.gather(*(t for _, t in turns), return_exceptions=True)
+        room.close()
+
+    asyncio.run(run())
+
+
+class Connection(ClientConnection):
+    """The front's protocol for one client, only as far as the guard reads it; it
+    counts the guards armed on it."""
+
+    armed = 0
+
+    def on_leave(self, callback: Callable[[], None]) -> Callable[[], None]:
+        self.armed += 1
+        return super().on_leave(callback)
+
+
+def connection(*, gone: bool) -> Connection:
+    c = Connection.__new__(Connection)
+    c.transport = None if gone else cast(Any, object())
+    c._on_leave = []
+    return c
+
+
+def test_only_a_turn_that_waits_is_guarded_and_a_client_gone_takes_no_seat() -> None:
+    async def run() -> None:
+        clock = [0.0]
+        only = member("gpu", 1, RoomRules(1e6, 0.2), clock)
+        room = PoolRoom(UpstreamPool([only]), clock=lambda: clock[0])
+        turns = RoomTurns.__new__(RoomTurns)
+        turns.local = cast(Any, SimpleNamespace(room=room))
+        turns.may_leave = lambda *_: False  # type: ignore[method-assign]
+        turn = Turn("/api/chat", {"model": MODEL}, b"", cast(Any, None), "", RequestShape(10),
+                    0.0, {}, [])  # fmt: skip
+        q = only.room.queue(MODEL) if only.room is not None else None
+        assert q is not None
+
+        def request(conn: Connection) -> Any:
+            return SimpleNamespace(protocol=conn, path="/api/chat")
+
+        first = connection(gone=False)
+        seat, verdict = await turns._turn(request(first), turn, False)  # a free slot
+        assert verdict is Verdict.SEND and room.member_of(seat) is only
+        assert first.armed == 0  # no guard was armed
+
+        second = connection(gone=False)
+        waiting = asyncio.create_task(turns._turn(request(second), turn, False))
+        await asyncio.sleep(0)
+        assert not waiting.done() and second.armed == 1  # it waits, guarded
+        second.transport = None
+        for leave in list(second._on_leave):  # its client leaves
+            leave()
+        with pytest.raises(ClientGone):
+            await waiting
+        assert not q.waiting and room.waiting() == []
+
+        room.done(MODEL, seat, None)  # the slot is free again
+        with pytest.raises(ClientGone):  # a client already gone: no seat taken
+            await turns._turn(request(connection(gone=True)), turn, False)
+        assert not q.sent and not room._seats
         room.close()
 
     asyncio.run(run())
