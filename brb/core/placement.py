@@ -14,12 +14,13 @@ config order. Must not do I/O or read a clock: the caller builds the offers.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Offer:
-    """What one upstream would do with a request arriving now (seconds from now)."""
+class Offer(NamedTuple):
+    """What one upstream would do with a request arriving now (seconds from now).
+    A named tuple, not a frozen dataclass: the pool makes one per upstream for
+    every request, and a tuple is built in one step."""
 
     would_wait: bool  # no slot free for the model, or others wait ahead
     earliest_s: float  # its earliest possible start (the routing decision's figure)

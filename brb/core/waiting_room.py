@@ -52,7 +52,7 @@ import heapq
 import math
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 
 from brb.core.breaker import QUIET, Observation
@@ -79,10 +79,12 @@ class RoomRules:
     plan_quantile: float | None = None  # the plan of rule 2: None = expected (mean) times
     early_quantile: float | None = 0.0  # the plan of rule 3 (0: the floor); None: rule 3 off
     probe_every_s: float | None = None  # learn more slots: at most one probe this often
+    # how long a request may wait in brb: worked out once (every arrival reads it)
+    deadline_after_s: float = field(init=False, repr=False, compare=False)
 
-    @property
-    def deadline_after_s(self) -> float:
-        return max(0.0, self.wait_threshold_s - self.first_content_s)
+    def __post_init__(self) -> None:
+        deadline = max(0.0, self.wait_threshold_s - self.first_content_s)
+        object.__setattr__(self, "deadline_after_s", deadline)
 
 
 @dataclass(frozen=True, slots=True)
@@ -332,7 +334,7 @@ class UpstreamQueue:
         """The breaker's input from this queue: depth is the requests waiting in
         brb; wait the longer of the oldest one's wait and a new arrival's
         predicted (typical) start."""
-        if not self.waiting and self.has_free_slot:
+        if not self.waiting and len(self.sent) < self.slots:  # a free slot, nobody waiting
             return QUIET
         head = self.oldest_wait_s(now) + self.free_at_s(now, 0.5)[0] if self.waiting else 0.0
         wait = max(head, self.predicted_start_s(RequestShape(), now))

@@ -192,7 +192,11 @@ class LocalQueue:
         self._review(model)
 
     def progress(self, model: str, key: int, output_tokens: int) -> None:
-        self.queue(model).progress(key, output_tokens)
+        """A streamed request's tokens so far (each chunk): a sent request's queue is
+        there (it is not idle), and its end (:meth:`done`) marks it used."""
+        q = self.queues.get(model)
+        if q is not None:
+            q.progress(key, output_tokens)
 
     def done(self, model: str, key: int, figures: ServiceFigures | None) -> None:
         """A sent request ended (answered, failed or cut): free its slot, learn."""
