@@ -39,10 +39,6 @@ class UpstreamSilent(aiohttp.ServerTimeoutError):
     """The upstream sent nothing for the idle-read timeout (before its head, or mid-answer)."""
 
 
-def _text(raw: bytes) -> str:
-    return raw.decode("utf-8", "surrogateescape")  # as aiohttp's parser: bytes round-trip
-
-
 class Answer:
     """One response from Ollama: ``status``, ``reason``, ``headers`` and
     ``content_length`` once its head arrived; its body read whole (:meth:`read`)
@@ -283,22 +279,21 @@ class UpstreamConnection(asyncio.Protocol):
 
     # -- httptools' callbacks -------------------------------------------------------------
 
-    def on_message_begin(self) -> None:
-        answer = self.answer
-        if answer is None or answer.done:
-            raise httptools.HttpParserError("an answer nobody asked for")
-
     def on_status(self, reason: bytes) -> None:
         assert self.answer is not None
-        self.answer.reason = _text(reason)
+        self.answer.reason = reason.decode("utf-8", "surrogateescape")
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        assert self.answer is not None
-        self.answer._raw.append((_text(name), _text(value)))
+        assert self.answer is not None  # decoded as aiohttp's parser does: bytes round-trip
+        self.answer._raw.append(
+            (name.decode("utf-8", "surrogateescape"), value.decode("utf-8", "surrogateescape"))
+        )
 
     def on_headers_complete(self) -> None:
         answer = self.answer
         assert answer is not None
+        if answer.done:  # a second answer to one request: not HTTP as agreed
+            raise httptools.HttpParserError("an answer nobody asked for")
         status = self._parser.get_status_code()
         if 100 <= status < 200 and status != 101:  # 100 Continue and its kind: not the answer
             self._interim = True
