@@ -143,8 +143,9 @@ class OllamaConnections:
         while True:
             while self._idle:
                 connection = self._idle.pop()
-                if not connection.closed:
-                    return connection
+                transport = connection.transport
+                if not connection.closed and transport is not None and not transport.is_closing():
+                    return connection  # (one closing is let go when connection_lost comes)
             if self._open < self._limit:
                 return await self._connect()
             waiter: asyncio.Future[UpstreamConnection | None]

@@ -1,23 +1,34 @@
 """The local Ollama server(s), as an HTTP upstream.
 
-Owns the aiohttp client session to Ollama and the rules of a transparent
-pass-through: which headers are hop-by-hop (RFC 9110 §7.6.1) and never
-forwarded, no automatic decompression (bytes pass unchanged), no total
-timeout (a generation may legitimately take minutes) but a short connect
-timeout and an idle-read one (the longest silence mid-answer), and connection failures translated to
-:class:`~brb.errors.UpstreamUnavailable` naming the upstream.
+Owns the clients to Ollama and the rules of a transparent pass-through: which
+headers are hop-by-hop (RFC 9110 §7.6.1) and never forwarded, no automatic
+decompression (bytes pass unchanged), no total timeout (a generation may
+legitimately take minutes) but a short connect timeout and an idle-read one
+(the longest silence mid-answer), and connection failures translated to
+:class:`~brb.errors.UpstreamUnavailable` naming the upstream. A request whose
+body brb read (the inference POSTs) goes by brb's own lean HTTP/1.1 client
+(:mod:`brb.adapters.ollama_http`); one whose body streams through, the
+version check, the pool's probes and lists go by the aiohttp session. Either
+answer is read through :class:`UpstreamAnswer`; what cuts one short mid-answer
+is one of :data:`ANSWER_ERRORS`.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Iterable, Mapping
-from typing import Any
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
+from typing import Any, Protocol
 
 import aiohttp
 from multidict import CIMultiDict, CIMultiDictProxy
 
+from brb.adapters.ollama_connection import UpstreamSilent
+from brb.adapters.ollama_http import OllamaConnections
 from brb.core.redaction import redact_in
 from brb.errors import UpstreamUnavailable
+
+# What a read of an answer raises when Ollama closed, broke HTTP or fell silent mid-answer
+# (brb's client raises subclasses of these too).
+ANSWER_ERRORS = (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError)
 
 HOP_BY_HOP = frozenset(
     h.lower()
@@ -89,6 +100,55 @@ class _PassThroughRequest(aiohttp.ClientRequest):
         self._skip_auto_headers = self._SKIP
 
 
+class UpstreamAnswer(Protocol):
+    """An answer from Ollama, its head read, its body not yet."""
+
+    @property
+    def status(self) -> int: ...
+
+    @property
+    def reason(self) -> str | None: ...
+
+    @property
+    def headers(self) -> CIMultiDictProxy[str]: ...
+
+    @property
+    def content_length(self) -> int | None: ...
+
+    async def read(self) -> bytes: ...
+
+    def chunks(self) -> AsyncIterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+    def release(self) -> None: ...
+
+
+class _SessionAnswer:
+    """The aiohttp session's response, read as an :class:`UpstreamAnswer`."""
+
+    __slots__ = ("_response", "status", "reason", "headers", "content_length")
+
+    def __init__(self, response: aiohttp.ClientResponse) -> None:
+        self._response = response
+        self.status = response.status
+        self.reason = response.reason
+        self.headers = response.headers
+        self.content_length = response.content_length
+
+    async def read(self) -> bytes:
+        return await self._response.read()
+
+    def chunks(self) -> AsyncIterator[bytes]:
+        return self._response.content.iter_any()
+
+    def close(self) -> None:
+        self._response.close()
+
+    def release(self) -> None:
+        self._response.release()
+
+
 class OllamaUpstream:
     """One Ollama base URL behind a keep-alive connection pool."""
 
@@ -109,6 +169,12 @@ class OllamaUpstream:
         )
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        self.connections = OllamaConnections(
+            self.base_url,
+            connect_timeout_s=connect_timeout_s,
+            read_idle_s=read_idle_s,
+            max_connections=max_connections,
+        )
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -132,18 +198,25 @@ class OllamaUpstream:
         path_qs: str,
         headers: CIMultiDict[str],
         body: bytes | AsyncIterable[bytes] | Any | None,
-    ) -> aiohttp.ClientResponse:
-        """Send the request; return the response with its body still unread."""
+    ) -> UpstreamAnswer:
+        """Send the request; return the answer with its body still unread. A body
+        brb read (bytes) goes by brb's own client, any other by the aiohttp session."""
         try:
-            return await self.session.request(
-                method,
-                self.base_url + path_qs,
-                headers=headers,
-                data=body,
-                allow_redirects=False,
+            if isinstance(body, bytes):
+                return await self.connections.request(method, path_qs, headers, body)
+            return _SessionAnswer(
+                await self.session.request(
+                    method,
+                    self.base_url + path_qs,
+                    headers=headers,
+                    data=body,
+                    allow_redirects=False,
+                )
             )
-        except (aiohttp.ClientConnectionError, TimeoutError, OSError) as exc:
-            if isinstance(exc, aiohttp.ServerTimeoutError) and "reading" in str(exc):
+        except (*ANSWER_ERRORS, TimeoutError, OSError) as exc:
+            if isinstance(exc, UpstreamSilent) or (
+                isinstance(exc, aiohttp.ServerTimeoutError) and "reading" in str(exc)
+            ):
                 message = (
                     f"Ollama upstream {self.base_url} sent nothing for "
                     f"{self._timeout.sock_read:g}s (upstream_timeout.read_idle_seconds)"
@@ -169,6 +242,7 @@ class OllamaUpstream:
             return None
 
     async def close(self) -> None:
+        await self.connections.close()
         if self._session is not None:
             await self._session.close()
             self._session = None

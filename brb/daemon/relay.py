@@ -31,12 +31,13 @@ import logging
 import time
 from collections.abc import Mapping
 
-import aiohttp
 from aiohttp import web
 from multidict import CIMultiDict
 
 from brb.adapters.ollama_upstream import (
+    ANSWER_ERRORS,
     DECODED_BODY_DROP,
+    UpstreamAnswer,
     forward_headers,
     response_headers,
 )
@@ -90,13 +91,13 @@ class LocalLeg:
         self.live.observe(self.observation(time.monotonic()))
 
     async def _whole(
-        self, request: web.Request, up: aiohttp.ClientResponse, headers: CIMultiDict[str]
+        self, request: web.Request, up: UpstreamAnswer, headers: CIMultiDict[str]
     ) -> tuple[web.StreamResponse, bytes, str | None]:
         """A non-streamed answer (its length known): read whole, then status,
         headers and body go out in one write instead of three; CLIENT_GONE: the client left."""
         try:
             data = await up.read()
-        except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
+        except ANSWER_ERRORS as exc:
             log.warning("upstream closed %s mid-answer: %s", request.path, exc)
             raise UpstreamUnavailable(
                 f"the Ollama upstream closed the connection mid-answer ({exc})"
@@ -113,7 +114,7 @@ class LocalLeg:
     async def _stream(
         self,
         request: web.Request,
-        up: aiohttp.ClientResponse,
+        up: UpstreamAnswer,
         headers: CIMultiDict[str],
         *,
         keep_tail: bool,
@@ -135,7 +136,7 @@ class LocalLeg:
         try:  # writes to the client: ConnectionResetError (aiohttp's is one) means it left
             await response.prepare(request)
             try:
-                async for chunk in up.content.iter_any():
+                async for chunk in up.chunks():
                     await response.write(chunk)
                     last = chunk[-1:] or last
                     if keep_tail:
@@ -145,7 +146,7 @@ class LocalLeg:
                         room.progress(model or "", key, lines)
             except ConnectionResetError:
                 raise  # the client's side, not Ollama's
-            except (aiohttp.ClientPayloadError, aiohttp.ClientConnectionError) as exc:
+            except ANSWER_ERRORS as exc:
                 # Ollama went away (or fell silent) mid-answer; end an NDJSON stream the
                 # way Ollama ends a failed one, so clients see an error, not a truncation.
                 log.warning(
@@ -279,7 +280,7 @@ class LocalLeg:
                 up = await member.upstream.open(
                     request.method,
                     request.path_qs,
-                    # a body brb read was decoded: its length and encoding are aiohttp's
+                    # a body brb read was decoded: its length goes on anew, its encoding not at all
                     forward_headers(request.headers, DECODED_BODY_DROP)
                     if body is not None
                     else forward_headers(request.headers),

@@ -1,0 +1,88 @@
+"""The Ollama upstream's two clients: a body brb read goes by its own HTTP/1.1 client,
+one that streams through by aiohttp's session; both fail as UpstreamUnavailable
+naming the upstream (redacted) when it can't be reached or says nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+
+import pytest
+from multidict import CIMultiDict
+from raw_upstream import RawServer, Runner, read_request, until_eof
+
+from brb.adapters.ollama_connection import Answer
+from brb.adapters.ollama_upstream import OllamaUpstream
+from brb.errors import UpstreamUnavailable
+from brb.sim.ollama import FakeOllama
+from brb.sim.server import serve
+
+CHAT = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+HEADERS = CIMultiDict({"Content-Type": "application/json"})
+
+
+def said(line: bytes) -> tuple[str, bool]:
+    """An NDJSON line's words and whether it ends the answer (its timestamps aside)."""
+    obj = json.loads(line)
+    return obj.get("message", {}).get("content", ""), obj["done"]
+
+
+def test_a_read_body_goes_by_brbs_client_a_streamed_one_by_aiohttp(run: Runner) -> None:
+    async def body() -> AsyncIterator[bytes]:
+        yield json.dumps(CHAT).encode()
+
+    async def scenario() -> None:
+        fake = FakeOllama()
+        async with serve(fake.app()) as url:
+            upstream = OllamaUpstream(url)
+            read = await upstream.open("POST", "/api/chat", HEADERS, json.dumps(CHAT).encode())
+            assert isinstance(read, Answer) and read.status == 200
+            lines = b"".join([c async for c in read.chunks()]).splitlines()
+            read.release()
+            streamed = await upstream.open("POST", "/api/chat", HEADERS, body())
+            assert not isinstance(streamed, Answer) and streamed.status == 200
+            again = b"".join([c async for c in streamed.chunks()]).splitlines()
+            streamed.release()
+            assert [said(line) for line in again] == [said(line) for line in lines]
+            assert json.loads(lines[-1])["done"] is True and len(lines) > 1
+            assert upstream.connections.open_connections == 1
+            await upstream.close()
+
+    run(scenario)
+
+
+def test_a_refused_connection_is_upstream_unavailable_with_the_url_redacted(run: Runner) -> None:
+    async def scenario() -> None:
+        async with RawServer(until_eof_script) as server:
+            url = server.url.replace("http://", "http://ops:pw-secret@")
+        upstream = OllamaUpstream(url)  # nobody listens there any more
+        with pytest.raises(UpstreamUnavailable) as failed:
+            await upstream.open("POST", "/api/chat", HEADERS, b"{}")
+        message = str(failed.value)
+        assert "is unreachable" in message and "is `ollama serve` running there?" in message
+        assert "ops:***@127.0.0.1" in message and "pw-secret" not in message
+        await upstream.close()
+
+    run(scenario)
+
+
+async def until_eof_script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    await read_request(reader)
+    await until_eof(reader)
+
+
+def test_silence_before_the_head_names_the_idle_timeout(run: Runner) -> None:
+    async def scenario() -> None:
+        async with RawServer(until_eof_script) as server:
+            upstream = OllamaUpstream(server.url, read_idle_s=0.2)
+            with pytest.raises(UpstreamUnavailable) as failed:
+                await upstream.open("POST", "/api/chat", HEADERS, b"{}")
+            assert str(failed.value) == (
+                f"Ollama upstream {server.url} sent nothing for 0.2s "
+                "(upstream_timeout.read_idle_seconds)"
+            )
+            await server.until(lambda: server.closed == 1)
+            await upstream.close()
+
+    run(scenario)
