@@ -109,13 +109,15 @@ class Prior:
 class ReplyLengths:
     """The most recent ``size`` reply lengths, also kept sorted (bounded memory: an
     insert and an eviction per reply, each a bisect and a move in C, instead of a
-    sort per question)."""
+    sort per question), and their total (a question from the start of a reply, as
+    the cost estimate asks on every priced request, sums nothing)."""
 
-    __slots__ = ("_recent", "_sorted")
+    __slots__ = ("_recent", "_sorted", "_total")
 
     def __init__(self, size: int = SKETCH_SIZE) -> None:
         self._recent: deque[int] = deque(maxlen=size)
         self._sorted: list[int] = []
+        self._total = 0  # sum(self._sorted), exact (ints)
 
     def __len__(self) -> int:
         return len(self._recent)
@@ -123,9 +125,20 @@ class ReplyLengths:
     def add(self, tokens: int) -> None:
         tokens = max(0, tokens)
         if len(self._recent) == self._recent.maxlen:
-            del self._sorted[bisect.bisect_left(self._sorted, self._recent[0])]
+            evicted = self._recent[0]
+            del self._sorted[bisect.bisect_left(self._sorted, evicted)]
+            self._total -= evicted
         self._recent.append(tokens)
         bisect.insort(self._sorted, tokens)
+        self._total += tokens
+
+    def _sum(self, lo: int, hi: int) -> int:
+        """``sum(self._sorted[lo:hi])``; the kept total when that is every length
+        but zeros (the lengths are sorted and never negative)."""
+        xs = self._sorted
+        if hi == len(xs) and (lo == 0 or xs[lo - 1] == 0):
+            return self._total
+        return sum(xs[lo:hi])
 
     def residual(self, produced: float, cap: int | None) -> Residual:
         """Remaining tokens of a reply known to be longer than ``produced``:
@@ -143,9 +156,9 @@ class ReplyLengths:
         limit = produced + room
         if math.isfinite(limit):
             hi = bisect.bisect_right(xs, limit, lo)
-            total = sum(xs[lo:hi]) + (len(xs) - hi) * limit - n * produced
+            total = self._sum(lo, hi) + (len(xs) - hi) * limit - n * produced
         else:
-            total = sum(xs[lo:]) - n * produced
+            total = self._sum(lo, len(xs)) - n * produced
         median = min(room, xs[lo + (n - 1) // 2] - produced)
         p90 = min(room, xs[lo + min(n - 1, math.ceil(0.9 * n) - 1)] - produced)
         return total / n, median, p90, min(room, xs[lo] - produced)
@@ -290,6 +303,10 @@ class ServiceModel:
         """The model's rates, or the prior's for one not learned (not kept)."""
         r = self._models.get(model)
         return r if r is not None else ModelRates(prior=self.prior)
+
+    def known(self, model: str) -> ModelRates | None:
+        """The model's rates if any were made (none is made here)."""
+        return self._models.get(model)
 
     def forget(self, model: str) -> None:
         """Drop what was learned of ``model`` (the daemon bounds the models it keeps)."""

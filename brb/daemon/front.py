@@ -204,7 +204,7 @@ class Front:
     def _replies(self, model: str) -> ReplyLengths | None:
         """The model's recent reply lengths, when the waiting room has learned some."""
         room = self.local.room
-        rates = room.model.models().get(model) if room is not None else None
+        rates = room.model.get(model) if room is not None else None
         return rates.replies if rates is not None and len(rates.replies) else None
 
     def _cost_estimate(self, route: CloudRoute, conv: Conversation, model: str) -> dict[str, str]:

@@ -71,6 +71,16 @@ class _PoolModels:
                     out[name] = rates
         return out
 
+    def get(self, model: str) -> ModelRates | None:
+        """``models().get(model)`` without building every model's (the front asks
+        for one model's reply lengths on every priced request)."""
+        found: ModelRates | None = None
+        for service in self._models:
+            rates = service.known(model)
+            if rates is not None and (found is None or len(rates.replies) > len(found.replies)):
+                found = rates
+        return found
+
 
 class PoolRoom:
     """The pool's waiting rooms seen as one; a seat key names a request's place."""
@@ -86,12 +96,14 @@ class PoolRoom:
         self.moves = 0  # requests moved from one member's room to another's
         self._healthy: list[Member] | None = None  # the pool's healthy list _rooms was built from
         self._rooms_kept: list[tuple[Member, LocalQueue]] = []
+        # the members (and their rooms) are the pool's for good: one view of their models
+        self._models = _PoolModels([m.room.model for m in pool.members if m.room is not None])
         pool.watchers.append(self._health_changed)
 
     @property
     def model(self) -> _PoolModels:
         """What the pool has learned of each model (the front reads reply lengths)."""
-        return _PoolModels([m.room.model for m in self.pool.members if m.room is not None])
+        return self._models
 
     def _rooms(self) -> list[tuple[Member, LocalQueue]]:
         """The healthy members' rooms: kept, rebuilt only when the pool's healthy list

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -86,17 +86,18 @@ class RoomTurns:
         route = self.cloud.route(model)
         if not route.providers or route.price is None:
             return False  # the policy's no_provider / unpriced_model, before any rule
-        now = self.clock()
+        if phase is None:  # the breaker as it is, with the button's mode
+            mode, phase = breaker.effective_mode(self.live.override, self.clock()), self.live.phase
+        else:  # were the breaker in ``phase``: auto mode (no clock, no mode to read)
+            mode = breaker.Mode.AUTO
         state = RouteState(
-            mode=breaker.effective_mode(self.live.override, now),
-            phase=self.live.phase if phase is None else phase,
+            mode=mode,
+            phase=phase,
             predicted_wait_s=math.inf,
             would_queue=True,
             has_provider=bool(route.providers),
             is_model_priced=route.price is not None,
         )
-        if phase is not None:
-            state = replace(state, mode=breaker.Mode.AUTO)
         return self.router.route(
             turn.path,
             turn.body,

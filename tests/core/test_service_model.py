@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import bisect
+import math
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -143,3 +146,30 @@ def test_a_measured_total_alone_teaches_the_total() -> None:
         rates.learn(ServiceFigures(prompt_tokens=1000, output_tokens=500, measured_s=1.0))
     assert rates.service(shape).mean_s == pytest.approx(1.0)
     assert rates.prefill_s_per_token / rates.decode_s_per_token == pytest.approx(0.1)
+
+
+@given(
+    size=st.integers(1, 12),
+    lengths=st.lists(st.integers(-5, 300), max_size=40),
+    produced=st.one_of(st.just(0.0), st.floats(0.0, 320.0)),
+    cap=st.one_of(st.none(), st.integers(0, 400)),
+)
+def test_the_kept_total_answers_as_the_sum_of_the_lengths(
+    size: int, lengths: list[int], produced: float, cap: int | None
+) -> None:
+    """The residual reads a kept total instead of summing the lengths: it answers
+    exactly as summing them does, evictions included."""
+    sketch = ReplyLengths(size=size)
+    for tokens in lengths:
+        sketch.add(tokens)
+    kept = sorted(max(0, t) for t in lengths[-size:]) if lengths else []
+    assert sketch._sorted == kept and sketch._total == sum(kept)
+    room = math.inf if cap is None else max(0.0, cap - produced)
+    lo = bisect.bisect_right(kept, produced)
+    n = len(kept) - lo
+    if room == 0.0 or n == 0:
+        return
+    limit = produced + room
+    hi = bisect.bisect_right(kept, limit, lo) if math.isfinite(limit) else len(kept)
+    tail = (len(kept) - hi) * limit if math.isfinite(limit) else 0
+    assert sketch.residual(produced, cap)[0] == (sum(kept[lo:hi]) + tail - n * produced) / n

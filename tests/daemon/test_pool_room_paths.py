@@ -8,7 +8,9 @@ flight): through any run of arrivals, ends, departures and members going down
 and up, :meth:`PoolRoom.waiting` lists exactly the seats a scan of every seat
 finds waiting, oldest first. A request the room sends at once never waits, so
 its turn arms no guard against its client leaving; one that waits is guarded,
-and a client already gone takes no seat.
+and a client already gone takes no seat. The front's look-up of one model's
+learned rates (the upstream that has seen the most of its replies) agrees with
+the pool's table of every model.
 """
 
 from __future__ import annotations
@@ -24,12 +26,12 @@ from hypothesis import strategies as st
 
 from brb.adapters.ollama_upstream import OllamaUpstream
 from brb.config_views import UpstreamSpec
-from brb.core.service_model import RequestShape, ServiceFigures
+from brb.core.service_model import RequestShape, ServiceFigures, ServiceModel
 from brb.core.waiting_room import RoomRules, Verdict, Waiter
 from brb.daemon.connections import ClientConnection
 from brb.daemon.local_queue import LocalQueue
 from brb.daemon.pool import Member, UpstreamPool
-from brb.daemon.pool_room import PoolRoom, _Seat
+from brb.daemon.pool_room import PoolRoom, _PoolModels, _Seat
 from brb.daemon.room_turn import RoomTurns, Turn
 from brb.errors import ClientGone
 
@@ -233,3 +235,23 @@ def test_only_a_turn_that_waits_is_guarded_and_a_client_gone_takes_no_seat() -> 
         room.close()
 
     asyncio.run(run())
+
+
+@given(
+    learned=st.lists(
+        st.lists(st.tuples(st.sampled_from(["a", "b", "c"]), st.integers(0, 50)), max_size=8),
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_one_models_rates_are_the_pools_tables(learned: list[list[tuple[str, int]]]) -> None:
+    services = []
+    for replies in learned:  # one upstream each: (model, a reply's length) learned
+        service = ServiceModel()
+        for model, tokens in replies:
+            service.learn(model, ServiceFigures(10, tokens, 0.01, 0.1, 0.0))
+        services.append(service)
+    pool = _PoolModels(services)
+    table = pool.models()
+    for model in ("a", "b", "c", "unseen"):
+        assert pool.get(model) is table.get(model)
