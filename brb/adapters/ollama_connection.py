@@ -249,8 +249,8 @@ class UpstreamConnection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         answer = self.answer
-        if answer is not None and answer.until_close and answer.has_head:
-            answer.finish()  # a body delimited by the close: this is its end
+        if exc is None and answer is not None and answer.until_close and answer.has_head:
+            answer.finish()  # a body delimited by the close: this is its end (not a reset)
         self._gone(UpstreamClosed(f"the upstream closed the connection ({exc or 'end of stream'})"))
 
     def _gone(self, error: UpstreamClosed) -> None:
@@ -298,6 +298,7 @@ class UpstreamConnection(asyncio.Protocol):
         if 100 <= status < 200 and status != 101:  # 100 Continue and its kind: not the answer
             self._interim = True
             answer._raw.clear()
+            answer.reason = ""
             return
         headers = CIMultiDictProxy(CIMultiDict(answer._raw))
         answer._raw = []

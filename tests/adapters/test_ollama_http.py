@@ -9,6 +9,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
+import socket
+import struct
 
 import pytest
 from multidict import CIMultiDict
@@ -126,6 +128,27 @@ def test_a_body_ended_by_the_close_is_read_to_the_close_and_its_connection_not_k
     run(scenario)
 
 
+def test_a_body_ended_by_the_close_and_cut_by_a_reset_fails_the_read(run: Runner) -> None:
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await read_request(reader)
+        writer.write(b"HTTP/1.0 200 OK\r\nContent-Type: text/plain\r\n\r\nhalf of")
+        await writer.drain()
+        sock = writer.get_extra_info("socket")
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        writer.transport.abort()  # with no linger: a reset, not an end
+
+    async def scenario() -> None:
+        async with RawServer(script) as server:
+            pool = connections(server.url)
+            up = await pool.request("POST", "/api/generate", headers(), b"{}")
+            with pytest.raises(UpstreamClosed, match="closed the connection"):
+                await up.read()
+            up.release()
+            assert pool.open_connections == 0
+
+    run(scenario)
+
+
 def test_repeated_header_names_all_arrive_in_order(run: Runner) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
@@ -171,14 +194,15 @@ def test_an_error_answer_comes_with_its_body_and_the_connection_serves_on(
 def test_an_interim_100_continue_is_skipped_for_the_answer_after_it(run: Runner) -> None:
     async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await read_request(reader)
-        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n" + answer(b'{"ok":true}'))
+        final = b"HTTP/1.1 200\r\nContent-Length: 11\r\n\r\n" + b'{"ok":true}'  # no reason
+        writer.write(b"HTTP/1.1 100 Continue\r\n\r\n" + final)
         await until_eof(reader)
 
     async def scenario() -> None:
         async with RawServer(script) as server:
             pool = connections(server.url)
             up = await pool.request("POST", "/api/chat", headers(Expect="100-continue"), b"{}")
-            assert up.status == 200 and await up.read() == b'{"ok":true}'
+            assert up.status == 200 and up.reason == "" and await up.read() == b'{"ok":true}'
             up.release()
             await pool.close()
 
