@@ -140,7 +140,8 @@ def test_silence_mid_answer_past_the_idle_timeout_fails_the_read(run: Runner) ->
 
     async def scenario() -> None:
         async with RawServer(stalls) as server:
-            pool = connections(server.url, read_idle_s=0.2)
+            # 1 s: the head and first chunk come at once, but a loaded machine may pause us
+            pool = connections(server.url, read_idle_s=1.0)
             up = await pool.request("POST", "/api/chat", HEADERS, b"{}")
             got = []
             with pytest.raises(UpstreamSilent):
