@@ -200,12 +200,12 @@ class LocalQueue:
 
     def done(self, model: str, key: int, figures: ServiceFigures | None) -> None:
         """A sent request ended (answered, failed or cut): free its slot, learn."""
-        self.queue(model).finish(key, figures.queued_s if figures is not None else None)
+        q = self.queue(model)
+        q.finish(key, figures.queued_s if figures is not None else None)
         if figures is not None:
             self.model.learn(model, figures)
-        self._review(model)
-        q = self.queues.get(model)
-        if len(self.queues) > self.max_models and q is not None and q.is_idle:
+        self._review(model, q)
+        if len(self.queues) > self.max_models and q.is_idle:
             del self.queues[model]  # past the bound (every name was busy): idle, it goes
             self._forget(model)
 
@@ -225,8 +225,11 @@ class LocalQueue:
 
     # --- the policy, run ---------------------------------------------------------------
 
-    def _review(self, model: str) -> None:
-        q = self.queue(model)
+    def _review(self, model: str, q: UpstreamQueue | None = None) -> None:
+        """Carry out the room's moves for ``model`` now (``q``: its queue, when the
+        caller has it in hand), and set the timer for its next deadline."""
+        if q is None:
+            q = self.queue(model)
         if not q.waiting:  # nobody waits (the common case): no move to make, no deadline
             timer = self._timers.pop(model, None)
             if timer is not None:
