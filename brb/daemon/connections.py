@@ -31,7 +31,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from typing import Any
 
 from aiohttp import web
@@ -45,43 +45,53 @@ NOTICE_EVERY_S = 60.0  # at most one log line a minute about cut-off heads
 
 
 class ClientConnection(RequestHandler):
-    """One client connection: aiohttp's handler, with a deadline for each head."""
+    """One client connection: aiohttp's handler, with a deadline for each head.
+
+    The deadline costs no timer per request: a head's first byte only notes the
+    loop's time, and one timer per connection, armed for the head that began
+    it, checks on firing whether that head is still the one being read; if a
+    later head is, it re-arms for that head's own deadline (an idle connection
+    between requests lets it lapse, and the next head arms it again)."""
 
     def __init__(self, manager: FrontServer, **kwargs: Any) -> None:
         super().__init__(manager, **kwargs)
         self._front = manager
         self._head_timer: asyncio.TimerHandle | None = None
+        self._timer_began = 0.0  # when the head the pending timer is armed for began
+        self._head_began: float | None = None  # when the head being read began (None: none)
         self._head_bytes = 0  # of the head being read (0: none begun)
         self._in_request = False  # a head was parsed and its answer is not finished
         self._body: Any = None  # the last request's body (a StreamReader), once it was read
-        self._on_leave: list[Callable[[], None]] = []
+        self._watches: list[ClientWatch] = []
         self._write_timer: asyncio.TimerHandle | None = None
 
     # --- the head's deadline ----------------------------------------------------------
 
-    def _arm(self) -> None:
-        loop = asyncio.get_running_loop()
-        self._head_timer = loop.call_later(self._front.head_timeout_s, self._head_late)
+    def _begin_head(self) -> None:
+        """A head begins now: its deadline runs from here (armed unless a timer is pending)."""
+        loop = self._loop
+        began = self._head_began = loop.time()
+        if self._head_timer is None:
+            self._timer_began = began
+            self._head_timer = loop.call_at(began + self._front.head_timeout_s, self._head_late)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        self._arm()  # a client that sends nothing at all is cut off too
+        self._begin_head()  # a client that sends nothing at all is cut off too
 
     def data_received(self, data: bytes) -> None:
         # after an answer, bytes are the next head once the last body was read to its end
         # (aiohttp reads and drops what a handler left unread)
         if data and not self._in_request and (self._body is None or self._body.is_eof()):
             self._head_bytes += len(data)
-            if self._head_timer is None:  # the first byte of a kept-alive connection's next head
-                self._arm()
+            if self._head_began is None:  # the first byte of a kept-alive connection's next head
+                self._begin_head()
         super().data_received(data)
 
     def head_arrived(self, body: Any) -> None:
         """aiohttp parsed a head and makes its request (``body``: its payload
-        stream): the deadline is met."""
-        if self._head_timer is not None:
-            self._head_timer.cancel()
-            self._head_timer = None
+        stream): the deadline is met (the timer, if pending, lapses or re-arms)."""
+        self._head_began = None
         self._head_bytes = 0
         self._in_request = True
         self._body = body
@@ -95,7 +105,14 @@ class ClientConnection(RequestHandler):
     def _head_late(self) -> None:
         self._head_timer = None
         transport = self.transport
-        if self._in_request or transport is None:
+        began = self._head_began
+        if self._in_request or transport is None or began is None:
+            return  # no head is being read: the next one's first byte arms anew
+        if began != self._timer_began:  # armed for an earlier head: this one's deadline
+            self._timer_began = began
+            self._head_timer = self._loop.call_at(
+                began + self._front.head_timeout_s, self._head_late
+            )
             return
         if self._head_bytes:  # it began a request: say why it ends
             timeout = self._front.head_timeout_s
@@ -146,50 +163,62 @@ class ClientConnection(RequestHandler):
                 timer.cancel()
         self._head_timer = self._write_timer = None
         super().connection_lost(exc)
-        leaving, self._on_leave = self._on_leave, []
-        for callback in leaving:
-            callback()
-
-    def on_leave(self, callback: Callable[[], None]) -> Callable[[], None]:
-        """Call ``callback`` when the client leaves; returns the way to take it back."""
-        self._on_leave.append(callback)
-
-        def forget() -> None:
-            with contextlib.suppress(ValueError):
-                self._on_leave.remove(callback)
-
-        return forget
+        watching, self._watches = self._watches, []
+        for watch in watching:
+            watch.leave()
 
 
-@contextlib.contextmanager
-def cancelled_if_client_leaves(request: web.BaseRequest) -> Iterator[None]:
+class ClientWatch:
+    """The block of :func:`cancelled_if_client_leaves` on a brb connection: while it
+    runs, the client leaving cancels its task, and the cancellation becomes
+    :class:`ClientGone` as it leaves the block."""
+
+    __slots__ = ("_connection", "_left", "_request", "_task")
+
+    def __init__(self, connection: ClientConnection, request: web.BaseRequest) -> None:
+        self._connection = connection
+        self._request = request
+        self._task: asyncio.Task[Any] | None = None
+        self._left = False
+
+    def __enter__(self) -> None:
+        connection = self._connection
+        if connection.is_gone:
+            raise self._gone()
+        self._task = asyncio.current_task()
+        assert self._task is not None
+        connection._watches.append(self)  # this module's own list
+
+    def leave(self) -> None:
+        """The client left (the connection calls this once)."""
+        self._left = True
+        assert self._task is not None
+        self._task.cancel()
+
+    def __exit__(self, kind: type[BaseException] | None, exc: object, tb: object) -> None:
+        with contextlib.suppress(ValueError):  # gone already if the client left
+            self._connection._watches.remove(self)
+        if (
+            self._left
+            and kind is not None
+            and issubclass(kind, asyncio.CancelledError)
+            and self._task is not None
+            and self._task.uncancel() == 0
+        ):
+            raise self._gone() from None
+
+    def _gone(self) -> ClientGone:
+        return ClientGone(f"the client left {self._request.path} before its answer began")
+
+
+def cancelled_if_client_leaves(request: web.BaseRequest) -> AbstractContextManager[None]:
     """Within this block, the client leaving cancels the current task at once and
     :class:`ClientGone` is raised in place of the cancellation. Other cancellations
     (a shutdown) go on as they are. Does nothing on a server that is not brb's."""
     connection = request.protocol
     if not isinstance(connection, ClientConnection):
-        yield
-        return
-    if connection.is_gone:
-        raise ClientGone(f"the client left {request.path} before its answer began")
-    task = asyncio.current_task()
-    assert task is not None
-    left = False
-
-    def leave() -> None:
-        nonlocal left
-        left = True
-        task.cancel()
-
-    forget = connection.on_leave(leave)
-    try:
-        yield
-    except asyncio.CancelledError:
-        if left and task.uncancel() == 0:
-            raise ClientGone(f"the client left {request.path} before its answer began") from None
-        raise
-    finally:
-        forget()
+        return contextlib.nullcontext()
+    return ClientWatch(connection, request)
 
 
 class FrontServer(web.Server):

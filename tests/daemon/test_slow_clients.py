@@ -74,6 +74,37 @@ def test_a_kept_alive_connection_trickling_its_next_head_is_cut_off(start_brb: S
     assert got.startswith(b"HTTP/1.1 408"), got
 
 
+def test_a_later_head_has_its_own_deadline_not_the_connections_first(
+    start_brb: StartRig,
+) -> None:
+    """One timer per connection: armed when the connection opened, it still runs when
+    the next head begins; that head is given its full deadline from its own first
+    byte (it completes past the connection's first deadline and is served)."""
+    rig = start_brb(front={"read_timeout_seconds": 3.0})
+    s, host = connect(rig)
+    with s:
+        s.sendall(f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        first = b""
+        while b"\r\n\r\n" not in first or not first.rstrip().endswith(b"}"):
+            first += s.recv(4096)
+        assert first.startswith(b"HTTP/1.1 200")
+        readable, _, _ = select.select([s], [], [], 2.0)  # most of the first deadline
+        assert not readable
+        s.sendall(f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n".encode())  # half a head
+        readable, _, _ = select.select([s], [], [], 1.5)  # past the connection's first deadline
+        assert not readable, s.recv(4096)  # not cut off at the earlier head's deadline
+        s.sendall(b"\r\n")
+        second = b""
+        while b"\r\n\r\n" not in second or not second.rstrip().endswith(b"}"):
+            chunk = s.recv(4096)
+            assert chunk, "brb closed the connection"
+            second += chunk
+        assert second.startswith(b"HTTP/1.1 200"), second
+        # and that head's own deadline still holds: a trickled third head is cut off
+        got = trickle_until_answered(s, f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n".encode())
+    assert got.startswith(b"HTTP/1.1 408"), got
+
+
 def test_a_client_that_sends_nothing_is_disconnected(start_brb: StartRig) -> None:
     rig = start_brb(front={"read_timeout_seconds": 0.5})
     s, _ = connect(rig)
