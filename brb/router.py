@@ -13,7 +13,6 @@ daemon's own. Must not do I/O, change any state or read the clock.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from brb.config import BrbConfig
@@ -23,11 +22,12 @@ from brb.core.convert.passthrough import is_cost_bounded
 from brb.core.policy import Decision, Policy, RequestFacts, decide
 from brb.core.rules import facts_of
 from brb.core.sessions import SessionFilter
+from brb.core.value_type import value_type
 
 LOCAL_ONLY_HEADER = "X-BRB-Local-Only"
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class RouteState:
     """What the route depends on besides the request: the operator's mode, the
     breaker, the local queue as this arrival would find it, and the providers."""

@@ -26,11 +26,11 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from brb.core.convert.images import header_token_bound
 from brb.core.service_model import RequestShape
+from brb.core.value_type import value_type
 
 CHARS_PER_TOKEN = 4
 REQUEST_TOKENS = 8
@@ -45,7 +45,7 @@ ANTHROPIC_MESSAGES = "/v1/messages"
 ENDPOINTS = (OLLAMA_CHAT, OLLAMA_GENERATE, OPENAI_CHAT, ANTHROPIC_MESSAGES)
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Conversation:
     """What a body says, as plain counts and text."""
 

@@ -21,11 +21,11 @@ that doesn't goes local with the reason ``not_convertible``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
 
 from brb.core.breaker import Mode, Phase
 from brb.core.rules import Action, Verdict
+from brb.core.value_type import value_type
 
 
 class Policy(StrEnum):
@@ -33,7 +33,7 @@ class Policy(StrEnum):
     ALL = "all"  # while active, divert every eligible request (the original behaviour)
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class RequestFacts:
     """What the dispatcher knows about one request before deciding."""
 
@@ -45,7 +45,7 @@ class RequestFacts:
     is_model_priced: bool = True
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Decision:
     divert: bool
     reason: str  # a stable short code, e.g. "excluded_session", "pressed", "rule:2:cloud"

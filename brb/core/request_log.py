@@ -8,11 +8,13 @@ back). Must not know SQL or where the row goes.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import fields
 from datetime import datetime
 
+from brb.core.value_type import value_type
 
-@dataclass(frozen=True, slots=True)
+
+@value_type
 class RequestRow:
     at: datetime  # arrival
     day: str  # the budget day of ``at`` (ISO date)

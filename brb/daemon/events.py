@@ -1,12 +1,14 @@
 """The daemon's happenings as typed events, and the one sink they go to.
 
 Owns the event types (frozen, slotted: a listener can't change what another
-sees) and :class:`EventSink`, which hands each published event to the
-listeners subscribed to its type (or to a base class of it: subscribe to
-:class:`Event` to see everything). A listener's exception is logged and
-never reaches the publisher: an alerting or metrics bug must not break a
-request. Publishing from another thread (the store writer's) hops to the
-event loop, so listeners always run on the loop, one at a time.
+sees; the two published on every request are :func:`~brb.core.value_type.value_type`
+records, frozen to the type checker and cheap to build) and :class:`EventSink`,
+which hands each published event to the listeners subscribed to its type
+(or to a base class of it: subscribe to :class:`Event` to see everything).
+A listener's exception is logged and never reaches the publisher: an
+alerting or metrics bug must not break a request. Publishing from another
+thread (the store writer's) hops to the event loop, so listeners always run
+on the loop, one at a time.
 
 Must not: decide anything, or hold state about the events (listeners do).
 Publishing is a dict lookup and a loop over the handlers: cheap enough for
@@ -65,6 +67,7 @@ from brb.core.budget import BudgetSnapshot
 from brb.core.pricing import Usage
 from brb.core.queueing import QueueView
 from brb.core.request_log import RequestRow
+from brb.core.value_type import value_type
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +81,7 @@ class Event:
 # --- the request path ------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Routed(Event):
     at: datetime
     endpoint: str
@@ -88,7 +91,7 @@ class Routed(Event):
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class RequestDone(Event):
     """An inference request answered (by Ollama or a provider): its request-log row."""
 

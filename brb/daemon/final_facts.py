@@ -10,10 +10,10 @@ and what the request log records. Must not do I/O.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from brb.core.pricing import Usage
 from brb.core.service_model import ServiceFigures
+from brb.core.value_type import value_type
 
 _FINAL_FIELDS = re.compile(
     rb'"(total_duration|load_duration|prompt_eval_duration|eval_duration|prompt_eval_count|'
@@ -21,7 +21,7 @@ _FINAL_FIELDS = re.compile(
 )
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class FinalFacts:
     """What Ollama's final object says about the request it served."""
 
@@ -56,28 +56,35 @@ class FinalFacts:
         return Usage(self.prompt_tokens or 0, self.output_tokens or 0)
 
 
+NO_FACTS = FinalFacts()
+
+
 def final_facts(tail: bytes) -> FinalFacts:
     """Service time and token counts from the final object in the answer's tail.
 
     Ollama's final object carries total, load, prompt_eval and eval durations
     (ns); what is not load + prompt_eval + eval was spent waiting for a slot.
+    A field found more than once counts at its last place (the final object's).
     """
-    found = {k.decode(): int(v) for k, v in _FINAL_FIELDS.findall(tail)}
+    found = dict(_FINAL_FIELDS.findall(tail))  # in C: names and digits stay bytes
     if not found:
-        return FinalFacts()
-    durations = [
-        found[k] for k in ("load_duration", "prompt_eval_duration", "eval_duration") if k in found
-    ]
-
-    def seconds(key: str) -> float | None:
-        return found[key] / 1e9 if key in found else None
-
+        return NO_FACTS
+    get = found.get
+    load = get(b"load_duration")
+    prompt_eval = get(b"prompt_eval_duration")
+    eval_ = get(b"eval_duration")
+    total = get(b"total_duration")
+    prompt_tokens = get(b"prompt_eval_count")
+    output_tokens = get(b"eval_count")
+    service_ns = None  # load + prompt eval + eval, of those reported
+    if load is not None or prompt_eval is not None or eval_ is not None:
+        service_ns = int(load or 0) + int(prompt_eval or 0) + int(eval_ or 0)
     return FinalFacts(
-        sum(durations) / 1e9 if durations else None,
-        found.get("prompt_eval_count"),
-        found.get("eval_count"),
-        seconds("load_duration"),
-        seconds("prompt_eval_duration"),
-        seconds("eval_duration"),
-        seconds("total_duration"),
+        None if service_ns is None else service_ns / 1e9,
+        None if prompt_tokens is None else int(prompt_tokens),
+        None if output_tokens is None else int(output_tokens),
+        None if load is None else int(load) / 1e9,
+        None if prompt_eval is None else int(prompt_eval) / 1e9,
+        None if eval_ is None else int(eval_) / 1e9,
+        None if total is None else int(total) / 1e9,
     )

@@ -18,6 +18,7 @@ from aiohttp import web
 
 from brb.core.pricing import ModelPrice, Usage
 from brb.core.request_log import RequestRow
+from brb.core.value_type import value_type
 
 LOCAL_BACKEND = "ollama"  # the request log's and the metrics' name for the local leg
 
@@ -27,7 +28,7 @@ class Leg(StrEnum):
     CLOUD = "cloud"
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class CloudRoute:
     """Where a diverted request would go: the providers to try (in chain order,
     none resting; the first is the provider), the cloud model, its price."""
@@ -52,7 +53,7 @@ class Declined:
 FALLBACK = Declined("fallback")
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class LegResult:
     response: web.StreamResponse
     leg: Leg

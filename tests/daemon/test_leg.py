@@ -73,3 +73,15 @@ def test_the_row_columns_follow_the_dataclass() -> None:
 def test_a_route_names_its_first_provider() -> None:
     assert CloudRoute(("anthropic", "openai"), "m", None).provider == "anthropic"
     assert CloudRoute((), "m", None).provider is None
+
+
+def test_final_facts_read_the_last_of_a_repeated_field_and_only_the_durations_reported() -> None:
+    tail = (
+        b'{"message":{"content":"\\"eval_count\\": 5"},"eval_count": 1}\n'
+        b'{"done":true,"total_duration":4000000000,"eval_duration":1500000000,"eval_count":9}'
+    )
+    facts = final_facts(tail)
+    assert (facts.output_tokens, facts.prompt_tokens) == (9, None)
+    assert (facts.service_s, facts.eval_s, facts.load_s, facts.total_s) == (1.5, 1.5, None, 4.0)
+    assert facts.usage == Usage(input_tokens=0, output_tokens=9)
+    assert final_facts(b'{"done":true,"total_duration":7}').service_s is None
