@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import gc
 import logging
 import os
@@ -46,8 +47,9 @@ RECONCILE_MARGIN_S = 60.0
 GC_YOUNG = 20_000  # allocations between young garbage collections (Python's default: 700)
 
 
-def utc_now() -> datetime:
-    return datetime.now(UTC)
+# The daemon's clock: datetime.now(UTC) with no Python frame around it (read several
+# times a request; a partial calls straight into C, ~40% cheaper than a def).
+utc_now: Callable[[], datetime] = functools.partial(datetime.now, UTC)
 
 
 @dataclass

@@ -177,7 +177,7 @@ class Front:
         self,
         request: web.Request,
         body: dict[str, Any],
-        conv: Conversation,
+        conv: Conversation | None,
         now: datetime,
         sessions: list[str],
         shape: RequestShape | None = None,
@@ -207,13 +207,17 @@ class Front:
         rates = room.model.get(model) if room is not None else None
         return rates.replies if rates is not None and len(rates.replies) else None
 
-    def _cost_estimate(self, route: CloudRoute, conv: Conversation, model: str) -> dict[str, str]:
-        """``X-BRB-Cost-Estimate-USD``: what answering in the cloud would about cost."""
+    def _cost_estimate(
+        self, route: CloudRoute, conv: Conversation | None, path: str, body: dict[str, Any]
+    ) -> dict[str, str]:
+        """``X-BRB-Cost-Estimate-USD``: what answering in the cloud would about cost
+        (``conv``: the body's conversation, read here if it was not yet)."""
         if route.price is None:
             return {}
+        model: str = body["model"]
         cost = quick_cost_usd(
             route.price,
-            conv,
+            conv if conv is not None else read_conversation(path, body),
             default_max_tokens=self.cfg.models.max_tokens,
             replies=self._replies(model),
         )
@@ -248,12 +252,18 @@ class Front:
         model: str = body["model"]
         session = request.headers.get(self.cfg.session_header, "")
         now = self.clock()
-        conv = read_conversation(path, body)
-        shape = request_shape(conv) if self.local.room is not None else None
+        # the conversation, read once and only when something needs it: the waiting
+        # room (the request's shape), a rule, or the cost estimate of a priced route
+        conv, shape = None, None
+        if self.local.room is not None:
+            conv = read_conversation(path, body)
+            shape = request_shape(conv)
+        elif self.router.rules.rules:
+            conv = read_conversation(path, body)
         arrived = time.monotonic()
         sessions = self._sessions(request)
         decision, route = self._decide(request, body, conv, now, sessions, shape)
-        estimate = self._cost_estimate(route, conv, model)
+        estimate = self._cost_estimate(route, conv, path, body)
         if shape is None or decision.divert:  # else the room's verdict is its route
             self.sink.publish(Routed(now, path, model, session, decision.divert, decision.reason))
         reason = decision.reason
@@ -270,6 +280,7 @@ class Front:
                         request, raw, model=model, reason=reason, extra_headers=estimate
                     )
                 else:
+                    assert conv is not None  # read for the waiting room, with the shape
                     turn = Turn(path, body, raw, conv, session, shape, arrived, estimate, sessions)
                     result = await self.turns.wait(request, turn, reason, not decision.divert)
             except ClientGone as gone:  # before its answer began: its row says so
@@ -282,9 +293,9 @@ class Front:
     def _day(self, at: datetime) -> str:
         """The budget day of ``at``, recomputed only when a local midnight passes."""
         until, day = self._day_cache
-        if at < until:
+        if at < until:  # ``until`` in UTC: the clock's own zone, compared without offsets
             return day
         local = at.astimezone(self.cfg.tz)
         nxt = datetime.combine(local.date() + timedelta(days=1), dtime(0), tzinfo=self.cfg.tz)
-        self._day_cache = (nxt, local.date().isoformat())
+        self._day_cache = (nxt.astimezone(UTC), local.date().isoformat())
         return self._day_cache[1]

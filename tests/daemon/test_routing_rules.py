@@ -110,6 +110,20 @@ def test_every_answer_carries_a_cost_estimate(start_brb: StartRig, path: str) ->
     assert cloud > local
 
 
+@pytest.mark.parametrize("path", PATHS)
+def test_the_estimate_is_the_same_when_only_the_estimate_reads_the_conversation(
+    start_brb: StartRig, path: str
+) -> None:
+    """With no waiting room and no rule, the conversation is read for the estimate
+    alone (priced routes only): the header is what a daemon reading it up front gives."""
+    unread = start_brb(waiting_room={"enabled": False})
+    read = start_brb(routing=RULES, waiting_room={"enabled": False})  # a rule reads it
+    for text, max_tokens in (("hello", 100), ("hello " * 200, 1000)):
+        assert estimate_header(unread, path, text, max_tokens) == estimate_header(
+            read, path, text, max_tokens
+        )
+
+
 # --- POST /admin/big-red-button/estimate ------------------------------------------------
 
 
