@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from brb.core.convert.images import header_token_bound
@@ -75,8 +75,8 @@ class Conversation:
     def chars(self) -> int:
         return (
             len(self.system)
-            + sum(len(t) for t in self.user_texts)
-            + sum(len(t) for t in self.other_texts)
+            + sum(map(len, self.user_texts))
+            + sum(map(len, self.other_texts))
             + self.tool_chars
         )
 
@@ -225,8 +225,11 @@ def _image_data(part: Mapping[str, Any]) -> object:
     return None
 
 
-def _list(value: object) -> list[Any]:
-    return value if isinstance(value, list) else []
+def _list(value: object) -> Sequence[Any]:
+    return value if isinstance(value, list) else _NONE
+
+
+_NONE: tuple[Any, ...] = ()  # what a missing or odd list reads as (shared: no list made)
 
 
 def _int(value: object) -> int | None:

@@ -185,7 +185,7 @@ class ClientWatch:
         connection = self._connection
         if connection.is_gone:
             raise self._gone()
-        self._task = asyncio.current_task()
+        self._task = asyncio.current_task(connection._loop)
         assert self._task is not None
         connection._watches.append(self)  # this module's own list
 
@@ -196,8 +196,9 @@ class ClientWatch:
         self._task.cancel()
 
     def __exit__(self, kind: type[BaseException] | None, exc: object, tb: object) -> None:
-        with contextlib.suppress(ValueError):  # gone already if the client left
-            self._connection._watches.remove(self)
+        watches = self._connection._watches
+        if self in watches:  # not when the client left (the list was emptied)
+            watches.remove(self)
         if (
             self._left
             and kind is not None

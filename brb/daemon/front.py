@@ -282,7 +282,9 @@ class Front:
                 else:
                     assert conv is not None  # read for the waiting room, with the shape
                     turn = Turn(path, body, raw, conv, session, shape, arrived, estimate, sessions)
-                    result = await self.turns.wait(request, turn, reason, not decision.divert)
+                    result = await self.turns.wait(
+                        request, turn, reason, not decision.divert, route
+                    )
             except ClientGone as gone:  # before its answer began: its row says so
                 result = self.local.gone(gone, model, reason, time.monotonic() - arrived)
         row = result.row(now, self._day(now), path, model, session)

@@ -29,7 +29,7 @@ from brb.core.waiting_room import Verdict
 from brb.daemon.cloud import CloudLeg, Diversion
 from brb.daemon.connections import ClientConnection, cancelled_if_client_leaves
 from brb.daemon.events import EventSink, Routed
-from brb.daemon.leg import LegResult
+from brb.daemon.leg import CloudRoute, LegResult
 from brb.daemon.live_state import LiveState
 from brb.daemon.pool import Member
 from brb.daemon.queue_monitor import QueueMonitor
@@ -78,12 +78,15 @@ class RoomTurns:
         self.clock = clock
         self.sink = sink
 
-    def may_leave(self, request: web.Request, turn: Turn, phase: Phase | None) -> bool:
+    def may_leave(
+        self, request: web.Request, turn: Turn, phase: Phase | None, route: CloudRoute | None = None
+    ) -> bool:
         """Would this waiting request be diverted now, if it could not start in time?
         (``phase``: None for the breaker's as it is, with the button's mode; a phase
-        for "were the breaker in it", in auto mode)."""
+        for "were the breaker in it", in auto mode; ``route``: the cloud route of this
+        moment, when the caller has it)."""
         model = turn.body["model"]
-        route = self.cloud.route(model)
+        route = route if route is not None else self.cloud.route(model)
         if not route.providers or route.price is None:
             return False  # the policy's no_provider / unpriced_model, before any rule
         if phase is None:  # the breaker as it is, with the button's mode
@@ -142,15 +145,21 @@ class RoomTurns:
             )
 
     async def wait(
-        self, request: web.Request, turn: Turn, reason: str, is_divertible: bool
+        self,
+        request: web.Request,
+        turn: Turn,
+        reason: str,
+        is_divertible: bool,
+        route: CloudRoute | None = None,
     ) -> LegResult:
         """Wait in brb's room, then go to Ollama, or to the cloud if the room says
-        so (a provider that fails sends it back to wait, no longer divertible)."""
+        so (a provider that fails sends it back to wait, no longer divertible).
+        ``route``: the cloud route the front just computed, for the first check."""
         room = self.local.room
         assert room is not None
         model: str = turn.body["model"]
         ticket = self.monitor.arrive(model, turn.arrived_s)
-        is_divertible = is_divertible and self.may_leave(request, turn, Phase.ACTIVE)
+        is_divertible = is_divertible and self.may_leave(request, turn, Phase.ACTIVE, route)
         refused = 0  # upstreams that refused this request (each is down now)
         try:
             while True:
