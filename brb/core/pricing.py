@@ -23,6 +23,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
+from brb.core.value_type import value_type
+
 PRICES_AS_OF = "2026-11-25"
 PRICES_SOURCE = "https://platform.claude.com/docs/en/about-claude/pricing"
 
@@ -169,7 +171,7 @@ def price_for(model: str, overrides: Mapping[str, ModelPrice] | None = None) -> 
     return PRICE_TABLE.get(canonical_model(model))
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Usage:
     """One request's token counts, as Anthropic reports them (``usage``); brb sets no
     cache_control, so the cache fields stay 0 unless a client's /v1/messages asks.

@@ -15,7 +15,6 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +24,7 @@ from brb.core import breaker
 from brb.core.breaker import Phase
 from brb.core.conversation import Conversation
 from brb.core.service_model import RequestShape
+from brb.core.value_type import value_type
 from brb.core.waiting_room import Verdict
 from brb.daemon.cloud import CloudLeg, Diversion
 from brb.daemon.connections import ClientConnection, cancelled_if_client_leaves
@@ -41,7 +41,7 @@ from brb.router import Router, RouteState
 UPSTREAM_DOWN = "upstream_down"  # the route reason when no upstream is up to take it
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Turn:
     """A local request waiting in brb's room: what it needs to go either way."""
 
