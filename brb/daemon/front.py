@@ -141,13 +141,6 @@ class Front:
             ) from None
         return decode_body(raw, request.headers.get("Content-Encoding", ""), limit)
 
-    async def inference(self, request: web.Request) -> web.StreamResponse:
-        self.in_flight += 1
-        try:
-            return await self._inference(request)
-        finally:
-            self.in_flight -= 1
-
     def _state(
         self, model: str, now: datetime, shape: RequestShape | None = None
     ) -> tuple[RouteState, CloudRoute, Observation]:
@@ -245,52 +238,63 @@ class Front:
         )
         return web.json_response(result.to_json())
 
-    async def _inference(self, request: web.Request) -> web.StreamResponse:
-        path = request.path
-        raw = await self._read(request)
-        body = parse_body(raw, path)
-        model: str = body["model"]
-        session = request.headers.get(self.cfg.session_header, "")
-        now = self.clock()
-        # the conversation, read once and only when something needs it: the waiting
-        # room (the request's shape), a rule, or the cost estimate of a priced route
-        conv, shape = None, None
-        if self.local.room is not None:
-            conv = read_conversation(path, body)
-            shape = request_shape(conv)
-        elif self.router.rules.rules:
-            conv = read_conversation(path, body)
-        arrived = time.monotonic()
-        sessions = self._sessions(request)
-        decision, route = self._decide(request, body, conv, now, sessions, shape)
-        estimate = self._cost_estimate(route, conv, path, body)
-        if shape is None or decision.divert:  # else the room's verdict is its route
-            self.sink.publish(Routed(now, path, model, session, decision.divert, decision.reason))
-        reason = decision.reason
-        result: LegResult | Declined | None = None
-        if decision.divert:
-            diversion = Diversion(path, body, model, session, reason, route, estimate)
-            result = await self.cloud.serve(request, diversion)
-            if isinstance(result, Declined):
-                reason = result.reason  # the cloud sent nothing: local, and why
-        if not isinstance(result, LegResult):
-            try:
-                if shape is None:
-                    result = await self.local.relay(
-                        request, raw, model=model, reason=reason, extra_headers=estimate
-                    )
-                else:
-                    assert conv is not None  # read for the waiting room, with the shape
-                    turn = Turn(path, body, raw, conv, session, shape, arrived, estimate, sessions)
-                    result = await self.turns.wait(
-                        request, turn, reason, not decision.divert, route
-                    )
-            except ClientGone as gone:  # before its answer began: its row says so
-                result = self.local.gone(gone, model, reason, time.monotonic() - arrived)
-        row = result.row(now, self._day(now), path, model, session)
-        self.writer.log_request(row)  # the replay's input, buffered off the request path
-        self.sink.publish(RequestDone(row))
-        return result.response
+    async def inference(self, request: web.Request) -> web.StreamResponse:
+        """An inference request: read, route, answer (Ollama, the room or the cloud), log.
+        One coroutine from the server's handler down (each level of awaits is paid at
+        every suspension of the request)."""
+        self.in_flight += 1
+        try:
+            path = request.path
+            raw = await self._read(request)
+            body = parse_body(raw, path)
+            model: str = body["model"]
+            session = request.headers.get(self.cfg.session_header, "")
+            now = self.clock()
+            # the conversation, read once and only when something needs it: the waiting
+            # room (the request's shape), a rule, or the cost estimate of a priced route
+            conv, shape = None, None
+            if self.local.room is not None:
+                conv = read_conversation(path, body)
+                shape = request_shape(conv)
+            elif self.router.rules.rules:
+                conv = read_conversation(path, body)
+            arrived = time.monotonic()
+            sessions = self._sessions(request)
+            decision, route = self._decide(request, body, conv, now, sessions, shape)
+            estimate = self._cost_estimate(route, conv, path, body)
+            if shape is None or decision.divert:  # else the room's verdict is its route
+                self.sink.publish(
+                    Routed(now, path, model, session, decision.divert, decision.reason)
+                )
+            reason = decision.reason
+            result: LegResult | Declined | None = None
+            if decision.divert:
+                diversion = Diversion(path, body, model, session, reason, route, estimate)
+                result = await self.cloud.serve(request, diversion)
+                if isinstance(result, Declined):
+                    reason = result.reason  # the cloud sent nothing: local, and why
+            if not isinstance(result, LegResult):
+                try:
+                    if shape is None:
+                        result = await self.local.relay(
+                            request, raw, model=model, reason=reason, extra_headers=estimate
+                        )
+                    else:
+                        assert conv is not None  # read for the waiting room, with the shape
+                        turn = Turn(
+                            path, body, raw, conv, session, shape, arrived, estimate, sessions
+                        )
+                        result = await self.turns.wait(
+                            request, turn, reason, not decision.divert, route
+                        )
+                except ClientGone as gone:  # before its answer began: its row says so
+                    result = self.local.gone(gone, model, reason, time.monotonic() - arrived)
+            row = result.row(now, self._day(now), path, model, session)
+            self.writer.log_request(row)  # the replay's input, buffered off the request path
+            self.sink.publish(RequestDone(row))
+            return result.response
+        finally:
+            self.in_flight -= 1
 
     def _day(self, at: datetime) -> str:
         """The budget day of ``at``, recomputed only when a local midnight passes."""
