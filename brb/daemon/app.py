@@ -310,17 +310,19 @@ def inference_first(
     """The server's handler: an inference request (a POST to one of the exact paths
     the application's router gives the front, without ``Expect: 100-continue``) goes
     straight to the front, through the same error mapping; all else through the
-    application (its router and middleware), as before."""
+    application (its router and middleware), as before. It picks the coroutine and
+    returns it for aiohttp to await: no level of awaits of its own (each level is
+    walked again at every suspension of the request)."""
     paths = frozenset(INFERENCE_PATHS)
 
-    async def handle(request: web.BaseRequest) -> web.StreamResponse:
+    def handle(request: web.BaseRequest) -> Awaitable[web.StreamResponse]:
         if (
             request.method == "POST"
             and request.rel_url.path_safe in paths  # what the router matches
             and hdrs.EXPECT not in request.headers
         ):
-            return await errors_middleware(request, front.inference)  # type: ignore[arg-type]
-        return await app_handler(request)
+            return errors_middleware(request, front.inference)  # type: ignore[arg-type]
+        return app_handler(request)
 
     return handle
 
