@@ -121,10 +121,9 @@ class Front:
 
     async def _read(self, request: web.Request) -> bytes:
         limit = self.cfg.max_body_bytes
-        if request.content_length is not None and request.content_length > limit:
-            raise BodyTooLarge(
-                f"request body of {request.content_length} bytes is over max_body_bytes ({limit})"
-            )
+        length = request.content_length  # parsed from the header at each read: once here
+        if length is not None and length > limit:
+            raise BodyTooLarge(f"request body of {length} bytes is over max_body_bytes ({limit})")
         timeout = self.cfg.front.read_timeout_seconds
         try:
             if request.content.is_eof():  # all of it is here (a small body): no timer
@@ -185,9 +184,10 @@ class Front:
             headers=request.headers,
             state=state,
         )
-        if decision.provider in route.providers[1:]:  # a rule's provider: NAME goes first
-            rest = tuple(p for p in route.providers if p != decision.provider)
-            route = replace(route, providers=(decision.provider, *rest))
+        first = decision.provider
+        if first is not None and first in route.providers[1:]:  # a rule's: NAME goes first
+            rest = tuple(p for p in route.providers if p != first)
+            route = replace(route, providers=(first, *rest))
         return decision, route
 
     def _sessions(self, request: web.Request) -> list[str]:
