@@ -167,6 +167,14 @@ class ClientConnection(RequestHandler):
         for watch in watching:
             watch.leave()
 
+    def watch(self, watch: ClientWatch) -> None:
+        """Call ``watch.leave()`` when the client leaves (once), until unwatched."""
+        self._watches.append(watch)
+
+    def unwatch(self, watch: ClientWatch) -> None:
+        if watch in self._watches:  # not when the client left (the list was emptied)
+            self._watches.remove(watch)
+
 
 class ClientWatch:
     """The block of :func:`cancelled_if_client_leaves` on a brb connection: while it
@@ -185,9 +193,9 @@ class ClientWatch:
         connection = self._connection
         if connection.is_gone:
             raise self._gone()
-        self._task = asyncio.current_task(connection._loop)
+        self._task = asyncio.current_task()
         assert self._task is not None
-        connection._watches.append(self)  # this module's own list
+        connection.watch(self)
 
     def leave(self) -> None:
         """The client left (the connection calls this once)."""
@@ -196,9 +204,7 @@ class ClientWatch:
         self._task.cancel()
 
     def __exit__(self, kind: type[BaseException] | None, exc: object, tb: object) -> None:
-        watches = self._connection._watches
-        if self in watches:  # not when the client left (the list was emptied)
-            watches.remove(self)
+        self._connection.unwatch(self)
         if (
             self._left
             and kind is not None

@@ -16,7 +16,6 @@ the pool's table of every model.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -28,7 +27,7 @@ from brb.adapters.ollama_upstream import OllamaUpstream
 from brb.config_views import UpstreamSpec
 from brb.core.service_model import RequestShape, ServiceFigures, ServiceModel
 from brb.core.waiting_room import RoomRules, Verdict, Waiter
-from brb.daemon.connections import ClientConnection
+from brb.daemon.connections import ClientConnection, ClientWatch
 from brb.daemon.local_queue import LocalQueue
 from brb.daemon.pool import Member, UpstreamPool
 from brb.daemon.pool_room import PoolRoom, _PoolModels, _Seat
@@ -184,15 +183,15 @@ class Connection(ClientConnection):
 
     armed = 0
 
-    def on_leave(self, callback: Callable[[], None]) -> Callable[[], None]:
+    def watch(self, watch: ClientWatch) -> None:
         self.armed += 1
-        return super().on_leave(callback)
+        super().watch(watch)
 
 
 def connection(*, gone: bool) -> Connection:
     c = Connection.__new__(Connection)
     c.transport = None if gone else cast(Any, object())
-    c._on_leave = []
+    c._watches = []
     return c
 
 
@@ -222,8 +221,8 @@ def test_only_a_turn_that_waits_is_guarded_and_a_client_gone_takes_no_seat() -> 
         await asyncio.sleep(0)
         assert not waiting.done() and second.armed == 1  # it waits, guarded
         second.transport = None
-        for leave in list(second._on_leave):  # its client leaves
-            leave()
+        for watch in list(second._watches):  # its client leaves
+            watch.leave()
         with pytest.raises(ClientGone):
             await waiting
         assert not q.waiting and room.waiting() == []
