@@ -5,7 +5,7 @@ parser Node and aiohttp use), its status, headers and body as they arrive
 (Content-Length, chunked, or ended by the close), flow control (reading from
 Ollama pauses while more than :data:`READ_AHEAD` bytes wait unread), the
 idle-read timeout (the wait for the head and each silence mid-answer: one timer
-per answer, checked against the time of the last read when it fires), and
+per connection, checked against the time of the last read when it fires), and
 whether the connection may carry another request once the answer is released.
 Opening connections, writing requests and the pool are
 :mod:`brb.adapters.ollama_http`'s.
@@ -193,7 +193,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.transport.write(request)
         if self.idle_s is not None:
             self._last_read = self.loop.time()
-            self._timer = self.loop.call_at(self._last_read + self.idle_s, self._on_timer)
+            if self._timer is None:  # else the last answer's, still armed, serves this one
+                self._timer = self.loop.call_at(self._last_read + self.idle_s, self._on_timer)
         return answer
 
     def close(self) -> None:
@@ -266,10 +267,14 @@ class UpstreamConnection(asyncio.Protocol):
         self._on_close(self)
 
     def _on_timer(self) -> None:
+        """The one idle-read timer: armed at a send when none is, it fires at most once
+        per ``idle_s`` and is re-armed for the last read's deadline while an answer is
+        awaited; an answer that ends leaves it be (the next request on this connection
+        uses it: no timer made and cancelled per request)."""
         self._timer = None
         answer = self.answer
         if answer is None or answer.done or self._paused or self.idle_s is None:
-            return  # ended, or brb's reader is the slow one (re-armed when it drains)
+            return  # nothing awaited, or brb's reader is the slow one (re-armed when it drains)
         due = self._last_read + self.idle_s
         if self.loop.time() < due:
             self._timer = self.loop.call_at(due, self._on_timer)
@@ -314,7 +319,7 @@ class UpstreamConnection(asyncio.Protocol):
         answer.has_head = True
         if self._head_only:  # llhttp can't be told: the body it expects never comes
             self._keep_alive = False
-            self._settle(answer)
+            answer.finish()  # (the idle timer stays armed: see _on_timer)
         else:
             answer._wake()
 
@@ -332,10 +337,4 @@ class UpstreamConnection(asyncio.Protocol):
         answer = self.answer
         assert answer is not None
         self._keep_alive = self._parser.should_keep_alive()
-        self._settle(answer)
-
-    def _settle(self, answer: Answer) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
         answer.finish()

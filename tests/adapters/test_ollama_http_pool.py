@@ -154,6 +154,27 @@ def test_silence_mid_answer_past_the_idle_timeout_fails_the_read(run: Runner) ->
     run(scenario)
 
 
+def test_silence_on_a_reused_connection_is_timed_from_its_own_request(run: Runner) -> None:
+    async def answers_then_stalls(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        _, body = await read_request(reader)
+        writer.write(answer(body))
+        await read_request(reader)  # the second: never answered
+        await until_eof(reader)
+
+    async def scenario() -> None:
+        async with RawServer(answers_then_stalls) as server:
+            pool = connections(server.url, read_idle_s=0.3)
+            assert await ask(pool, b"[1]") == b"[1]"  # its timer is left armed, for the next
+            with pytest.raises(UpstreamSilent, match="nothing for 0.3s"):
+                await ask(pool, b"[2]")
+            assert server.accepted == 1  # the same connection, timed anew, then closed
+            await server.until(lambda: server.closed == 1)
+
+    run(scenario)
+
+
 @pytest.mark.parametrize("chunked", [False, True])
 def test_a_server_dropping_mid_body_fails_the_read(chunked: bool, run: Runner) -> None:
     async def drops(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
