@@ -202,8 +202,8 @@ class LocalQueue:
         """A sent request ended (answered, failed or cut): free its slot, learn."""
         q = self.queue(model)
         q.finish(key, figures.queued_s if figures is not None else None)
-        if figures is not None:
-            self.model.learn(model, figures)
+        if figures is not None:  # the queue's rates are the service model's for this model
+            q.rates.learn(figures)  # (made with the queue, forgotten when it goes)
         self._review(model, q)
         if len(self.queues) > self.max_models and q.is_idle:
             del self.queues[model]  # past the bound (every name was busy): idle, it goes

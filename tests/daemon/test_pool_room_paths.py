@@ -254,3 +254,26 @@ def test_one_models_rates_are_the_pools_tables(learned: list[list[tuple[str, int
     table = pool.models()
     for model in ("a", "b", "c", "unseen"):
         assert pool.get(model) is table.get(model)
+
+
+@given(names=st.lists(st.sampled_from("abcdef"), max_size=40), bound=st.integers(1, 4))
+def test_an_answer_teaches_the_service_model_its_queue_reads(names: list[str], bound: int) -> None:
+    """An answer's figures are learned through its queue's rates: those are the
+    service model's for the model, however many names come and go past the bound."""
+
+    async def run() -> None:
+        room = LocalQueue(slots=2, rules=RoomRules(1e6, 0.2), max_models=bound)
+        for name in names:
+            key, verdict = await room.turn(
+                name, RequestShape(10), 0.0, is_divertible=False, may_divert=lambda: False
+            )
+            assert verdict is Verdict.SEND
+            learned = room.model.rates(name).learned
+            room.done(name, key, ServiceFigures(10, 5, 0.1, 0.2, 0.0))
+            known = room.model.known(name)
+            assert known is not None and known.learned == learned + 1
+            for model, q in room.queues.items():
+                assert q.rates is room.model.known(model)
+        room.close()
+
+    asyncio.run(run())
