@@ -20,7 +20,7 @@ import asyncio
 import base64
 import ssl
 from collections import deque
-from collections.abc import Collection, Mapping
+from collections.abc import Mapping
 from urllib.parse import unquote, urlsplit
 
 import aiohttp
@@ -87,30 +87,41 @@ class OllamaConnections:
         return sum(not w.done() for w in self._waiters)
 
     def serialise(
-        self, method: str, path_qs: str, headers: Mapping[str, str], body: bytes
+        self,
+        method: str,
+        path_qs: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        drop: frozenset[str] = frozenset(),
     ) -> bytes:
-        """The whole request as it goes on the wire. A line break inside a header or the
-        path (which aiohttp's server never lets through) is refused, not sent."""
-        items: Collection[tuple[str, str]] = headers.items()
+        """The whole request as it goes on the wire, minus the headers named (lower case)
+        in ``drop``. A line break inside a header or the path (which aiohttp's server
+        never lets through) is refused, not sent."""
         if self._auth:
-            items = [(k, v) for k, v in items if k.lower() != "authorization"]
-        fields = "".join([f"{k}: {v}\r\n" for k, v in items])
+            drop = drop | {"authorization"}
+        fields = [f"{k}: {v}\r\n" for k, v in headers.items() if k.lower() not in drop]
         head = (
-            f"{method} {self._prefix}{path_qs} HTTP/1.1\r\n{self._host_line}{fields}"
+            f"{method} {self._prefix}{path_qs} HTTP/1.1\r\n{self._host_line}{''.join(fields)}"
             f"Content-Length: {len(body)}\r\n\r\n"
         )
-        lines = self._lines + len(items) + 1
+        lines = self._lines + len(fields) + 1
         if head.count("\n") != lines or head.count("\r") != lines:
             raise BadRequest("a request header or path holds a line break; it is not forwarded")
         return head.encode("utf-8", "surrogateescape") + body
 
     async def request(
-        self, method: str, path_qs: str, headers: Mapping[str, str], body: bytes
+        self,
+        method: str,
+        path_qs: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        drop: frozenset[str] = frozenset(),
     ) -> Answer:
-        """Send one request; its answer once the head arrived, the body still unread.
+        """Send one request (``headers`` minus those in ``drop``); its answer once the
+        head arrived, the body still unread.
         Raises :class:`UpstreamClosed` / :class:`UpstreamSilent` (the upstream closed, broke
         HTTP or said nothing), :class:`ConnectTimeout` or :class:`OSError`."""
-        data = self.serialise(method, path_qs, headers, body)
+        data = self.serialise(method, path_qs, headers, body, drop)
         retry = method in _IDEMPOTENT
         while True:
             connection = await self._acquire()

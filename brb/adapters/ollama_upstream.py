@@ -196,19 +196,25 @@ class OllamaUpstream:
         self,
         method: str,
         path_qs: str,
-        headers: CIMultiDict[str],
+        headers: CIMultiDictProxy[str] | Mapping[str, str],
         body: bytes | AsyncIterable[bytes] | Any | None,
     ) -> UpstreamAnswer:
-        """Send the request; return the answer with its body still unread. A body
-        brb read (bytes) goes by brb's own client, any other by the aiohttp session."""
+        """Send the request with the client's ``headers`` minus the hop-by-hop ones;
+        return the answer with its body still unread. A body brb read (bytes) goes by
+        brb's own client, any other by the aiohttp session."""
         try:
             if isinstance(body, bytes):
-                return await self.connections.request(method, path_qs, headers, body)
+                # brb read and decoded it: its length goes on anew, its encoding not at all
+                if "Connection" in headers:  # rare: the names it lists are dropped too
+                    headers = forward_headers(headers, DECODED_BODY_DROP)
+                return await self.connections.request(
+                    method, path_qs, headers, body, DECODED_BODY_DROP
+                )
             return _SessionAnswer(
                 await self.session.request(
                     method,
                     self.base_url + path_qs,
-                    headers=headers,
+                    headers=forward_headers(headers),
                     data=body,
                     allow_redirects=False,
                 )

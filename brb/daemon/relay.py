@@ -36,9 +36,7 @@ from multidict import CIMultiDict
 
 from brb.adapters.ollama_upstream import (
     ANSWER_ERRORS,
-    DECODED_BODY_DROP,
     UpstreamAnswer,
-    forward_headers,
     response_headers,
 )
 from brb.core.breaker import Observation
@@ -280,10 +278,7 @@ class LocalLeg:
                 up = await member.upstream.open(
                     request.method,
                     request.path_qs,
-                    # a body brb read was decoded: its length goes on anew, its encoding not at all
-                    forward_headers(request.headers, DECODED_BODY_DROP)
-                    if body is not None
-                    else forward_headers(request.headers),
+                    request.headers,  # the upstream drops the hop-by-hop ones
                     body
                     if body is not None
                     else (request.content if request.can_read_body else None),

@@ -9,8 +9,8 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
-from multidict import CIMultiDict
-from raw_upstream import RawServer, Runner, read_request, until_eof
+from multidict import CIMultiDict, CIMultiDictProxy
+from raw_upstream import RawServer, Runner, answer, read_request, until_eof
 
 from brb.adapters.ollama_connection import Answer
 from brb.adapters.ollama_upstream import OllamaUpstream
@@ -86,3 +86,40 @@ def test_silence_before_the_head_names_the_idle_timeout(run: Runner) -> None:
             await upstream.close()
 
     run(scenario)
+
+
+@pytest.mark.parametrize("connection", [None, "close, X-Named"])
+def test_a_read_body_goes_on_without_hop_by_hop_headers_or_its_old_length(
+    connection: str | None, run: Runner
+) -> None:
+    seen: list[bytes] = []
+
+    async def script(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        seen.append((await read_request(reader))[0])
+        writer.write(answer(b"{}"))
+        await until_eof(reader)
+
+    sent = CIMultiDict(
+        [("Host", "brb.example"), ("Content-Type", "application/json"), ("Keep-Alive", "5"),
+         ("Content-Length", "999"), ("Content-Encoding", "gzip"), ("TE", "trailers"),
+         ("X-Named", "hop"), ("X-Kept", "end-to-end")]
+    )  # fmt: skip
+    if connection is not None:
+        sent["Connection"] = connection
+
+    async def scenario() -> None:
+        async with RawServer(script) as server:
+            upstream = OllamaUpstream(server.url)
+            up = await upstream.open("POST", "/api/chat", CIMultiDictProxy(sent), b"{}")
+            await up.read()
+            up.release()
+            await upstream.close()
+
+    run(scenario)
+    (head,) = seen
+    names = [line.split(b":")[0].lower() for line in head.split(b"\r\n")[1:] if line]
+    expected = [b"host", b"content-type", b"x-named", b"x-kept", b"content-length"]
+    if connection is not None:  # a header the client's Connection names is hop-by-hop too
+        expected.remove(b"x-named")
+    assert names == expected
+    assert b"Content-Length: 2\r\n" in head and b"brb.example" not in head
