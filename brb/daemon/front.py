@@ -23,7 +23,8 @@ from datetime import UTC, datetime, timedelta
 from datetime import time as dtime
 from typing import Any
 
-from aiohttp import web
+from aiohttp import hdrs, web
+from multidict import istr
 
 from brb.config import BrbConfig
 from brb.core import breaker
@@ -94,6 +95,8 @@ class Front:
         )
         self._day_cache: tuple[datetime, str] = (datetime.min.replace(tzinfo=UTC), "")
         self.in_flight = 0
+        # header names as multidict's case-insensitive keys: a str is folded at each look-up
+        self._session_header = istr(cfg.session_header)
 
     def admin_routes(self) -> list[web.RouteDef]:
         """The front's route under the admin prefix (added before the prefix's 404)."""
@@ -138,7 +141,7 @@ class Front:
             raise ClientTooSlow(
                 f"the request body did not arrive within {timeout:g}s (front.read_timeout_seconds)"
             ) from None
-        return decode_body(raw, request.headers.get("Content-Encoding", ""), limit)
+        return decode_body(raw, request.headers.get(hdrs.CONTENT_ENCODING, ""), limit)
 
     def _state(
         self, model: str, now: datetime, shape: RequestShape | None = None
@@ -192,7 +195,7 @@ class Front:
 
     def _sessions(self, request: web.Request) -> list[str]:
         """Every copy of the session header: one matching value keeps it local."""
-        return [s for s in request.headers.getall(self.cfg.session_header, ()) if s.strip()]
+        return [s for s in request.headers.getall(self._session_header, ()) if s.strip()]
 
     def _replies(self, model: str) -> ReplyLengths | None:
         """The model's recent reply lengths, when the waiting room has learned some."""
@@ -248,7 +251,7 @@ class Front:
             raw = await self._read(request)
             body = parse_body(raw, path)
             model: str = body["model"]
-            session = request.headers.get(self.cfg.session_header, "")
+            session = request.headers.get(self._session_header, "")
             now = self.clock()
             # the conversation, read once and only when something needs it: the waiting
             # room (the request's shape), a rule, or the cost estimate of a priced route
