@@ -171,6 +171,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.answer: Answer | None = None
         self.closed = False
         self.requests = 0  # requests sent on it (more than one: it was reused)
+        self.idle_since = 0.0  # the loop's time it last went back to the pool
         self._on_idle = on_idle
         self._on_close = on_close
         self._parser = httptools.HttpResponseParser(self)

@@ -3,9 +3,10 @@
 Owns the connections to one Ollama base URL (at most ``max_connections`` open; a
 request past that waits for one to be released, as aiohttp's connector does;
 the most recently used idle one is reused first; one the server closed while
-idle is dropped at once), opening them within the connect timeout, and writing
-each request by hand: the request line, ``Host``, the forwarded headers,
-``Content-Length`` and the body in one ``transport.write``. A request that
+idle is dropped at once, one idle for ``keep_idle_s`` is closed by brb),
+opening them within the connect timeout, and writing each request by hand:
+the request line, ``Host``, the forwarded headers, ``Content-Length`` and the
+body in one ``transport.write``. A request that
 fails before any byte of its answer on a reused connection is sent once more
 on a fresh one when its method is idempotent (RFC 9112 §9.3.1, as aiohttp
 does); an inference POST never is. Reading answers is
@@ -29,6 +30,9 @@ from brb.adapters.ollama_connection import Answer, UpstreamClosed, UpstreamConne
 from brb.errors import BadRequest
 
 _IDEMPOTENT = frozenset(("GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"))
+# How long a connection may sit idle in the pool before brb closes it (aiohttp's
+# keepalive_timeout): after a burst, Ollama is not left holding a thousand idle sockets.
+KEEP_IDLE_S = 15.0
 
 
 class ConnectTimeout(aiohttp.ConnectionTimeoutError):
@@ -45,6 +49,7 @@ class OllamaConnections:
         connect_timeout_s: float,
         read_idle_s: float | None,
         max_connections: int,
+        keep_idle_s: float = KEEP_IDLE_S,
     ) -> None:
         parts = urlsplit(base_url)
         self._tls = parts.scheme == "https"
@@ -72,6 +77,8 @@ class OllamaConnections:
         self._open = 0  # connections open or being opened
         self._waiters: deque[asyncio.Future[UpstreamConnection | None]] = deque()
         self._closed = False
+        self._keep_idle_s = keep_idle_s
+        self._sweep: asyncio.TimerHandle | None = None  # armed while any is idle
 
     @property
     def open_connections(self) -> int:
@@ -142,6 +149,9 @@ class OllamaConnections:
     async def close(self) -> None:
         """Close every connection (the daemon stops); one in use closes when released."""
         self._closed = True
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
         for connection in list(self._idle):
             connection.close()
         for waiter in self._waiters:
@@ -216,7 +226,26 @@ class OllamaConnections:
             if not waiter.done():
                 waiter.set_result(connection)
                 return
+        connection.idle_since = connection.loop.time()
         self._idle.append(connection)
+        if self._sweep is None:
+            self._sweep = connection.loop.call_at(
+                connection.idle_since + self._keep_idle_s, self._close_stale
+            )
+
+    def _close_stale(self) -> None:
+        """Close what sat idle for ``keep_idle_s``: the oldest are first in the list (the
+        newest is reused first); re-armed for the next one's turn while any is idle."""
+        self._sweep = None
+        if not self._idle:
+            return
+        loop = self._idle[0].loop
+        cutoff = loop.time() - self._keep_idle_s
+        while self._idle and self._idle[0].idle_since <= cutoff:
+            self._idle.pop(0).close()
+        if self._idle:
+            self._sweep = loop.call_at(self._idle[0].idle_since + self._keep_idle_s,
+                                       self._close_stale)  # fmt: skip
 
     def _on_close(self, connection: UpstreamConnection) -> None:
         self._open -= 1

@@ -80,6 +80,29 @@ def test_a_connection_the_server_closed_while_idle_is_dropped_and_never_handed_o
     run(scenario)
 
 
+def test_a_connection_idle_past_keep_idle_is_closed_by_brb_and_a_busy_one_is_not(
+    run: Runner,
+) -> None:
+    async def scenario() -> None:
+        async with RawServer(echo_forever) as server:
+            pool = OllamaConnections(
+                server.url, connect_timeout_s=5.0, read_idle_s=60.0, max_connections=4,
+                keep_idle_s=0.2,
+            )  # fmt: skip
+            first = await pool.request("POST", "/api/chat", HEADERS, b"[1]")
+            assert await ask(pool, b"[2]") == b"[2]"  # a second connection, back to the pool
+            assert pool.open_connections == 2 and pool.idle_connections == 1
+            await server.until(lambda: server.closed == 1)  # the idle one: closed by brb
+            assert pool.open_connections == 1 and pool.idle_connections == 0
+            assert await first.read() == b"[1]"  # the one in use was left alone
+            first.release()
+            await server.until(lambda: server.closed == 2)  # and closed once idle in turn
+            assert pool.open_connections == 0
+            await pool.close()
+
+    run(scenario)
+
+
 def test_a_stale_connection_is_retried_once_for_an_idempotent_method_never_for_a_post(
     run: Runner,
 ) -> None:
