@@ -41,7 +41,7 @@ from brb.adapters.ollama_upstream import (
 )
 from brb.core.breaker import Observation
 from brb.daemon.connections import cancelled_if_client_leaves
-from brb.daemon.final_facts import FinalFacts, final_facts
+from brb.daemon.final_facts import NO_FACTS, FinalFacts, final_facts
 from brb.daemon.leg import LOCAL_BACKEND, Leg, LegResult
 from brb.daemon.live_state import LiveState
 from brb.daemon.pool import Member, UpstreamPool
@@ -290,7 +290,7 @@ class LocalLeg:
             raise
         member.in_flight += 1
         wait_s: float | None = None
-        facts = FinalFacts()
+        facts: FinalFacts = NO_FACTS  # the final object's, once read
         relayed = True  # False: it failed before any byte reached the client
         try:
             if ticket is not None:

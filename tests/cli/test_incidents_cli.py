@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 from click.testing import Result
 from freezegun import freeze_time
+from request_log_seed import log_one_slot_burst
 
 from brb import control
 from brb.adapters.ledger import Usage
 from brb.adapters.store import Store
 from brb.adapters.store_samples import QueueSample
 from brb.core.breaker import BreakerState, Phase
-from brb.core.request_log import RequestRow
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 Cli = Callable[..., Result]
@@ -156,32 +156,6 @@ def test_the_command_stays_light(seeded: Path) -> None:
 # --- capacity advice -------------------------------------------------------------------
 
 
-def _burst(store: Store, start: datetime, n: int) -> None:
-    """``n`` local requests, one every 0.5 s, each served in 1 s, as one slot served them:
-    request i waited i/2 s (the log marks the stretch busy)."""
-    store.log_requests(
-        [
-            RequestRow(
-                start + timedelta(seconds=i / 2),
-                start.date().isoformat(),
-                "/api/chat",
-                "llama3",
-                "",
-                "ollama",
-                "standby",
-                200,
-                wait_s=i / 2,
-                service_s=1.0,
-                prompt_tokens=10,
-                output_tokens=10,
-                outcome="ok",
-                upstream="default",
-            )  # fmt: skip
-            for i in range(n)
-        ]
-    )
-
-
 @pytest.fixture
 def tight(tmp_path: Path) -> Path:
     """A config whose wait threshold (2 s) one slot can't hold for the burst."""
@@ -199,8 +173,8 @@ def test_capacity_advice_names_the_slots_that_keep_the_overflow_local(
     cli: Cli, seeded: Path, tight: Path
 ) -> None:
     with Store.open(seeded) as store:
-        _burst(store, NOW - timedelta(days=2), 20)
-        _burst(store, NOW - timedelta(days=5), 200)  # outside the 3-day window
+        log_one_slot_burst(store, NOW - timedelta(days=2), 20)
+        log_one_slot_burst(store, NOW - timedelta(days=5), 200)  # outside the 3-day window
     with freeze_time(NOW):
         result = cli("incidents", "--json", "--config", str(tight))
     assert result.exit_code == 0, result.output

@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from daemon_rig import StartRig, poll
+from request_log_seed import log_one_slot_burst
 
 from brb import status
 from brb.adapters.store import Store
-from brb.core.request_log import RequestRow
 
 
 def test_the_advice_reaches_the_admin_status_and_brb_status(
@@ -21,27 +21,7 @@ def test_the_advice_reaches_the_admin_status_and_brb_status(
     with Store.open(db) as store:
         # 20 requests, one every 0.5 s, 1 s each, as one slot served them (request i
         # waited i/2 s): one slot can't hold a 2 s wait
-        store.log_requests(
-            [
-                RequestRow(
-                    start + timedelta(seconds=i / 2),
-                    start.date().isoformat(),
-                    "/api/chat",
-                    "llama3",
-                    "",
-                    "ollama",
-                    "standby",
-                    200,
-                    wait_s=i / 2,
-                    service_s=1.0,
-                    prompt_tokens=10,
-                    output_tokens=10,
-                    outcome="ok",
-                    upstream="default",
-                )  # fmt: skip
-                for i in range(20)
-            ]
-        )
+        log_one_slot_burst(store, start, 20)
     rig = start_brb(
         db=db,
         thresholds={"queue_depth": 1000, "wait_time_seconds": 2, "min_active_seconds": 60},
