@@ -19,6 +19,11 @@ _FINAL_FIELDS = re.compile(
     rb'"(total_duration|load_duration|prompt_eval_duration|eval_duration|prompt_eval_count|'
     rb'eval_count)":\s*(\d+)'
 )
+# Ollama's final object ends with all six, in this order (Go's encoding of its metrics).
+_OLLAMA_ORDER = re.compile(
+    rb'"total_duration":\s*(\d+),\s*"load_duration":\s*(\d+),\s*"prompt_eval_count":\s*(\d+),'
+    rb'\s*"prompt_eval_duration":\s*(\d+),\s*"eval_count":\s*(\d+),\s*"eval_duration":\s*(\d+)'
+)
 
 
 @value_type
@@ -66,25 +71,48 @@ def final_facts(tail: bytes) -> FinalFacts:
     (ns); what is not load + prompt_eval + eval was spent waiting for a slot.
     A field found more than once counts at its last place (the final object's).
     """
+    # The common case, read in one match: the six in Ollama's order from the last
+    # "total_duration", and no quote after them (so no field comes again later).
+    at = tail.rfind(b'"total_duration":')
+    if at >= 0:
+        six = _OLLAMA_ORDER.match(tail, at)
+        if six is not None and tail.find(b'"', six.end()) < 0:
+            total, load, prompt_tokens, prompt_eval, output_tokens, eval_ = map(int, six.groups())
+            return FinalFacts(
+                (load + prompt_eval + eval_) / 1e9,
+                prompt_tokens,
+                output_tokens,
+                load / 1e9,
+                prompt_eval / 1e9,
+                eval_ / 1e9,
+                total / 1e9,
+            )
+    return _any_facts(tail)
+
+
+def _any_facts(tail: bytes) -> FinalFacts:
+    """:func:`final_facts` of a tail in any other shape: each field at its last place."""
     found = dict(_FINAL_FIELDS.findall(tail))  # in C: names and digits stay bytes
     if not found:
         return NO_FACTS
     get = found.get
-    load = get(b"load_duration")
-    prompt_eval = get(b"prompt_eval_duration")
-    eval_ = get(b"eval_duration")
-    total = get(b"total_duration")
-    prompt_tokens = get(b"prompt_eval_count")
-    output_tokens = get(b"eval_count")
+    load = _int_or_none(get(b"load_duration"))
+    prompt_eval = _int_or_none(get(b"prompt_eval_duration"))
+    eval_ = _int_or_none(get(b"eval_duration"))
+    total = _int_or_none(get(b"total_duration"))
     service_ns = None  # load + prompt eval + eval, of those reported
     if load is not None or prompt_eval is not None or eval_ is not None:
-        service_ns = int(load or 0) + int(prompt_eval or 0) + int(eval_ or 0)
+        service_ns = (load or 0) + (prompt_eval or 0) + (eval_ or 0)
     return FinalFacts(
         None if service_ns is None else service_ns / 1e9,
-        None if prompt_tokens is None else int(prompt_tokens),
-        None if output_tokens is None else int(output_tokens),
-        None if load is None else int(load) / 1e9,
-        None if prompt_eval is None else int(prompt_eval) / 1e9,
-        None if eval_ is None else int(eval_) / 1e9,
-        None if total is None else int(total) / 1e9,
+        _int_or_none(get(b"prompt_eval_count")),
+        _int_or_none(get(b"eval_count")),
+        None if load is None else load / 1e9,
+        None if prompt_eval is None else prompt_eval / 1e9,
+        None if eval_ is None else eval_ / 1e9,
+        None if total is None else total / 1e9,
     )
+
+
+def _int_or_none(digits: bytes | None) -> int | None:
+    return None if digits is None else int(digits)
