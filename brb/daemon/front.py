@@ -128,12 +128,15 @@ class Front:
         if length is not None and length > limit:
             raise BodyTooLarge(f"request body of {length} bytes is over max_body_bytes ({limit})")
         timeout = self.cfg.front.read_timeout_seconds
+        content = request.content
         try:
-            if request.content.is_eof():  # all of it is here (a small body): no timer
-                raw = await request.read()  # aiohttp enforces client_max_size = max_body_bytes
+            if content.is_eof():  # all of it is here (a small body): taken at once, no timer
+                raw = content.read_nowait()
+                if len(raw) > limit:  # chunked: no Content-Length to refuse it up front
+                    raise BodyTooLarge(f"request body is over max_body_bytes ({limit})")
             else:
                 async with asyncio.timeout(timeout):
-                    raw = await request.read()
+                    raw = await request.read()  # aiohttp enforces client_max_size = max_body_bytes
         except web.HTTPRequestEntityTooLarge:
             raise BodyTooLarge(f"request body is over max_body_bytes ({limit})") from None
         except TimeoutError:

@@ -86,8 +86,10 @@ def test_a_body_over_max_body_bytes_is_a_413(idle: Rig) -> None:
     assert idle.post("/api/generate", fits).status == 200
 
 
-def test_a_chunked_body_over_the_limit_is_a_413_too(idle: Rig) -> None:
-    """No Content-Length to refuse up front: the limit holds while reading."""
+@pytest.mark.parametrize("at_once", [False, True], ids=["head-then-body", "all-at-once"])
+def test_a_chunked_body_over_the_limit_is_a_413_too(idle: Rig, at_once: bool) -> None:
+    """No Content-Length to refuse up front: the limit holds while reading, and when
+    the whole body is already there as the front reads it (sent with its head)."""
     host, port = idle.url.removeprefix("http://").split(":")
     chunk = b"x" * 2048
     head = (
@@ -96,9 +98,12 @@ def test_a_chunked_body_over_the_limit_is_a_413_too(idle: Rig) -> None:
     ).encode()
     body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(4)) + b"0\r\n\r\n"
     with socket.create_connection((host, int(port)), timeout=5.0) as s:
-        s.sendall(head)
-        with contextlib.suppress(OSError):  # it may answer and close before reading it all
-            s.sendall(body)
+        if at_once:
+            s.sendall(head + body)
+        else:
+            s.sendall(head)
+            with contextlib.suppress(OSError):  # it may answer and close before reading it all
+                s.sendall(body)
         answer = b""
         while chunk_in := s.recv(65536):
             answer += chunk_in
