@@ -78,10 +78,14 @@ def forward_headers(
 DECODED_BODY_DROP = _REQUEST_DROP | {"content-length", "content-encoding"}
 
 
+# Never sent on from an answer: length and encoding are the server's business
+# (aiohttp sets them for what it actually writes).
+_RESPONSE_DROP = HOP_BY_HOP | {"content-length"}
+
+
 def response_headers(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
-    """Upstream response headers to send on; length and encoding are the
-    server's business (aiohttp sets them for what it actually writes)."""
-    return forward_headers(headers, HOP_BY_HOP | {"content-length"})
+    """Upstream response headers to send on (minus hop-by-hop ones and the length)."""
+    return forward_headers(headers, _RESPONSE_DROP)
 
 
 # Never added to a forwarded request (it goes on with the client's headers only).

@@ -74,6 +74,24 @@ def _check_depth(value: object, path: str, raw: bytes = b"") -> None:
             stack.extend((child, depth + 1) for child in children)
 
 
+_DECODER = json.JSONDecoder()  # json.loads' own settings
+
+
+def _json_value(text: str) -> Any:
+    """``json.loads(text)``. A text that is one value from its first character to its
+    last (the common case) is read by the decoder alone, without json.loads' whitespace
+    matching around it; any other text, or one that fails, is json.loads' own (its
+    value, or its error and message)."""
+    try:
+        value, end = _DECODER.raw_decode(text)
+    except (ValueError, RecursionError):
+        pass  # json.loads raises it again below
+    else:
+        if end == len(text):
+            return value
+    return json.loads(text)
+
+
 def parse_body(raw: bytes, path: str) -> dict[str, Any]:
     """The JSON object of an inference request, or a BadRequest saying what is wrong."""
     if not raw.strip():
@@ -83,7 +101,7 @@ def parse_body(raw: bytes, path: str) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise BadRequest(f"{path}: body is not valid UTF-8 (byte {exc.start})") from None
     try:
-        body = json.loads(text)
+        body = _json_value(text)
     except json.JSONDecodeError as exc:
         raise BadRequest(
             f"{path}: malformed JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
