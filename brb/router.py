@@ -54,6 +54,11 @@ class Router:
         )
         self.rules = cfg.rule_set()
         self.policy = Policy(cfg.policy)
+        # read per request: from the config once (it does not change while serving)
+        self._is_enabled = cfg.enabled
+        self._require_session = cfg.require_session
+        self._wait_threshold_s = cfg.thresholds.wait_time_seconds
+        self._depth_threshold = cfg.thresholds.queue_depth
 
     def route(
         self,
@@ -70,36 +75,38 @@ class Router:
         ``headers`` must look names up case-insensitively (aiohttp's do) or be in lower
         case. ``conv``: the body's conversation, read here when a rule needs it and
         it was not given."""
-        model = str(body.get("model", ""))
         verdict = None
         if self.rules.rules:
             facts = facts_of(
                 self.rules,
                 conv if conv is not None else read_conversation(endpoint, body),
-                model=model,
+                model=str(body.get("model", "")),
                 endpoint=endpoint,
                 session=sessions[0] if sessions else "",
                 headers=headers,
             )
             verdict = self.rules.first_match(facts)
-        t = self.cfg.thresholds
+        is_excluded_session = bool(sessions) and self.sessions.is_any_excluded(sessions)
+        is_session_missing = self._require_session and not sessions
+        cost_bounded = endpoint != ANTHROPIC_MESSAGES or is_cost_bounded(dict(body))
         return decide(
+            # positional, in the fields' order: a call by keywords costs twice as much
             RequestFacts(
-                is_excluded_session=self.sessions.is_any_excluded(sessions),
-                is_session_missing=self.cfg.require_session and not sessions,
-                is_local_only=is_local_only(headers),
-                is_cost_bounded=endpoint != ANTHROPIC_MESSAGES or is_cost_bounded(dict(body)),
-                has_provider=state.has_provider,
-                is_model_priced=state.is_model_priced,
+                is_excluded_session,
+                is_session_missing,
+                is_local_only(headers),
+                cost_bounded,
+                state.has_provider,
+                state.is_model_priced,
             ),
-            is_enabled=self.cfg.enabled,
+            is_enabled=self._is_enabled,
             mode=state.mode,
             phase=state.phase,
             policy=self.policy,
             predicted_wait_s=state.predicted_wait_s,
-            wait_threshold_s=t.wait_time_seconds,
+            wait_threshold_s=self._wait_threshold_s,
             would_queue=state.would_queue,
             queue_depth=state.queue_depth,
-            queue_depth_threshold=t.queue_depth,
+            queue_depth_threshold=self._depth_threshold,
             rule=verdict,
         )

@@ -52,6 +52,21 @@ class Decision:
     provider: str | None = None  # the provider to try first (a ``provider`` rule)
 
 
+# The decisions that name no provider to try first, built once (a Decision is immutable).
+_DISABLED = Decision(False, "disabled")
+_EXCLUDED_SESSION = Decision(False, "excluded_session")
+_NO_SESSION = Decision(False, "no_session")
+_LOCAL_ONLY = Decision(False, "local_only")
+_UNBOUNDED_COST = Decision(False, "unbounded_cost")
+_NO_PROVIDER = Decision(False, "no_provider")
+_UNPRICED_MODEL = Decision(False, "unpriced_model")
+_HELD = Decision(False, "held")
+_PRESSED = Decision(True, "pressed")
+_STANDBY = Decision(False, "standby")
+_BREAKER_ACTIVE = Decision(True, "breaker_active")
+_OVERFLOW = Decision(True, "overflow")
+_FITS_LOCALLY = Decision(False, "fits_locally")
+
 LOCAL_REASONS = (
     "disabled",
     "excluded_session",
@@ -94,34 +109,34 @@ def decide(
     service time is known yet, e.g. the first burst after a cold start).
     ``rule`` is the first routing rule that matched this request, if any."""
     if not is_enabled:
-        return Decision(False, "disabled")
+        return _DISABLED
     if facts.is_excluded_session:
-        return Decision(False, "excluded_session")
+        return _EXCLUDED_SESSION
     if facts.is_session_missing:
-        return Decision(False, "no_session")
+        return _NO_SESSION
     if facts.is_local_only:
-        return Decision(False, "local_only")
+        return _LOCAL_ONLY
     if not facts.is_cost_bounded:
-        return Decision(False, "unbounded_cost")
+        return _UNBOUNDED_COST
     if not facts.has_provider:
-        return Decision(False, "no_provider")
+        return _NO_PROVIDER
     if not facts.is_model_priced:
-        return Decision(False, "unpriced_model")
+        return _UNPRICED_MODEL
     if rule is not None and rule.action is Action.LOCAL:
         return Decision(False, rule.reason)
     if mode is Mode.OFF:
-        return Decision(False, "held")
+        return _HELD
     if rule is not None and rule.action is Action.CLOUD:
         return Decision(True, rule.reason)
     first = rule.provider if rule is not None and rule.action is Action.PROVIDER else None
     if mode is Mode.ON:
-        return Decision(True, "pressed", first)
+        return _PRESSED if first is None else Decision(True, "pressed", first)
     if phase is Phase.STANDBY:
-        return Decision(False, "standby", first)
+        return _STANDBY if first is None else Decision(False, "standby", first)
     if policy is Policy.ALL:
-        return Decision(True, "breaker_active", first)
-    if predicted_wait_s > wait_threshold_s:
-        return Decision(True, "overflow", first)
-    if would_queue and queue_depth_threshold is not None and queue_depth > queue_depth_threshold:
-        return Decision(True, "overflow", first)
-    return Decision(False, "fits_locally", first)
+        return _BREAKER_ACTIVE if first is None else Decision(True, "breaker_active", first)
+    if predicted_wait_s > wait_threshold_s or (
+        would_queue and queue_depth_threshold is not None and queue_depth > queue_depth_threshold
+    ):
+        return _OVERFLOW if first is None else Decision(True, "overflow", first)
+    return _FITS_LOCALLY if first is None else Decision(False, "fits_locally", first)

@@ -160,14 +160,15 @@ class Front:
             would_queue, predicted, typical = room.arrival(model, shape, mono)
             obs = with_arrival(room.observation(mono), typical, would_queue=would_queue)
         route = self.cloud.route(model, now)
-        state = RouteState(
-            mode=breaker.effective_mode(self.live.override, now),
-            phase=self.live.phase,
-            predicted_wait_s=predicted,
-            would_queue=would_queue,
-            queue_depth=obs.queue_depth,
-            has_provider=bool(route.providers),
-            is_model_priced=route.price is not None,
+        live = self.live
+        state = RouteState(  # positional, in the fields' order: keywords cost twice as much
+            breaker.effective_mode(live.override, now),  # mode
+            live.phase,
+            predicted,  # predicted_wait_s
+            would_queue,
+            obs.queue_depth,
+            bool(route.providers),  # has_provider
+            route.price is not None,  # is_model_priced
         )
         return state, route, obs
 
@@ -198,7 +199,8 @@ class Front:
 
     def _sessions(self, request: web.Request) -> list[str]:
         """Every copy of the session header: one matching value keeps it local."""
-        return [s for s in request.headers.getall(self._session_header, ()) if s.strip()]
+        copies = request.headers.getall(self._session_header, ())
+        return [s for s in copies if s.strip()] if copies else []
 
     def _replies(self, model: str) -> ReplyLengths | None:
         """The model's recent reply lengths, when the waiting room has learned some."""
