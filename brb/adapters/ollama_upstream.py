@@ -19,7 +19,7 @@ from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from typing import Any, Protocol
 
 import aiohttp
-from multidict import CIMultiDict, CIMultiDictProxy
+from multidict import CIMultiDict, CIMultiDictProxy, istr
 
 from brb.adapters.ollama_connection import UpstreamSilent
 from brb.adapters.ollama_http import OllamaConnections
@@ -81,11 +81,18 @@ DECODED_BODY_DROP = _REQUEST_DROP | {"content-length", "content-encoding"}
 # Never sent on from an answer: length and encoding are the server's business
 # (aiohttp sets them for what it actually writes).
 _RESPONSE_DROP = HOP_BY_HOP | {"content-length"}
+_RESPONSE_DROP_NAMES = tuple(istr(name) for name in sorted(_RESPONSE_DROP))
 
 
 def response_headers(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
     """Upstream response headers to send on (minus hop-by-hop ones and the length)."""
-    return forward_headers(headers, _RESPONSE_DROP)
+    if "Connection" in headers:  # rare: the names it lists are dropped too
+        return forward_headers(headers, _RESPONSE_DROP)
+    out = headers.copy()  # a copy in C, then the few to drop taken out (no per-name lower())
+    for name in _RESPONSE_DROP_NAMES:
+        if name in out:
+            out.popall(name)
+    return out
 
 
 # Never added to a forwarded request (it goes on with the client's headers only).

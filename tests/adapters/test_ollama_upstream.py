@@ -9,11 +9,13 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from multidict import CIMultiDict, CIMultiDictProxy
 from raw_upstream import RawServer, Runner, answer, read_request, until_eof
 
 from brb.adapters.ollama_connection import Answer
-from brb.adapters.ollama_upstream import OllamaUpstream
+from brb.adapters.ollama_upstream import HOP_BY_HOP, OllamaUpstream, response_headers
 from brb.errors import UpstreamUnavailable
 from brb.sim.ollama import FakeOllama
 from brb.sim.server import serve
@@ -86,6 +88,21 @@ def test_silence_before_the_head_names_the_idle_timeout(run: Runner) -> None:
             await upstream.close()
 
     run(scenario)
+
+
+# Header names as they come off the wire (tokens), in any case: hop-by-hop ones, the
+# length, and others (Connection aside: the names it lists are dropped too).
+NAMES = [*sorted(HOP_BY_HOP - {"connection"}), "content-length", "content-type", "x-brb-model"]
+CASED = st.sampled_from([cased for n in NAMES for cased in (n, n.upper(), n.title())])
+
+
+@given(st.lists(st.tuples(CASED, st.text(max_size=3))))
+def test_an_answers_headers_go_on_minus_hop_by_hop_ones_and_its_length(
+    got: list[tuple[str, str]],
+) -> None:
+    sent = response_headers(CIMultiDictProxy(CIMultiDict(got)))
+    drop = HOP_BY_HOP | {"content-length"}
+    assert list(sent.items()) == [(k, v) for k, v in got if k.lower() not in drop]
 
 
 @pytest.mark.parametrize("connection", [None, "close, X-Named"])
