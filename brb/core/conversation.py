@@ -73,12 +73,12 @@ class Conversation:
 
     @property
     def chars(self) -> int:
-        return (
-            len(self.system)
-            + sum(map(len, self.user_texts))
-            + sum(map(len, self.other_texts))
-            + self.tool_chars
-        )
+        chars = len(self.system) + self.tool_chars
+        for text in self.user_texts:  # a loop: cheaper than sum(map(len, ...)) for a few
+            chars += len(text)
+        for text in self.other_texts:
+            chars += len(text)
+        return chars
 
 
 def content_tokens(conv: Conversation) -> int:
@@ -101,7 +101,7 @@ def request_shape(conv: Conversation) -> RequestShape:
     """What the service model needs of a request: its prompt's content tokens and its
     output cap. Content only: the room's per-token rates are learned against this
     figure, and a cloud's framing and tool-use system prompt are not Ollama's."""
-    return RequestShape(prompt_tokens=content_tokens(conv), max_output_tokens=conv.max_tokens)
+    return RequestShape(content_tokens(conv), conv.max_tokens)  # prompt, max output tokens
 
 
 def image_tokens(encoded: object) -> int:
@@ -117,27 +117,30 @@ def read_conversation(endpoint: str, body: Mapping[str, Any]) -> Conversation:
     reader = _Reader()
     if endpoint == ANTHROPIC_MESSAGES:
         reader.system(body.get("system"))
-    for message in _list(body.get("messages")):
-        if isinstance(message, dict):
-            reader.message(message)
-    tools = _list(body.get("tools"))
-    options = body.get("options")
+    messages = body.get("messages")
+    if isinstance(messages, list):
+        for message in messages:
+            if isinstance(message, dict):
+                reader.message(message)
+    tools = body.get("tools")
     if endpoint == OLLAMA_CHAT:
+        options = body.get("options")
         max_tokens = _int(options.get("num_predict")) if isinstance(options, dict) else None
     elif endpoint == OPENAI_CHAT:
         max_tokens = _int(body.get("max_completion_tokens")) or _int(body.get("max_tokens"))
     else:
         max_tokens = _int(body.get("max_tokens"))
-    return Conversation(
-        system="\n".join(reader.system_parts),
-        user_texts=tuple(reader.user),
-        other_texts=tuple(reader.other),
-        turns=reader.turns,
-        tools=len(tools),
-        tool_chars=_json_chars(tools) if tools else 0,
-        images=reader.images,
-        image_tokens=reader.image_tokens,
-        max_tokens=max_tokens,
+    tool_count = len(tools) if isinstance(tools, list) else 0
+    return Conversation(  # positional, in the fields' order: keywords cost twice as much
+        "\n".join(reader.system_parts),  # system
+        tuple(reader.user),  # user_texts
+        tuple(reader.other),  # other_texts
+        reader.turns,
+        tool_count,  # tools
+        _json_chars(tools) if tool_count else 0,  # tool_chars
+        reader.images,
+        reader.image_tokens,
+        max_tokens,
     )
 
 
@@ -172,14 +175,19 @@ class _Reader:
 
     def message(self, message: Mapping[str, Any]) -> None:
         role = message.get("role")
-        texts = self._texts(message.get("content"))
-        for encoded in _list(message.get("images")):  # Ollama: base64 strings
-            self._image(encoded)
+        content = message.get("content")
+        texts = [content] if isinstance(content, str) else self._texts(content)
+        images = message.get("images")
+        if isinstance(images, list):  # Ollama: base64 strings
+            for encoded in images:
+                self._image(encoded)
         if role in ("system", "developer"):
             self.system_parts.extend(texts)
             return
-        for call in _list(message.get("tool_calls")):
-            texts.append(_json_text(call))
+        calls = message.get("tool_calls")
+        if isinstance(calls, list):
+            for call in calls:
+                texts.append(_json_text(call))
         if role == "user":
             self.user.append("\n".join(texts))
         else:
