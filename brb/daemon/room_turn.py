@@ -93,14 +93,10 @@ class RoomTurns:
             mode, phase = breaker.effective_mode(self.live.override, self.clock()), self.live.phase
         else:  # were the breaker in ``phase``: auto mode (no clock, no mode to read)
             mode = breaker.Mode.AUTO
-        state = RouteState(
-            mode=mode,
-            phase=phase,
-            predicted_wait_s=math.inf,
-            would_queue=True,
-            has_provider=bool(route.providers),
-            is_model_priced=route.price is not None,
-        )
+        # positional, in the fields' order (keywords cost twice as much): mode, phase,
+        # predicted_wait_s, would_queue, queue_depth, has_provider and is_model_priced
+        # (both true past the check above)
+        state = RouteState(mode, phase, math.inf, True, 0, True, True)
         return self.router.route(
             turn.path,
             turn.body,
