@@ -11,8 +11,10 @@ outcome one of :data:`OUTCOMES`, a notifier one of :data:`NOTIFIERS`; any
 other value is folded into ``other``. No session, request or model labels.
 
 The daemon calls the :class:`Metrics` methods on its hot path: each is a
-counter increment or a gauge set, nothing more. Must not read the store or
-the clock; the daemon pushes values in.
+counter increment or a gauge set, nothing more; the two every answered
+request moves (``request_done``) are plain numbers, exposed at scrape time by
+:mod:`brb.daemon.request_metrics`. Must not read the store or the clock; the
+daemon pushes values in.
 """
 
 from __future__ import annotations
@@ -28,13 +30,13 @@ from prometheus_client import (
     Counter,
     Enum,
     Gauge,
-    Histogram,
     Info,
     generate_latest,
 )
 
 from brb import __version__
 from brb.core.budget import BudgetSnapshot
+from brb.daemon.request_metrics import RequestTally
 
 BACKENDS = ("ollama", "anthropic")
 # ok: answered; error: failed and nothing else served it; fallback: a cloud
@@ -71,19 +73,11 @@ class Metrics:
 
     def __init__(self) -> None:
         r = self.registry = CollectorRegistry(auto_describe=True)
-        self._requests = Counter(
-            "brb_requests",
-            "Requests answered, by backend and outcome",
-            ["backend", "outcome"],
-            registry=r,
-        )
-        self._duration = Histogram(
-            "brb_request_duration_seconds",
-            "Arrival to last byte, by backend",
-            ["backend"],
-            buckets=DURATION_BUCKETS,
-            registry=r,
-        )
+        # the per-request pair: plain numbers, exposed at scrape time (see request_metrics)
+        tally = RequestTally(BACKENDS, OUTCOMES, DURATION_BUCKETS)
+        r.register(tally)
+        self.request_done: Callable[[str, str, float], None] = tally.add
+        """One request answered: ``(backend, outcome, duration_s)``."""
         self._queue_depth = Gauge(
             "brb_queue_depth", "Local requests waiting for their first byte", registry=r
         )
@@ -186,10 +180,6 @@ class Metrics:
         self._build.info({"version": __version__, "python": platform.python_version()})
 
         # Series that exist from the first scrape, at zero: rate() needs them.
-        for backend in BACKENDS:
-            self._duration.labels(backend)
-            for outcome in OUTCOMES:
-                self._requests.labels(backend, outcome)
         for to in ("active", "standby"):
             self._transitions.labels(to)
         for direction in ("input", "output"):
@@ -198,22 +188,8 @@ class Metrics:
             for outcome in DELIVERY_OUTCOMES:
                 self._alerts.labels(notifier, outcome)
         self._mode.state("auto")
-        self._children: dict[tuple[str, str], tuple[Any, Any]] = {}
 
     # --- hot path ----------------------------------------------------------------
-
-    def request_done(self, backend: str, outcome: str, duration_s: float) -> None:
-        key = (backend, outcome)
-        children = self._children.get(key)
-        if children is None:  # label lookups take a lock and a tuple hash: once per pair
-            b = _bounded(backend, BACKENDS)
-            children = (
-                self._requests.labels(b, _bounded(outcome, OUTCOMES)),
-                self._duration.labels(b),
-            )
-            self._children[key] = children
-        children[0].inc()
-        children[1].observe(duration_s)
 
     def count_dropped_writes(self, read: Callable[[], int]) -> None:
         """Read the store writer's drop count at every scrape."""
