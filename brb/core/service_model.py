@@ -29,10 +29,12 @@ sketch, the remaining length is extrapolated as half of what was produced
 
 from __future__ import annotations
 
-import bisect
 import math
+from bisect import bisect_left, bisect_right, insort
 from collections import deque
 from dataclasses import dataclass, field
+
+from brb.core.value_type import value_type
 
 # Beyond the sketch's longest reply: remaining tokens = this share of those produced.
 TAIL_RESIDUAL_SHARE = 0.5
@@ -42,7 +44,7 @@ SERVICE_CACHE_SIZE = 1024  # estimates kept per model between two learns (one pe
 Residual = tuple[float, float, float, float]  # tokens: mean, median, p90, floor
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class ServiceFigures:
     """What Ollama's final object (or a trace line) says about one served request."""
 
@@ -61,7 +63,7 @@ class ServiceFigures:
         return sum(parts) if parts else self.measured_s
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class RequestShape:
     """What brb knows of a request before Ollama serves it."""
 
@@ -69,7 +71,7 @@ class RequestShape:
     max_output_tokens: int | None = None  # num_predict / max_tokens, when the client set one
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Progress:
     """What brb has seen of a request in service."""
 
@@ -77,7 +79,7 @@ class Progress:
     output_tokens: int | None = None  # streamed so far; None when not streamed
 
 
-@dataclass(frozen=True, slots=True)
+@value_type
 class Estimate:
     """A service (or remaining) time, seconds: its mean, median and p90, and its
     floor (the shortest reply seen: nothing seen makes it shorter)."""
@@ -112,10 +114,11 @@ class ReplyLengths:
     sort per question), and their total (a question from the start of a reply, as
     the cost estimate asks on every priced request, sums nothing)."""
 
-    __slots__ = ("_recent", "_sorted", "_total")
+    __slots__ = ("_recent", "_size", "_sorted", "_total")
 
     def __init__(self, size: int = SKETCH_SIZE) -> None:
-        self._recent: deque[int] = deque(maxlen=size)
+        self._recent: deque[int] = deque()
+        self._size = size
         self._sorted: list[int] = []
         self._total = 0  # sum(self._sorted), exact (ints)
 
@@ -123,13 +126,20 @@ class ReplyLengths:
         return len(self._recent)
 
     def add(self, tokens: int) -> None:
-        tokens = max(0, tokens)
-        if len(self._recent) == self._recent.maxlen:
-            evicted = self._recent[0]
-            del self._sorted[bisect.bisect_left(self._sorted, evicted)]
+        """One more reply (the oldest is forgotten once ``size`` are kept). Runs for
+        every local answer: plain comparisons, not max(); a reply as long as the one
+        it evicts leaves the sorted lengths as they were."""
+        if tokens < 0:
+            tokens = 0
+        recent = self._recent
+        recent.append(tokens)
+        if len(recent) > self._size:
+            evicted = recent.popleft()
+            if evicted == tokens:
+                return
+            del self._sorted[bisect_left(self._sorted, evicted)]
             self._total -= evicted
-        self._recent.append(tokens)
-        bisect.insort(self._sorted, tokens)
+        insort(self._sorted, tokens)
         self._total += tokens
 
     def _sum(self, lo: int, hi: int) -> int:
@@ -147,7 +157,7 @@ class ReplyLengths:
         if room == 0.0:
             return 0.0, 0.0, 0.0, 0.0
         xs = self._sorted
-        lo = bisect.bisect_right(xs, produced)
+        lo = bisect_right(xs, produced)
         n = len(xs) - lo
         if n == 0:  # past everything seen: a heavy tail's residual grows with age
             guess = min(room, max(1.0, TAIL_RESIDUAL_SHARE * produced))
@@ -155,7 +165,7 @@ class ReplyLengths:
         # sum of min(x, produced + room) - produced over x in xs[lo:]
         limit = produced + room
         if math.isfinite(limit):
-            hi = bisect.bisect_right(xs, limit, lo)
+            hi = bisect_right(xs, limit, lo)
             total = self._sum(lo, hi) + (len(xs) - hi) * limit - n * produced
         else:
             total = self._sum(lo, len(xs)) - n * produced
@@ -212,20 +222,24 @@ class ModelRates:
 
     def learn(self, f: ServiceFigures) -> None:
         """Learn from one served request (what its final object or log line says)."""
-        self._service.clear()
-        if f.prompt_tokens and f.prompt_eval_s is not None:
-            self._prefill.add(f.prompt_eval_s, f.prompt_tokens, self.alpha)
+        if self._service:
+            self._service.clear()
+        alpha, prompt_eval_s, eval_s = self.alpha, f.prompt_eval_s, f.eval_s
+        if prompt_eval_s is not None and f.prompt_tokens:
+            self._prefill.add(prompt_eval_s, f.prompt_tokens, alpha)
         if f.load_s is not None:
             last = f.load_s if self.load_s is None else self.load_s
-            self.load_s = last + self.alpha * (f.load_s - last)
-        if f.output_tokens is not None:
-            self.replies.add(f.output_tokens)
-            if f.eval_s is not None and f.output_tokens:
-                self._decode.add(f.eval_s, f.output_tokens, self.alpha)
-        if f.queued_s is not None:  # other clients share the upstream: slots are not all ours
-            self.hidden_wait_s += 0.2 * (max(0.0, f.queued_s) - self.hidden_wait_s)
-        if f.eval_s is None and f.prompt_eval_s is None and f.measured_s is not None:
-            self._learn_total(f.prompt_tokens or 0, f.output_tokens or 0, f.measured_s)
+            self.load_s = last + alpha * (f.load_s - last)
+        output_tokens = f.output_tokens
+        if output_tokens is not None:
+            self.replies.add(output_tokens)
+            if eval_s is not None and output_tokens:
+                self._decode.add(eval_s, output_tokens, alpha)
+        queued_s = f.queued_s
+        if queued_s is not None:  # other clients share the upstream: slots are not all ours
+            self.hidden_wait_s += 0.2 * ((queued_s if queued_s > 0.0 else 0.0) - self.hidden_wait_s)
+        if eval_s is None and prompt_eval_s is None and f.measured_s is not None:
+            self._learn_total(f.prompt_tokens or 0, output_tokens or 0, f.measured_s)
         self.learned += 1
 
     def _learn_total(self, prompt_tokens: int, output_tokens: int, measured_s: float) -> None:

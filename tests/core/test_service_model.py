@@ -88,6 +88,18 @@ def test_the_sketch_keeps_only_the_recent_replies() -> None:
     assert sketch.residual(0, None)[0] == pytest.approx(2.0)
 
 
+@given(size=st.integers(1, 4), lengths=st.lists(st.integers(-2, 3), max_size=30))
+def test_replies_as_long_as_the_ones_they_evict(size: int, lengths: list[int]) -> None:
+    """Few distinct lengths: most replies evict one as long as themselves (the sorted
+    lengths are then left as they are) and the sketch still holds the last ``size``."""
+    sketch = ReplyLengths(size=size)
+    for tokens in lengths:
+        sketch.add(tokens)
+    kept = [max(0, t) for t in lengths[-size:]] if lengths else []
+    assert len(sketch) == len(kept)
+    assert sketch._sorted == sorted(kept) and sketch._total == sum(kept)
+
+
 def test_a_document_takes_longer_than_a_chat() -> None:
     rates = learned([20] * 50, prefill=0.001, decode=0.02)
     chat = rates.service(RequestShape(prompt_tokens=20)).mean_s
