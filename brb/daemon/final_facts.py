@@ -70,7 +70,16 @@ def final_facts(tail: bytes) -> FinalFacts:
     Ollama's final object carries total, load, prompt_eval and eval durations
     (ns); what is not load + prompt_eval + eval was spent waiting for a slot.
     A field found more than once counts at its last place (the final object's).
+    Figures past what a float or an int can hold (no Ollama sends them) give no
+    facts: the answer is relayed and logged all the same.
     """
+    try:
+        return _facts(tail)
+    except (OverflowError, ValueError):  # a float past 1e308; an int past 4,300 digits
+        return NO_FACTS
+
+
+def _facts(tail: bytes) -> FinalFacts:
     # The common case, read in one match: the six in Ollama's order from the last
     # "total_duration", and no quote after them (so no field comes again later).
     at = tail.rfind(b'"total_duration":')

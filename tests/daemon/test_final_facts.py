@@ -120,3 +120,14 @@ def test_a_figure_after_ollamas_six_counts_at_its_last_place() -> None:
     )
     assert final_facts(tail).output_tokens == 9
     agree(tail)
+
+
+def test_figures_past_a_float_or_an_int_give_no_facts_not_an_error() -> None:
+    """A broken upstream's absurd figures must not cost the request its log row."""
+    for digits in (b"9" * 400, b"9" * 5000):  # past a float's range; past int()'s digit limit
+        ollama_order = (
+            b'{"done":true,"total_duration":' + digits + b',"load_duration":1,'
+            b'"prompt_eval_count":2,"prompt_eval_duration":3,"eval_count":4,"eval_duration":5}'
+        )
+        assert final_facts(ollama_order) == NO_FACTS
+        assert final_facts(b'{"done":true,"eval_duration":' + digits + b"}") == NO_FACTS
