@@ -1,6 +1,7 @@
 """Bad input on the endpoints brb reads: a 4xx that says what is wrong.
 
-Never a 500, never a hang (every request has a short client timeout), never
+Never a 500, never a hang (every request has a client timeout, NO_HANG_S: long
+enough for a loaded 2-core machine, far shorter than a hang), never
 a traceback in the answer; and nothing reaches Ollama or the cloud. Sent raw
 (urllib, and a bare socket where a client would refuse to send it).
 """
@@ -20,6 +21,7 @@ from daemon_rig import MODEL, Rig, StartRig
 from brb.daemon.request_body import MAX_JSON_DEPTH
 
 PATHS = ("/api/chat", "/api/generate", "/v1/chat/completions")
+NO_HANG_S = 30.0
 CASES: list[tuple[str, bytes, str]] = [
     ("malformed JSON", b'{"model": "llama3", "messages": [', "malformed JSON"),
     ("not an object", b'["llama3"]', "JSON object"),
@@ -40,7 +42,7 @@ def assert_bad(
     rig: Rig, path: str, raw: bytes, says: str, status: int = 400, *, gz: bool = False
 ) -> None:
     headers = {"Content-Encoding": "gzip"} if gz else None
-    answer = rig.post(path, raw, headers, timeout_s=5.0)
+    answer = rig.post(path, raw, headers, timeout_s=NO_HANG_S)
     assert answer.status == status, (path, raw, answer.text)
     assert answer.headers["content-type"].startswith("application/json")
     error = answer.json()["error"]
@@ -97,7 +99,7 @@ def test_a_chunked_body_over_the_limit_is_a_413_too(idle: Rig, at_once: bool) ->
         "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
     ).encode()
     body = b"".join(b"%x\r\n%s\r\n" % (len(chunk), chunk) for _ in range(4)) + b"0\r\n\r\n"
-    with socket.create_connection((host, int(port)), timeout=5.0) as s:
+    with socket.create_connection((host, int(port)), timeout=NO_HANG_S) as s:
         if at_once:
             s.sendall(head + body)
         else:
@@ -114,7 +116,7 @@ def test_a_chunked_body_over_the_limit_is_a_413_too(idle: Rig, at_once: bool) ->
 
 def test_valid_requests_still_work_after_bad_ones(idle: Rig) -> None:
     for _name, raw, _says in CASES:
-        idle.post("/api/chat", raw, timeout_s=5.0)
+        idle.post("/api/chat", raw, timeout_s=NO_HANG_S)
     answer = idle.ask("/api/chat")
     assert (answer.status, answer.headers["x-brb-model"]) == (200, MODEL)
 
@@ -150,7 +152,7 @@ def test_bad_nested_shapes_never_500_even_when_pressed(idle: Rig, stream: bool) 
     idle.press()
     for path, body in NESTED:
         raw = json.dumps({"model": MODEL, **body, "stream": stream}).encode()
-        answer = idle.post(path, raw, timeout_s=5.0)
+        answer = idle.post(path, raw, timeout_s=NO_HANG_S)
         assert answer.status < 500, (path, body, answer.status, answer.text)
         assert "Traceback" not in answer.text
         if answer.provider is None:  # brb refused it itself
@@ -176,7 +178,7 @@ def nested(depth: int) -> bytes:
 def test_json_nested_past_the_limit_is_a_400(idle: Rig, path: str) -> None:
     # the body is level 1, options level 2: MAX_JSON_DEPTH - 1 brackets fit exactly
     assert_bad(idle, path, nested(MAX_JSON_DEPTH), "nested deeper")
-    fits = idle.post(path, nested(MAX_JSON_DEPTH - 1), timeout_s=5.0)
+    fits = idle.post(path, nested(MAX_JSON_DEPTH - 1), timeout_s=NO_HANG_S)
     assert fits.provider == "ollama" and "nested deeper" not in fits.text  # brb let it by
     assert idle.cloud_hits() == 0
 
@@ -211,7 +213,7 @@ def test_a_compressed_body_is_decoded_and_forwarded_plain(idle: Rig, coding: str
 @pytest.mark.parametrize("coding", ["br", "zstd", "compress", "bogus"])
 def test_an_encoding_brb_cannot_decode_is_a_415(idle: Rig, coding: str) -> None:
     body = json.dumps({"model": MODEL, "prompt": "x"}).encode()
-    answer = idle.post("/api/generate", body, {"Content-Encoding": coding}, timeout_s=5.0)
+    answer = idle.post("/api/generate", body, {"Content-Encoding": coding}, timeout_s=NO_HANG_S)
     assert answer.status == 415 and coding in answer.json()["error"], answer.text
     assert idle.ollama.received["/api/generate"] == 0
 
