@@ -15,6 +15,7 @@ is one of :data:`ANSWER_ERRORS`.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from typing import Any, Protocol
 
@@ -49,11 +50,23 @@ HOP_BY_HOP = frozenset(
 _REQUEST_DROP = HOP_BY_HOP | {"host"}
 
 
+@functools.cache
+def _drop_names(drop: frozenset[str]) -> tuple[istr, ...]:
+    """``drop``'s names as multidict keys (folded once, not at each look-up)."""
+    return tuple(istr(name) for name in sorted(drop))
+
+
 def forward_headers(
     headers: Mapping[str, str] | CIMultiDictProxy[str], drop: frozenset[str] = _REQUEST_DROP
 ) -> CIMultiDict[str]:
     """Copy headers minus the hop-by-hop ones (and those named in Connection)."""
-    if "Connection" not in headers:  # the common case: one pass, no token parsing
+    if "Connection" not in headers:  # the common case: no token parsing
+        if isinstance(headers, CIMultiDict | CIMultiDictProxy):
+            kept = headers.copy()  # a copy in C, then the few to drop taken out
+            for name in _drop_names(drop):
+                if name in kept:
+                    kept.popall(name)
+            return kept
         return CIMultiDict([(k, v) for k, v in headers.items() if k.lower() not in drop])
     named = {
         t.strip().lower()
@@ -81,18 +94,11 @@ DECODED_BODY_DROP = _REQUEST_DROP | {"content-length", "content-encoding"}
 # Never sent on from an answer: length and encoding are the server's business
 # (aiohttp sets them for what it actually writes).
 _RESPONSE_DROP = HOP_BY_HOP | {"content-length"}
-_RESPONSE_DROP_NAMES = tuple(istr(name) for name in sorted(_RESPONSE_DROP))
 
 
 def response_headers(headers: CIMultiDictProxy[str]) -> CIMultiDict[str]:
     """Upstream response headers to send on (minus hop-by-hop ones and the length)."""
-    if "Connection" in headers:  # rare: the names it lists are dropped too
-        return forward_headers(headers, _RESPONSE_DROP)
-    out = headers.copy()  # a copy in C, then the few to drop taken out (no per-name lower())
-    for name in _RESPONSE_DROP_NAMES:
-        if name in out:
-            out.popall(name)
-    return out
+    return forward_headers(headers, _RESPONSE_DROP)
 
 
 # Never added to a forwarded request (it goes on with the client's headers only).

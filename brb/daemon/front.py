@@ -197,10 +197,13 @@ class Front:
             route = replace(route, providers=(first, *rest))
         return decision, route
 
-    def _sessions(self, request: web.Request) -> list[str]:
-        """Every copy of the session header: one matching value keeps it local."""
+    def _sessions(self, request: web.Request) -> tuple[str, list[str]]:
+        """The session header's first copy (the request log's session), and every
+        non-blank copy (one matching value keeps it local)."""
         copies = request.headers.getall(self._session_header, ())
-        return [s for s in copies if s.strip()] if copies else []
+        if not copies:
+            return "", []
+        return copies[0], [s for s in copies if s.strip()]
 
     def _replies(self, model: str) -> ReplyLengths | None:
         """The model's recent reply lengths, when the waiting room has learned some."""
@@ -239,7 +242,7 @@ class Front:
             endpoint,
             body,
             state=state,
-            sessions=self._sessions(request),
+            sessions=self._sessions(request)[1],
             headers=request.headers,
             replies=self._replies(str(body["model"])),
             router=self.router,
@@ -256,7 +259,7 @@ class Front:
             raw = await self._read(request)
             body = parse_body(raw, path)
             model: str = body["model"]
-            session = request.headers.get(self._session_header, "")
+            session, sessions = self._sessions(request)
             now = self.clock()
             # the conversation, read once and only when something needs it: the waiting
             # room (the request's shape), a rule, or the cost estimate of a priced route
@@ -267,7 +270,6 @@ class Front:
             elif self.router.rules.rules:
                 conv = read_conversation(path, body)
             arrived = time.monotonic()
-            sessions = self._sessions(request)
             decision, route = self._decide(request, body, conv, now, sessions, shape)
             estimate = self._cost_estimate(route, conv, path, body)
             if shape is None or decision.divert:  # else the room's verdict is its route

@@ -26,6 +26,15 @@ def connect(rig: Rig) -> tuple[socket.socket, str]:
     return socket.create_connection((host, int(port)), timeout=TRICKLE_BOUND_S), host
 
 
+def healthz(s: socket.socket, host: str) -> bytes:
+    """One ``GET /healthz`` on the kept-alive connection ``s``; its whole answer."""
+    s.sendall(f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+    answer = b""
+    while b"\r\n\r\n" not in answer or not answer.rstrip().endswith(b"}"):
+        answer += s.recv(4096)
+    return answer
+
+
 def trickle_until_answered(s: socket.socket, head: bytes) -> bytes:
     """Send ``head``, then one header byte every 50 ms (never ending the head),
     until brb answers or closes; returns what it sent back."""
@@ -65,11 +74,7 @@ def test_a_kept_alive_connection_trickling_its_next_head_is_cut_off(start_brb: S
     rig = start_brb(front={"read_timeout_seconds": 0.5})
     s, host = connect(rig)
     with s:
-        s.sendall(f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
-        first = b""
-        while b"\r\n\r\n" not in first or not first.rstrip().endswith(b"}"):
-            first += s.recv(4096)
-        assert first.startswith(b"HTTP/1.1 200")
+        assert healthz(s, host).startswith(b"HTTP/1.1 200")
         got = trickle_until_answered(s, f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n".encode())
     assert got.startswith(b"HTTP/1.1 408"), got
 
@@ -83,11 +88,7 @@ def test_a_later_head_has_its_own_deadline_not_the_connections_first(
     rig = start_brb(front={"read_timeout_seconds": 3.0})
     s, host = connect(rig)
     with s:
-        s.sendall(f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
-        first = b""
-        while b"\r\n\r\n" not in first or not first.rstrip().endswith(b"}"):
-            first += s.recv(4096)
-        assert first.startswith(b"HTTP/1.1 200")
+        assert healthz(s, host).startswith(b"HTTP/1.1 200")
         readable, _, _ = select.select([s], [], [], 2.0)  # most of the first deadline
         assert not readable
         s.sendall(f"GET /healthz HTTP/1.1\r\nHost: {host}\r\n".encode())  # half a head
